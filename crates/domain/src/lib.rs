@@ -1,0 +1,26 @@
+//! healthcode's domain: people and their documents, evidence, the status policy and the status
+//! engine. Nothing here does I/O or reads a clock: time and randomness come in as arguments.
+//!
+//! What this crate does not own: storage (`healthcode-store`), the signed code format
+//! (`healthcode-credential`), HTTP (`healthcode-server`).
+
+pub mod document;
+pub mod engine;
+pub mod error;
+pub mod evidence;
+pub mod person;
+pub mod policy;
+pub mod region;
+pub mod status;
+
+pub use document::{DocumentNumber, DocumentType};
+pub use engine::evaluate;
+pub use error::{DocumentError, EvidenceError, PersonError, PolicyError};
+pub use evidence::{
+    Designation, DesignationKind, Evidence, EvidenceMeta, TestKind, TestOutcome, TestResult,
+    Vaccination, VaccinationKind,
+};
+pub use person::{PersonName, PhoneNumber};
+pub use policy::Policy;
+pub use region::{Region, RegionError};
+pub use status::{Colour, Reason, ReminderKind, Status, TestRecency, VaccinationState};

@@ -1,0 +1,261 @@
+//! The status policy: a versioned TOML document (see `policy/default.toml` and
+//! docs/POLICY.md) compiled into a form the engine can consult without allocating.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::error::PolicyError;
+use crate::evidence::DesignationKind;
+use crate::status::{Colour, ReminderKind};
+
+/// The policy shipped with the binary.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../policy/default.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    version: String,
+    #[serde(default)]
+    description: String,
+    code: CodeSection,
+    tests: TestsSection,
+    designations: BTreeMap<String, DesignationSection>,
+    vaccines: VaccinesSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeSection {
+    lifetime_minutes: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestsSection {
+    antigen_positive_awaiting_pcr: Option<Colour>,
+    pcr_positive: Option<Colour>,
+    night_cutoff_hour: u32,
+    recency_window_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EffectName {
+    Red,
+    Yellow,
+    Reminder,
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DesignationSection {
+    effect: EffectName,
+    reminder: Option<ReminderKind>,
+    lapses_after_days: Option<u32>,
+    #[serde(default)]
+    cleared_by_negative_test: bool,
+    reminder_after_release: Option<ReminderKind>,
+    reminder_until_days_after_start: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VaccinesSection {
+    default_primary_doses: u8,
+    primary_doses: BTreeMap<String, u8>,
+}
+
+/// What a designation does while in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Colour(Colour),
+    Reminder(ReminderKind),
+    None,
+}
+
+/// One designation kind's rule, compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DesignationRule {
+    pub effect: Effect,
+    pub lapses_after: Option<Duration>,
+    pub cleared_by_negative_test: bool,
+    /// A reminder that follows the designation's end, until `start + days`.
+    pub after_release: Option<(ReminderKind, Duration)>,
+}
+
+/// A parsed, checked status policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub version: String,
+    pub description: String,
+    pub code_lifetime: Duration,
+    pub antigen_positive_awaiting_pcr: Option<Colour>,
+    pub pcr_positive: Option<Colour>,
+    pub night_cutoff_hour: u32,
+    pub recency_window_days: u32,
+    rules: [DesignationRule; DesignationKind::ALL.len()],
+    default_primary_doses: u8,
+    primary_doses: BTreeMap<String, u8>,
+    /// The document this policy was compiled from, kept so it can be shown and diffed.
+    pub source: String,
+}
+
+impl Policy {
+    /// The default policy shipped with the binary.
+    pub fn default_policy() -> Result<Policy, PolicyError> {
+        Policy::from_toml(DEFAULT_POLICY_TOML)
+    }
+
+    /// Parses and checks a policy document. Every designation kind must be given a rule:
+    /// a policy that forgets one is refused rather than silently treating it as harmless.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let doc: Document =
+            toml::from_str(text).map_err(|e| PolicyError::Syntax(e.message().to_owned()))?;
+        if doc.version.trim().is_empty() {
+            return Err(PolicyError::Invalid("version must not be empty".into()));
+        }
+        if doc.code.lifetime_minutes == 0 || doc.code.lifetime_minutes > 24 * 60 {
+            return Err(PolicyError::Invalid(
+                "code.lifetime_minutes must be between 1 and 1440".into(),
+            ));
+        }
+        if doc.tests.night_cutoff_hour > 12 {
+            return Err(PolicyError::Invalid(
+                "tests.night_cutoff_hour must be between 0 and 12".into(),
+            ));
+        }
+        for name in doc.designations.keys() {
+            if DesignationKind::parse(name).is_none() {
+                return Err(PolicyError::Invalid(format!(
+                    "designations.{name}: no such designation kind"
+                )));
+            }
+        }
+        let mut rules = [DesignationRule {
+            effect: Effect::None,
+            lapses_after: None,
+            cleared_by_negative_test: false,
+            after_release: None,
+        }; DesignationKind::ALL.len()];
+        for kind in DesignationKind::ALL {
+            let section = doc.designations.get(kind.as_str()).ok_or_else(|| {
+                PolicyError::Invalid(format!("designations.{} is missing", kind.as_str()))
+            })?;
+            let effect = match (&section.effect, section.reminder) {
+                (EffectName::Red, None) => Effect::Colour(Colour::Red),
+                (EffectName::Yellow, None) => Effect::Colour(Colour::Yellow),
+                (EffectName::None, None) => Effect::None,
+                (EffectName::Reminder, Some(r)) => Effect::Reminder(r),
+                (EffectName::Reminder, None) => {
+                    return Err(PolicyError::Invalid(format!(
+                        "designations.{}: effect \"reminder\" needs `reminder`",
+                        kind.as_str()
+                    )));
+                }
+                (_, Some(_)) => {
+                    return Err(PolicyError::Invalid(format!(
+                        "designations.{}: `reminder` only goes with effect \"reminder\"",
+                        kind.as_str()
+                    )));
+                }
+            };
+            let after_release = match (
+                section.reminder_after_release,
+                section.reminder_until_days_after_start,
+            ) {
+                (Some(r), Some(days)) => Some((r, Duration::days(i64::from(days)))),
+                (None, None) => None,
+                _ => {
+                    return Err(PolicyError::Invalid(format!(
+                        "designations.{}: reminder_after_release and reminder_until_days_after_start go together",
+                        kind.as_str()
+                    )));
+                }
+            };
+            rules[kind.index()] = DesignationRule {
+                effect,
+                lapses_after: section
+                    .lapses_after_days
+                    .map(|d| Duration::days(i64::from(d))),
+                cleared_by_negative_test: section.cleared_by_negative_test,
+                after_release,
+            };
+        }
+        if doc.vaccines.default_primary_doses == 0 {
+            return Err(PolicyError::Invalid(
+                "vaccines.default_primary_doses must be at least 1".into(),
+            ));
+        }
+        Ok(Policy {
+            version: doc.version,
+            description: doc.description,
+            code_lifetime: Duration::minutes(i64::from(doc.code.lifetime_minutes)),
+            antigen_positive_awaiting_pcr: doc.tests.antigen_positive_awaiting_pcr,
+            pcr_positive: doc.tests.pcr_positive,
+            night_cutoff_hour: doc.tests.night_cutoff_hour,
+            recency_window_days: doc.tests.recency_window_days,
+            rules,
+            default_primary_doses: doc.vaccines.default_primary_doses,
+            primary_doses: doc.vaccines.primary_doses,
+            source: text.to_owned(),
+        })
+    }
+
+    pub fn rule(&self, kind: DesignationKind) -> &DesignationRule {
+        &self.rules[kind.index()]
+    }
+
+    /// Doses in the primary series of `product`.
+    pub fn primary_doses(&self, product: &str) -> u8 {
+        self.primary_doses
+            .get(product)
+            .copied()
+            .unwrap_or(self.default_primary_doses)
+    }
+
+    /// Whether `product` is named in the vaccine table.
+    pub fn knows_product(&self, product: &str) -> bool {
+        self.primary_doses.contains_key(product)
+    }
+
+    /// Hours a recency of `days` stands for: 0天 is within 24 hours, 1天 within 48, …
+    pub fn recency_hours(days: u32) -> u32 {
+        (days + 1) * 24
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_compiles() {
+        let p = Policy::default_policy().expect("default policy");
+        assert_eq!(
+            p.rule(DesignationKind::ConfirmedCase).effect,
+            Effect::Colour(Colour::Red)
+        );
+        assert_eq!(
+            p.rule(DesignationKind::Arrival).effect,
+            Effect::Reminder(ReminderKind::ArrivalUntested)
+        );
+        assert_eq!(p.primary_doses("cansino-ad5"), 1);
+        assert_eq!(p.primary_doses("something-new"), 2);
+    }
+
+    #[test]
+    fn missing_designation_is_refused() {
+        let text = DEFAULT_POLICY_TOML.replace("[designations.close_contact]\neffect = \"red\"", "");
+        let err = Policy::from_toml(&text).expect_err("must fail");
+        assert!(err.to_string().contains("close_contact"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = format!("{DEFAULT_POLICY_TOML}\n[extra]\nx = 1\n");
+        assert!(matches!(Policy::from_toml(&text), Err(PolicyError::Syntax(_))));
+    }
+}

@@ -1,0 +1,93 @@
+//! healthcode's storage: the [`Store`] trait in the domain's terms, one SQL implementation
+//! for SQLite and PostgreSQL ([`SqlStore`]), and the [`Vault`] that encrypts personal fields
+//! and computes the blind index.
+//!
+//! What this crate does not own: the rules (the domain crate) and who may call what (the
+//! server). No sqlx type appears in its public API.
+
+mod error;
+mod model;
+mod sql;
+pub mod vault;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use healthcode_domain::{DocumentNumber, Evidence, PersonName, PhoneNumber};
+
+pub use error::StoreError;
+pub use model::{
+    EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
+};
+pub use sql::{Backend, SqlStore};
+pub use vault::{DocIndex, Vault};
+
+/// Everything the server keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The keyed blind index of a document, used to key evidence and find people.
+    fn blind_index(&self, document: &DocumentNumber) -> DocIndex;
+
+    /// Adds a data provider whose API key hashes to `key_hash`. Names are unique.
+    async fn add_provider(
+        &self,
+        kind: ProviderKind,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Provider, StoreError>;
+
+    async fn provider_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Provider>, StoreError>;
+
+    /// Registers a person; [`StoreError::Conflict`] if the document is registered already.
+    async fn register(
+        &self,
+        document: &DocumentNumber,
+        name: &PersonName,
+        phone: Option<&PhoneNumber>,
+        now: DateTime<Utc>,
+    ) -> Result<Person, StoreError>;
+
+    async fn person(&self, id: i64) -> Result<Person, StoreError>;
+
+    async fn person_by_document(
+        &self,
+        document: &DocumentNumber,
+    ) -> Result<Option<Person>, StoreError>;
+
+    async fn count_people(&self) -> Result<i64, StoreError>;
+
+    async fn create_session(
+        &self,
+        person_id: i64,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The person a session token (by hash) belongs to, if it is known and unexpired at `now`.
+    async fn session_person(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Stores one record idempotently: the same content under the same (provider, record id)
+    /// changes nothing; different content becomes a new revision and the old one is kept.
+    async fn submit(&self, submission: &Submission, now: DateTime<Utc>)
+    -> Result<Stored, StoreError>;
+
+    /// The current revision of a record: whom it is about and what it says.
+    async fn current_record(
+        &self,
+        provider_id: i64,
+        record_id: &str,
+    ) -> Result<Option<(DocIndex, EvidenceBody)>, StoreError>;
+
+    /// Every revision of a record, oldest first.
+    async fn history(&self, provider_id: i64, record_id: &str)
+    -> Result<Vec<Revision>, StoreError>;
+
+    /// The current revision of every record about `subject`.
+    async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError>;
+}

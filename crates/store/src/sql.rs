@@ -1,0 +1,671 @@
+//! [`SqlStore`]: the [`Store`] implementation for SQLite and PostgreSQL.
+//!
+//! Both backends run the same statements through `sqlx::Any`: times are Unix seconds, flags
+//! are integers and parameters are written `$1, $2, …` (which SQLite also understands). Only
+//! the migrations differ, one folder per backend. SQLite allows one writer at a time, so
+//! writes there go through a process-wide lock instead of failing with `SQLITE_BUSY`.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::{Mutex, MutexGuard};
+
+use healthcode_domain::{
+    Designation, DesignationKind, DocumentNumber, DocumentType, Evidence, EvidenceMeta,
+    PersonName, PhoneNumber, TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind,
+};
+
+use crate::error::StoreError;
+use crate::model::{
+    EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
+};
+use crate::vault::{DocIndex, Field, Vault};
+use crate::Store;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    vault: Arc<Vault>,
+    /// Serialises write transactions on SQLite; `None` on PostgreSQL.
+    write_lock: Option<Mutex<()>>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqlStore({:?})", self.backend)
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:`, or `postgres://…`), creating a
+    /// SQLite file if needed, and brings the schema up to date.
+    pub async fn connect(url: &str, vault: Arc<Vault>) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Database(
+                "database URL must start with sqlite: or postgres://".into(),
+            ));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("memory") && !url.contains("mode=") => {
+                format!("{url}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let max = match backend {
+            // An in-memory SQLite database exists per connection: keep exactly one.
+            Backend::Sqlite if url.contains("memory") => 1,
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(SqlStore {
+            pool,
+            backend,
+            vault,
+            write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+
+    fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
+        let doc_index = doc_index_from(row.try_get("doc_index")?)?;
+        let doc_type = DocumentType::parse(&row.try_get::<String, _>("doc_type")?)
+            .map_err(|_| StoreError::Corrupt("unknown document type in people".into()))?;
+        let number = self.vault.open(
+            Field::DocumentNumber,
+            &doc_index,
+            &row.try_get::<Vec<u8>, _>("doc_number_enc")?,
+        )?;
+        let document = DocumentNumber::parse(doc_type, &number)
+            .map_err(|_| StoreError::Corrupt("stored document number does not parse".into()))?;
+        let name = PersonName::parse(&self.vault.open(
+            Field::Name,
+            &doc_index,
+            &row.try_get::<Vec<u8>, _>("name_enc")?,
+        )?)
+        .map_err(|_| StoreError::Corrupt("stored name does not parse".into()))?;
+        let phone = match row.try_get::<Option<Vec<u8>>, _>("phone_enc")? {
+            Some(sealed) => Some(
+                PhoneNumber::parse(&self.vault.open(Field::Phone, &doc_index, &sealed)?)
+                    .map_err(|_| StoreError::Corrupt("stored phone does not parse".into()))?,
+            ),
+            None => None,
+        };
+        let subject: [u8; 16] = row
+            .try_get::<Vec<u8>, _>("subject")?
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("subject is not 16 bytes".into()))?;
+        Ok(Person {
+            id: row.try_get("id")?,
+            doc_index,
+            document,
+            name,
+            phone,
+            subject,
+            created_at: from_secs(row.try_get("created_at")?)?,
+        })
+    }
+
+    async fn submit_once(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
+        let hash = content_hash(&s.subject, &s.body);
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await?;
+        let current = sqlx::query(
+            "SELECT id, revision, content_hash, subject_index FROM evidence \
+             WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
+        )
+        .bind(s.provider_id)
+        .bind(s.record_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (revision, previous_subject) = match &current {
+            None => (1, None),
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                let revision: i64 = row.try_get("revision")?;
+                if row.try_get::<Vec<u8>, _>("content_hash")? == hash {
+                    tx.rollback().await?;
+                    return Ok(Stored {
+                        id,
+                        revision: to_revision(revision)?,
+                        outcome: Outcome::Unchanged,
+                        previous_subject: None,
+                    });
+                }
+                sqlx::query("UPDATE evidence SET is_current = 0 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let old_subject = doc_index_from(row.try_get("subject_index")?)?;
+                (
+                    revision + 1,
+                    (old_subject != s.subject).then_some(old_subject),
+                )
+            }
+        };
+        let cols = Columns::of(&s.body);
+        let id: i64 = sqlx::query(
+            "INSERT INTO evidence (provider_id, record_id, revision, is_current, subject_index, \
+             category, test_kind, test_outcome, sampled_at, resulted_at, dose_number, product, \
+             designation_kind, started_at, ends_at, released_at, at, content_hash, received_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             RETURNING id",
+        )
+        .bind(s.provider_id)
+        .bind(s.record_id.as_str())
+        .bind(revision)
+        .bind(s.subject.0.to_vec())
+        .bind(s.body.category())
+        .bind(cols.test_kind)
+        .bind(cols.test_outcome)
+        .bind(cols.sampled_at)
+        .bind(cols.resulted_at)
+        .bind(cols.dose_number)
+        .bind(cols.product)
+        .bind(cols.designation_kind)
+        .bind(cols.started_at)
+        .bind(cols.ends_at)
+        .bind(cols.released_at)
+        .bind(cols.at)
+        .bind(hash)
+        .bind(now.timestamp())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        tx.commit().await?;
+        Ok(Stored {
+            id,
+            revision: to_revision(revision)?,
+            outcome: if current.is_some() {
+                Outcome::Corrected
+            } else {
+                Outcome::Created
+            },
+            previous_subject,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn blind_index(&self, doc: &DocumentNumber) -> DocIndex {
+        self.vault.blind_index(doc)
+    }
+
+    async fn add_provider(
+        &self,
+        kind: ProviderKind,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Provider, StoreError> {
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO providers (kind, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(key_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("a provider with this name"),
+            other => other,
+        })?;
+        Ok(Provider {
+            id: row.try_get("id")?,
+            kind,
+            name: name.to_owned(),
+        })
+    }
+
+    async fn provider_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Provider>, StoreError> {
+        let row = sqlx::query("SELECT id, kind, name FROM providers WHERE key_hash = $1")
+            .bind(key_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let kind = ProviderKind::parse(&row.try_get::<String, _>("kind")?)
+                .ok_or_else(|| StoreError::Corrupt("unknown provider kind".into()))?;
+            Ok(Provider {
+                id: row.try_get("id")?,
+                kind,
+                name: row.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn register(
+        &self,
+        document: &DocumentNumber,
+        name: &PersonName,
+        phone: Option<&PhoneNumber>,
+        now: DateTime<Utc>,
+    ) -> Result<Person, StoreError> {
+        let doc_index = self.vault.blind_index(document);
+        let mut subject = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut subject);
+        let doc_enc = self
+            .vault
+            .seal(Field::DocumentNumber, &doc_index, document.expose())?;
+        let name_enc = self.vault.seal(Field::Name, &doc_index, name.expose())?;
+        let phone_enc = phone
+            .map(|p| self.vault.seal(Field::Phone, &doc_index, p.expose()))
+            .transpose()?;
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO people (doc_index, doc_type, doc_number_enc, name_enc, phone_enc, \
+             subject, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(doc_index.0.to_vec())
+        .bind(document.kind().as_str())
+        .bind(doc_enc)
+        .bind(name_enc)
+        .bind(phone_enc)
+        .bind(subject.to_vec())
+        .bind(now.timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("a person with this document"),
+            other => other,
+        })?;
+        Ok(Person {
+            id: row.try_get("id")?,
+            doc_index,
+            document: document.clone(),
+            name: name.clone(),
+            phone: phone.cloned(),
+            subject,
+            created_at: from_secs(now.timestamp())?,
+        })
+    }
+
+    async fn person(&self, id: i64) -> Result<Person, StoreError> {
+        let row = sqlx::query("SELECT * FROM people WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.person_from_row(&row)
+    }
+
+    async fn person_by_document(
+        &self,
+        document: &DocumentNumber,
+    ) -> Result<Option<Person>, StoreError> {
+        let doc_index = self.vault.blind_index(document);
+        let row = sqlx::query("SELECT * FROM people WHERE doc_index = $1")
+            .bind(doc_index.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.person_from_row(&r)).transpose()
+    }
+
+    async fn count_people(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM people")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    async fn create_session(
+        &self,
+        person_id: i64,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, person_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(person_id)
+        .bind(now.timestamp())
+        .bind(expires_at.timestamp())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_person(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get("person_id").map_err(StoreError::from))
+            .transpose()
+    }
+
+    async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
+        // Two submissions of one record can race: the loser hits the one-current-revision
+        // index and retries, and then sees the winner's row.
+        let mut attempt = 0;
+        loop {
+            match self.submit_once(s, now).await {
+                Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn current_record(
+        &self,
+        provider_id: i64,
+        record_id: &str,
+    ) -> Result<Option<(DocIndex, EvidenceBody)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
+        )
+        .bind(provider_id)
+        .bind(record_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((doc_index_from(r.try_get("subject_index")?)?, body_from_row(&r)?)))
+            .transpose()
+    }
+
+    async fn history(&self, provider_id: i64, record_id: &str) -> Result<Vec<Revision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
+        )
+        .bind(provider_id)
+        .bind(record_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Revision {
+                    id: r.try_get("id")?,
+                    revision: to_revision(r.try_get("revision")?)?,
+                    current: r.try_get::<i64, _>("is_current")? == 1,
+                    body: body_from_row(r)?,
+                    received_at: from_secs(r.try_get("received_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.*, p.name AS provider_name FROM evidence e \
+             JOIN providers p ON p.id = e.provider_id \
+             WHERE e.subject_index = $1 AND e.is_current = 1 ORDER BY e.id",
+        )
+        .bind(subject.0.to_vec())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut evidence = Evidence::default();
+        for r in &rows {
+            let meta = EvidenceMeta {
+                id: r.try_get("id")?,
+                provider: r.try_get("provider_name")?,
+                record_id: r.try_get("record_id")?,
+                revision: to_revision(r.try_get("revision")?)?,
+            };
+            match body_from_row(r)? {
+                EvidenceBody::Test {
+                    kind,
+                    outcome,
+                    sampled_at,
+                    resulted_at,
+                } => evidence.tests.push(TestResult {
+                    meta,
+                    kind,
+                    outcome,
+                    sampled_at,
+                    resulted_at,
+                }),
+                EvidenceBody::Vaccination { kind, at } => {
+                    evidence.vaccinations.push(Vaccination { meta, kind, at })
+                }
+                EvidenceBody::Designation {
+                    kind,
+                    started_at,
+                    ends_at,
+                    released_at,
+                } => evidence.designations.push(Designation {
+                    meta,
+                    kind,
+                    started_at,
+                    ends_at,
+                    released_at,
+                }),
+            }
+        }
+        Ok(evidence)
+    }
+}
+
+/// The typed columns an [`EvidenceBody`] occupies; the rest stay NULL.
+#[derive(Default)]
+struct Columns {
+    test_kind: Option<&'static str>,
+    test_outcome: Option<&'static str>,
+    sampled_at: Option<i64>,
+    resulted_at: Option<i64>,
+    dose_number: Option<i64>,
+    product: Option<String>,
+    designation_kind: Option<&'static str>,
+    started_at: Option<i64>,
+    ends_at: Option<i64>,
+    released_at: Option<i64>,
+    at: Option<i64>,
+}
+
+impl Columns {
+    fn of(body: &EvidenceBody) -> Columns {
+        match body {
+            EvidenceBody::Test {
+                kind,
+                outcome,
+                sampled_at,
+                resulted_at,
+            } => Columns {
+                test_kind: Some(test_kind_str(*kind)),
+                test_outcome: Some(outcome_str(*outcome)),
+                sampled_at: Some(sampled_at.timestamp()),
+                resulted_at: Some(resulted_at.timestamp()),
+                ..Columns::default()
+            },
+            EvidenceBody::Vaccination { kind, at } => match kind {
+                VaccinationKind::Dose { number, product } => Columns {
+                    dose_number: Some(i64::from(*number)),
+                    product: Some(product.clone()),
+                    at: Some(at.timestamp()),
+                    ..Columns::default()
+                },
+                VaccinationKind::Contraindication => Columns {
+                    at: Some(at.timestamp()),
+                    ..Columns::default()
+                },
+            },
+            EvidenceBody::Designation {
+                kind,
+                started_at,
+                ends_at,
+                released_at,
+            } => Columns {
+                designation_kind: Some(kind.as_str()),
+                started_at: Some(started_at.timestamp()),
+                ends_at: ends_at.map(|t| t.timestamp()),
+                released_at: released_at.map(|t| t.timestamp()),
+                ..Columns::default()
+            },
+        }
+    }
+}
+
+fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
+    let category: String = r.try_get("category")?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("evidence row: {what}"));
+    let time = |col: &str| -> Result<DateTime<Utc>, StoreError> {
+        from_secs(
+            r.try_get::<Option<i64>, _>(col)?
+                .ok_or_else(|| corrupt(col))?,
+        )
+    };
+    let opt_time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        r.try_get::<Option<i64>, _>(col)?.map(from_secs).transpose()
+    };
+    match category.as_str() {
+        "test" => {
+            let kind = match r.try_get::<Option<String>, _>("test_kind")?.as_deref() {
+                Some("pcr") => TestKind::Pcr,
+                Some("antigen") => TestKind::Antigen,
+                _ => return Err(corrupt("test_kind")),
+            };
+            let outcome = match r.try_get::<Option<String>, _>("test_outcome")?.as_deref() {
+                Some("negative") => TestOutcome::Negative,
+                Some("positive") => TestOutcome::Positive,
+                Some("invalid") => TestOutcome::Invalid,
+                _ => return Err(corrupt("test_outcome")),
+            };
+            Ok(EvidenceBody::Test {
+                kind,
+                outcome,
+                sampled_at: time("sampled_at")?,
+                resulted_at: time("resulted_at")?,
+            })
+        }
+        "vaccination" => {
+            let kind = match r.try_get::<Option<i64>, _>("dose_number")? {
+                Some(n) => VaccinationKind::Dose {
+                    number: u8::try_from(n).map_err(|_| corrupt("dose_number"))?,
+                    product: r
+                        .try_get::<Option<String>, _>("product")?
+                        .ok_or_else(|| corrupt("product"))?,
+                },
+                None => VaccinationKind::Contraindication,
+            };
+            Ok(EvidenceBody::Vaccination {
+                kind,
+                at: time("at")?,
+            })
+        }
+        "designation" => {
+            let kind = r
+                .try_get::<Option<String>, _>("designation_kind")?
+                .as_deref()
+                .and_then(DesignationKind::parse)
+                .ok_or_else(|| corrupt("designation_kind"))?;
+            Ok(EvidenceBody::Designation {
+                kind,
+                started_at: time("started_at")?,
+                ends_at: opt_time("ends_at")?,
+                released_at: opt_time("released_at")?,
+            })
+        }
+        _ => Err(corrupt("category")),
+    }
+}
+
+fn test_kind_str(k: TestKind) -> &'static str {
+    match k {
+        TestKind::Pcr => "pcr",
+        TestKind::Antigen => "antigen",
+    }
+}
+
+fn outcome_str(o: TestOutcome) -> &'static str {
+    match o {
+        TestOutcome::Negative => "negative",
+        TestOutcome::Positive => "positive",
+        TestOutcome::Invalid => "invalid",
+    }
+}
+
+/// Identifies the content of a submission: equal hashes mean a resubmission changed nothing.
+fn content_hash(subject: &DocIndex, body: &EvidenceBody) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(subject.0);
+    // Serialising a plain enum of strings, integers and timestamps cannot fail; an empty
+    // encoding would only make every resubmission look like a correction, never lose data.
+    h.update(serde_json::to_vec(body).unwrap_or_default());
+    h.finalize().to_vec()
+}
+
+fn doc_index_from(bytes: Vec<u8>) -> Result<DocIndex, StoreError> {
+    let arr: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("blind index is not 32 bytes".into()))?;
+    Ok(DocIndex(arr))
+}
+
+fn from_secs(secs: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp(secs, 0).ok_or_else(|| StoreError::Corrupt("time out of range".into()))
+}
+
+fn to_revision(r: i64) -> Result<u32, StoreError> {
+    u32::try_from(r).map_err(|_| StoreError::Corrupt("revision out of range".into()))
+}
