@@ -1,0 +1,418 @@
+//! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`.
+//!
+//! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
+//! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
+//! for the server (through `SystemClock`) and installs logging.
+
+mod config;
+mod demo;
+mod setup;
+mod verify;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use healthcode_domain::{Policy, Region};
+use healthcode_server::clock::{Clock, SystemClock};
+use healthcode_server::identity::{DevelopmentProvider, IdentityProvider};
+use healthcode_server::{AppState, ServerConfig};
+use healthcode_store::{ProviderKind, Store};
+
+use config::FileConfig;
+use setup::DataDir;
+
+#[derive(Parser)]
+#[command(name = "healthcode", version, about = "Health-status codes: evidence in, status out, signed codes verified offline")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run a seeded demo region on the embedded database.
+    Demo(DemoArgs),
+    /// Manage data providers (labs, vaccination centres, CDC, community offices).
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
+    /// Manage the region's signing keys and trust list.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verify a code offline against trust-list files (exit 0 valid, 1 invalid, 2 usage).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Directory for keys, the embedded database and the trust list.
+    #[arg(long, env = "HEALTHCODE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (default: the embedded database in the data dir).
+    #[arg(long, env = "HEALTHCODE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Configuration file (TOML); flags and environment variables take precedence.
+    #[arg(long, env = "HEALTHCODE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "HEALTHCODE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Region id, as it appears in codes and the trust list.
+    #[arg(long, env = "HEALTHCODE_REGION")]
+    region: Option<String>,
+    /// The region's IANA time zone; it decides when 24:00 is.
+    #[arg(long, env = "HEALTHCODE_TIMEZONE")]
+    timezone: Option<String>,
+    /// A status policy document (TOML) to use instead of the built-in default.
+    #[arg(long, env = "HEALTHCODE_POLICY")]
+    policy: Option<PathBuf>,
+    /// Enable the development identity provider, which believes every enrolment. Never in
+    /// production.
+    #[arg(long)]
+    dev_identity: bool,
+    /// Sustained requests per second allowed per client address.
+    #[arg(long, env = "HEALTHCODE_RATE_LIMIT_PER_SECOND")]
+    rate_limit_per_second: Option<f64>,
+    /// Requests a client may burst after being idle.
+    #[arg(long, env = "HEALTHCODE_RATE_LIMIT_BURST")]
+    rate_limit_burst: Option<f64>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "HEALTHCODE_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Requests in flight before new ones are shed with 503.
+    #[arg(long, env = "HEALTHCODE_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
+    /// Seconds before a request is stopped with 503.
+    #[arg(long, env = "HEALTHCODE_REQUEST_TIMEOUT_SECS")]
+    request_timeout_secs: Option<u64>,
+    /// Log format: text or json.
+    #[arg(long, env = "HEALTHCODE_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Seed for the generated residents.
+    #[arg(long, default_value_t = 2022)]
+    seed: u64,
+}
+
+#[derive(Subcommand)]
+enum ProvidersCommand {
+    /// Add a provider and print its API key (shown once; only its hash is stored).
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// lab, vaccination, cdc or community.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create the master, code-signing and root keys if they do not exist.
+    Generate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write the region's signed trust list.
+    TrustList {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "HEALTHCODE_REGION")]
+        region: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The code text, or - to read it from standard input.
+    code: String,
+    /// A region's trust-list file (repeatable).
+    #[arg(long = "trust-list", required = true)]
+    trust_lists: Vec<PathBuf>,
+    /// Verify as at this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(a) => {
+            let args = verify::Args {
+                code: a.code,
+                trust_lists: a.trust_lists,
+                at: a.at.unwrap_or_else(|| SystemClock.now()),
+                json: a.json,
+            };
+            match verify::run(args) {
+                Ok(verify::Outcome::Valid) => ExitCode::SUCCESS,
+                Ok(verify::Outcome::Invalid) => ExitCode::from(1),
+                Err(msg) => {
+                    eprintln!("healthcode verify: {msg}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        other => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("healthcode: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run(other)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("healthcode: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let prepared = prepare(&args).await?;
+            serve(prepared, None).await
+        }
+        Command::Demo(args) => demo(args).await,
+        Command::Providers {
+            command: ProvidersCommand::Add { data, kind, name },
+        } => {
+            let kind = ProviderKind::parse(&kind).with_context(|| {
+                format!("unknown provider kind {kind:?}: use lab, vaccination, cdc or community")
+            })?;
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            let store = dir.store(file.database_url(data.database_url.as_deref())).await?;
+            let key = healthcode_server::auth::new_provider_key();
+            let now = SystemClock.now();
+            let p = store
+                .add_provider(kind, &name, &healthcode_server::extract::secret_hash(&key), now)
+                .await?;
+            println!("Added {} provider #{}: {}", kind.as_str(), p.id, p.name);
+            println!("API key (shown once, store it now): {key}");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { data },
+        } => {
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            dir.vault()?;
+            let keys = dir.keys(SystemClock.now())?;
+            println!("keys in {}", dir.path.join("keys").display());
+            println!("code-signing key id {}", setup::hex(&keys.code.kid()));
+            println!("root key id         {}", setup::hex(&keys.root.kid()));
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::TrustList { data, region, out },
+        } => {
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            let now = SystemClock.now();
+            let region = file.region(region.as_deref());
+            let text = dir.keys(now)?.trust_list(&region, now)?;
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Verify(_) => Ok(()),
+    }
+}
+
+/// Everything `serve` and `demo` need, resolved from flags, environment and config file.
+struct Prepared {
+    dir: DataDir,
+    store: Arc<dyn Store>,
+    state: AppState,
+    listen: SocketAddr,
+}
+
+async fn prepare(args: &ServeArgs) -> Result<Prepared> {
+    let file = FileConfig::load(args.data.config.as_deref())?;
+    init_logging(&args.log_format);
+    let dir = DataDir::new(&file.data_dir(args.data.data_dir.as_deref()))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    let region = Region::new(
+        &file.region(args.region.as_deref()),
+        &file.timezone(args.timezone.as_deref()),
+    )?;
+    let policy = match file.policy(args.policy.as_deref()) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read policy {}", path.display()))?;
+            Policy::from_toml(&text)?
+        }
+        None => Policy::default_policy()?,
+    };
+    let store: Arc<dyn Store> = dir
+        .store(file.database_url(args.data.database_url.as_deref()))
+        .await?;
+    let keys = dir.keys(now)?;
+    let trust_list = keys.trust_list(region.id(), now)?;
+    std::fs::write(dir.trust_list_path(), &trust_list).context("cannot write trust-list.json")?;
+    let mut config = ServerConfig::default();
+    file.apply(&mut config);
+    if let Some(v) = args.rate_limit_per_second {
+        config.rate_limit.per_second = v;
+    }
+    if let Some(v) = args.rate_limit_burst {
+        config.rate_limit.burst = v;
+    }
+    if let Some(v) = args.max_body_bytes {
+        config.max_body_bytes = v;
+    }
+    if let Some(v) = args.max_in_flight {
+        config.max_in_flight = v;
+    }
+    if let Some(v) = args.request_timeout_secs {
+        config.request_timeout = std::time::Duration::from_secs(v);
+    }
+    let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity
+        || file.dev_identity())
+    .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
+    if identity.is_some() {
+        tracing::warn!("the development identity provider is enabled: enrolment is not proofed");
+    }
+    tracing::info!(
+        region = region.id(),
+        policy = %policy.version,
+        code_key = %setup::hex(&keys.code.kid()),
+        "prepared"
+    );
+    let state = AppState::new(
+        store.clone(),
+        policy,
+        region,
+        keys.code,
+        trust_list,
+        identity,
+        clock,
+        config,
+    );
+    Ok(Prepared {
+        dir,
+        store,
+        state,
+        listen: file.listen(args.listen),
+    })
+}
+
+async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(p.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", p.listen))?;
+    let addr = listener.local_addr()?;
+    if let Some(mut demo) = demo {
+        demo.base_url = format!("http://{addr}");
+        let path = p.dir.path.join("demo.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&demo)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("demo region ready: {} residents; details in {}", demo.residents.len(), path.display());
+    }
+    println!("healthcode listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+    healthcode_server::serve(listener, p.state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let mut serve_args = args.serve.clone();
+    serve_args.dev_identity = true;
+    let prepared = prepare(&serve_args).await?;
+    let demo_path = prepared.dir.path.join("demo.json");
+    let existing = std::fs::read(&demo_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<demo::DemoFile>(&b).ok());
+    let demo = match existing {
+        Some(d) if prepared.store.count_people().await? > 0 => {
+            println!("reusing the demo region in {}", prepared.dir.path.display());
+            d
+        }
+        _ => {
+            println!("seeding the demo region ({} residents)…", demo::RESIDENTS);
+            demo::seed(
+                prepared.store.as_ref(),
+                prepared.state.region.id(),
+                &std::path::absolute(prepared.dir.trust_list_path())?,
+                prepared.state.clock.now(),
+                args.seed,
+            )
+            .await?
+        }
+    };
+    serve(prepared, Some(demo)).await
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HEALTHCODE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

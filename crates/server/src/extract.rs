@@ -1,0 +1,160 @@
+//! Request extractors that fail with [`ApiError`]s: JSON bodies, and the two kinds of caller
+//! (a data provider with an API key, a resident with a session token).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use healthcode_store::{Provider, ProviderKind};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Unknown fields are refused by the target types (`deny_unknown_fields`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            ApiError::bad_request("invalid_field", e.body_text())
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is larger than this endpoint accepts",
+            )
+        }
+        other => ApiError::new(other.status(), "bad_body", other.body_text()),
+    }
+}
+
+/// The bearer token of a request, if any.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Secrets handed out by the server (API keys, session tokens) are 32 random bytes, so a
+/// single SHA-256 is enough to store them: there is nothing to brute-force.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// A data provider authenticated by its API key, of any kind.
+pub struct ProviderAuth(pub Provider);
+
+/// Which provider kinds an endpoint admits; checked while authenticating, before the body
+/// is read, so a key used outside its scope is refused whatever it sends.
+pub trait Scope {
+    const KINDS: &'static [ProviderKind];
+}
+
+pub struct LabScope;
+impl Scope for LabScope {
+    const KINDS: &'static [ProviderKind] = &[ProviderKind::Lab];
+}
+
+pub struct VaccinationScope;
+impl Scope for VaccinationScope {
+    const KINDS: &'static [ProviderKind] = &[ProviderKind::Vaccination];
+}
+
+/// The CDC and community offices; which designations each may make is checked per kind.
+pub struct DesignatorScope;
+impl Scope for DesignatorScope {
+    const KINDS: &'static [ProviderKind] = &[ProviderKind::Cdc, ProviderKind::Community];
+}
+
+/// A provider whose kind is in `S`.
+pub struct Scoped<S: Scope>(pub Provider, pub std::marker::PhantomData<S>);
+
+impl<S: Scope> FromRequestParts<AppState> for Scoped<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ProviderAuth(p) = ProviderAuth::from_request_parts(parts, state).await?;
+        if S::KINDS.contains(&p.kind) {
+            return Ok(Scoped(p, std::marker::PhantomData));
+        }
+        let wanted: Vec<&str> = S::KINDS.iter().map(|k| k.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "a {} key cannot do this; it needs a {} key",
+            p.kind.as_str(),
+            wanted.join(" or ")
+        )))
+    }
+}
+
+impl FromRequestParts<AppState> for ProviderAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("send the provider API key as Authorization: Bearer KEY")
+        })?;
+        if !key.starts_with(crate::auth::PROVIDER_KEY_PREFIX) {
+            return Err(ApiError::unauthorized("this is not a provider API key"));
+        }
+        match state.store.provider_by_key(&secret_hash(key)).await? {
+            Some(p) => Ok(ProviderAuth(p)),
+            None => Err(ApiError::unauthorized("unknown API key")),
+        }
+    }
+}
+
+/// A resident authenticated by a session token; holds the person's id.
+pub struct Resident(pub i64);
+
+impl FromRequestParts<AppState> for Resident {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("sign in first and send the session token as Authorization: Bearer TOKEN")
+        })?;
+        let hash = secret_hash(token);
+        let now = state.clock.now();
+        if let Some(id) = state.cache.session(&hash, now) {
+            return Ok(Resident(id));
+        }
+        match state.store.session_person(&hash, now).await? {
+            Some(id) => {
+                state.cache.put_session(hash, id, now);
+                Ok(Resident(id))
+            }
+            None => Err(ApiError::unauthorized(
+                "the session token is unknown or has expired; sign in again",
+            )),
+        }
+    }
+}

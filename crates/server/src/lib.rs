@@ -1,0 +1,75 @@
+//! healthcode's HTTP API: a thin axum layer over the domain, the store and the credential
+//! crates. One module per area under `routes`; authentication in `extract`; limits in
+//! `limits`. Handlers read the clock once and pass `now` down.
+//!
+//! What this crate does not own: rules (domain), persistence (store), the code format
+//! (credential), process setup and key files (the `healthcode` binary).
+
+pub mod auth;
+pub mod cache;
+pub mod clock;
+pub mod error;
+pub mod extract;
+pub mod identity;
+pub mod limits;
+mod routes;
+pub mod state;
+pub mod view;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+
+pub use state::{AppState, ServerConfig};
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/enrol", post(routes::residents::enrol))
+        .route("/me/status", get(routes::residents::status))
+        .route("/me/code", get(routes::residents::code))
+        .route("/me/code.svg", get(routes::residents::code_svg))
+        .route("/test-results", post(routes::evidence::submit_test_result))
+        .route("/vaccinations", post(routes::evidence::submit_vaccination))
+        .route("/designations", post(routes::evidence::submit_designation))
+        .route("/designations/release", post(routes::evidence::release_designation))
+        .route("/records/{record_id}", get(routes::evidence::record_history))
+        .route("/trust-list", get(routes::trust::trust_list))
+        .route("/policy", get(routes::trust::policy));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .fallback(routes::health::not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::overload_error))
+                .load_shed()
+                .concurrency_limit(state.config.max_in_flight)
+                .timeout(state.config.request_timeout),
+        )
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,6 @@
+//! One module per area of the API.
+
+pub mod evidence;
+pub mod health;
+pub mod residents;
+pub mod trust;

@@ -1,0 +1,270 @@
+//! The resident's side: enrol (through the identity provider), see my status, get my code.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use healthcode_credential::{CodeClaims, issue_code};
+use healthcode_domain::engine::next_local_midnight;
+use healthcode_domain::{DocumentNumber, DocumentType, PersonName, PhoneNumber, Status, evaluate};
+use healthcode_store::StoreError;
+
+use crate::auth::new_session_token;
+use crate::cache::{CodeSubject, Entry};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Resident, secret_hash};
+use crate::identity::Claim;
+use crate::state::AppState;
+use crate::view::{StatusView, status_view};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolIn {
+    document_type: String,
+    document_number: String,
+    name: String,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnrolOut {
+    token: String,
+    /// Sessions end at 24:00 local time: re-verification is daily, as in Beijing.
+    expires_at: DateTime<Utc>,
+    masked_name: String,
+    masked_document: String,
+    registered: bool,
+}
+
+/// Registers a person (or signs in a registered one) after the identity provider confirms
+/// the claim, and returns a session token.
+pub async fn enrol(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EnrolIn>,
+) -> Result<(StatusCode, Json<EnrolOut>), ApiError> {
+    let identity = state.identity.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "identity_unavailable",
+            "no identity provider is configured on this server",
+        )
+    })?;
+    let kind = DocumentType::parse(&body.document_type)?;
+    let document = DocumentNumber::parse(kind, &body.document_number)?;
+    let name = PersonName::parse(&body.name)?;
+    let phone = body.phone.as_deref().map(PhoneNumber::parse).transpose()?;
+    let claim = Claim {
+        document: document.clone(),
+        name: name.clone(),
+    };
+    identity
+        .proof(&claim)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "identity_refused", e.to_string()))?;
+
+    let now = state.clock.now();
+    let (person, registered) = match state.store.person_by_document(&document).await? {
+        Some(existing) if existing.name == name => (existing, false),
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "document_registered",
+                "this document is registered under another name; use the appeal process to correct it",
+            ));
+        }
+        None => match state.store.register(&document, &name, phone.as_ref(), now).await {
+            Ok(p) => (p, true),
+            // Two enrolments of one document raced; the other one won.
+            Err(StoreError::Conflict(_)) => {
+                let p = state
+                    .store
+                    .person_by_document(&document)
+                    .await?
+                    .ok_or_else(ApiError::internal)?;
+                if p.name != name {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "document_registered",
+                        "this document is registered under another name",
+                    ));
+                }
+                (p, false)
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let token = new_session_token();
+    let expires_at = next_local_midnight(now, state.region.tz());
+    state
+        .store
+        .create_session(person.id, &secret_hash(&token), now, expires_at)
+        .await?;
+    tracing::info!(
+        person = person.id,
+        provider = identity.name(),
+        registered,
+        "enrolled"
+    );
+    let status = if registered {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(EnrolOut {
+            token,
+            expires_at,
+            masked_name: person.name.masked(),
+            masked_document: person.document.masked(),
+            registered,
+        }),
+    ))
+}
+
+/// The person's cached identity fields and evidence, loading them if stale.
+async fn load(state: &AppState, person_id: i64, now: DateTime<Utc>) -> Result<Entry, ApiError> {
+    if let Some(e) = state.cache.person(person_id, now) {
+        return Ok(e);
+    }
+    let person = state.store.person(person_id).await?;
+    let evidence = state.store.evidence_for(&person.doc_index).await?;
+    let who = CodeSubject {
+        person_id,
+        doc_index: person.doc_index,
+        subject: person.subject,
+        masked_name: person.name.masked(),
+        masked_document: person.document.masked(),
+        document_type: person.document.kind(),
+    };
+    Ok(state.cache.put_person(who, evidence, now))
+}
+
+fn evaluate_entry(state: &AppState, entry: &Entry, now: DateTime<Utc>) -> Status {
+    evaluate(&entry.evidence, &state.policy, state.region.tz(), now)
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Resident(person_id): Resident,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now();
+    let entry = load(&state, person_id, now).await?;
+    let status = evaluate_entry(&state, &entry, now);
+    let body = serde_json::to_vec(&status_view(
+        &status,
+        &entry.who,
+        &entry.evidence,
+        &state.policy.version,
+    ))
+    .map_err(|_| ApiError::internal())?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    /// `include=svg` adds the QR as SVG to the response.
+    include: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CodeOut<'a> {
+    code: String,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qr_svg: Option<String>,
+    status: StatusView<'a>,
+}
+
+/// Signs a fresh code for the person's status at `now`. It expires after the policy's code
+/// lifetime, and never after the status itself.
+fn sign(state: &AppState, entry: &Entry, status: &Status, now: DateTime<Utc>) -> Result<(String, CodeClaims), ApiError> {
+    let issued_at = now
+        .duration_trunc(TimeDelta::seconds(1))
+        .map_err(|_| ApiError::internal())?;
+    let valid_until = status
+        .valid_until
+        .duration_trunc(TimeDelta::seconds(1))
+        .map_err(|_| ApiError::internal())?;
+    let claims = CodeClaims {
+        region: state.region.id().to_owned(),
+        subject: entry.who.subject,
+        issued_at,
+        expires_at: (issued_at + state.policy.code_lifetime).min(valid_until),
+        colour: status.colour,
+        reminders: status.reminders.clone(),
+        test_recency_days: status.test_recency.map(|r| r.days),
+        vaccination: status.vaccination,
+        masked_name: entry.who.masked_name.clone(),
+        masked_document: entry.who.masked_document.clone(),
+        document_type: entry.who.document_type,
+        status_valid_until: valid_until,
+    };
+    let code = issue_code(&claims, &state.issuer).map_err(|e| {
+        tracing::error!(error = %e, "code signing failed");
+        ApiError::internal()
+    })?;
+    Ok((code, claims))
+}
+
+pub async fn code(
+    State(state): State<AppState>,
+    Resident(person_id): Resident,
+    Query(q): Query<CodeQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let want_svg = match q.include.as_deref() {
+        None => false,
+        Some("svg") => true,
+        Some(_) => return Err(ApiError::bad_request("invalid_query", "include may only be svg")),
+    };
+    let now = state.clock.now();
+    let entry = load(&state, person_id, now).await?;
+    let status = evaluate_entry(&state, &entry, now);
+    let (code, claims) = sign(&state, &entry, &status, now)?;
+    let qr_svg = want_svg.then(|| qr_svg(&code)).transpose()?;
+    let body = serde_json::to_vec(&CodeOut {
+        code,
+        issued_at: claims.issued_at,
+        expires_at: claims.expires_at,
+        qr_svg,
+        status: status_view(&status, &entry.who, &entry.evidence, &state.policy.version),
+    })
+    .map_err(|_| ApiError::internal())?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+/// The code as a QR image. Rendering costs about a millisecond, which is why it is a separate
+/// request from the code itself.
+pub async fn code_svg(
+    State(state): State<AppState>,
+    Resident(person_id): Resident,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now();
+    let entry = load(&state, person_id, now).await?;
+    let status = evaluate_entry(&state, &entry, now);
+    let (code, _) = sign(&state, &entry, &status, now)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        qr_svg(&code)?,
+    ))
+}
+
+fn qr_svg(code: &str) -> Result<String, ApiError> {
+    // Codes are upper-case base45 behind an upper-case prefix: all QR alphanumeric-mode
+    // characters, which the encoder picks by itself.
+    let qr = qrcode::QrCode::with_error_correction_level(code.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| ApiError::internal())?;
+    Ok(qr
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build())
+}

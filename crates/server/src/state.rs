@@ -1,0 +1,83 @@
+//! What every handler can reach: the store, the policy, the region, the code-signing key,
+//! the published trust list, the identity provider, the clock, the cache and the limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use healthcode_credential::SigningKey;
+use healthcode_domain::{Policy, Region};
+use healthcode_store::Store;
+
+use crate::cache::Cache;
+use crate::clock::Clock;
+use crate::identity::IdentityProvider;
+use crate::limits::{RateLimit, RateLimiter};
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_in_flight: usize,
+    pub rate_limit: RateLimit,
+    /// How long a cached session or person stays fresh (see `cache`).
+    pub cache_ttl: chrono::Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(10),
+            max_in_flight: 2048,
+            rate_limit: RateLimit {
+                per_second: 20.0,
+                burst: 40.0,
+            },
+            cache_ttl: chrono::Duration::seconds(1),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub policy: Arc<Policy>,
+    pub region: Arc<Region>,
+    pub issuer: Arc<SigningKey>,
+    /// The trust list file served at /api/v1/trust-list, already signed.
+    pub trust_list: Arc<str>,
+    /// `None` when no identity provider is configured: enrolment is then unavailable.
+    pub identity: Option<Arc<dyn IdentityProvider>>,
+    pub clock: Arc<dyn Clock>,
+    pub cache: Arc<Cache>,
+    pub limiter: Arc<RateLimiter>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Policy,
+        region: Region,
+        issuer: SigningKey,
+        trust_list: String,
+        identity: Option<Arc<dyn IdentityProvider>>,
+        clock: Arc<dyn Clock>,
+        config: ServerConfig,
+    ) -> AppState {
+        AppState {
+            store,
+            policy: Arc::new(policy),
+            region: Arc::new(region),
+            issuer: Arc::new(issuer),
+            trust_list: trust_list.into(),
+            identity,
+            clock,
+            cache: Arc::new(Cache::new(config.cache_ttl, 200_000)),
+            limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+            config: Arc::new(config),
+        }
+    }
+}

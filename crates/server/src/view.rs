@@ -1,0 +1,208 @@
+//! How a status looks from outside: labels in Chinese and English, the masked identity, and
+//! every reason with the evidence it cites spelled out.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use healthcode_domain::evidence::EvidenceItem;
+use healthcode_domain::{Colour, Evidence, Reason, ReminderKind, Status, VaccinationState};
+
+use crate::cache::CodeSubject;
+
+#[derive(Debug, Serialize)]
+pub struct Label {
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusView<'a> {
+    pub colour: Colour,
+    pub label: Label,
+    pub masked_name: &'a str,
+    pub masked_document: &'a str,
+    /// True when nothing is known yet (健康宝暂无您的防疫信息).
+    pub no_data: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Label>,
+    pub reminders: Vec<ReminderView>,
+    pub test_recency: Option<RecencyView>,
+    pub vaccination: VaccinationView,
+    pub evaluated_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub policy_version: &'a str,
+    pub reasons: Vec<ReasonView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReminderView {
+    pub number: u8,
+    pub code: ReminderKind,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecencyView {
+    pub days: u32,
+    /// As shown on the code: 0天, 1天, …
+    pub display: String,
+    pub within_hours: u32,
+    pub sampled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VaccinationView {
+    pub state: VaccinationState,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReasonView<'a> {
+    #[serde(flatten)]
+    pub reason: Reason,
+    pub zh: String,
+    pub en: String,
+    /// The evidence the reason cites, as stored (no personal identifiers in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceItem<'a>>,
+}
+
+pub fn status_view<'a>(
+    status: &'a Status,
+    who: &'a CodeSubject,
+    evidence: &'a Evidence,
+    policy_version: &'a str,
+) -> StatusView<'a> {
+    StatusView {
+        colour: status.colour,
+        label: Label {
+            zh: status.colour.label_zh(),
+            en: status.colour.label_en(),
+        },
+        masked_name: &who.masked_name,
+        masked_document: &who.masked_document,
+        no_data: status.no_data,
+        notice: status.no_data.then_some(Label {
+            zh: "健康宝暂无您的防疫信息。完成核酸检测后结果将自动显示；如有疑问可申请纠错。",
+            en: "We have no health information for you yet. Your next test result will appear here automatically; if you believe this is wrong, you can appeal.",
+        }),
+        reminders: status
+            .reminders
+            .iter()
+            .map(|&r| ReminderView {
+                number: r.number(),
+                code: r,
+                zh: r.label_zh(),
+                en: r.label_en(),
+            })
+            .collect(),
+        test_recency: status.test_recency.map(|r| RecencyView {
+            days: r.days,
+            display: format!("{}天", r.days),
+            within_hours: r.within_hours,
+            sampled_at: r.sampled_at,
+        }),
+        vaccination: VaccinationView {
+            state: status.vaccination,
+            zh: status.vaccination.label_zh(),
+            en: status.vaccination.label_en(),
+        },
+        evaluated_at: status.evaluated_at,
+        valid_until: status.valid_until,
+        policy_version,
+        reasons: status
+            .reasons
+            .iter()
+            .map(|r| {
+                let (zh, en) = reason_text(r, evidence);
+                ReasonView {
+                    reason: *r,
+                    zh,
+                    en,
+                    evidence: r.evidence().and_then(|id| evidence.find(id)),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
+    let source = r
+        .evidence()
+        .and_then(|id| evidence.find(id))
+        .map(|item| match item {
+            EvidenceItem::Test(t) => (t.meta.provider.as_str(), t.meta.record_id.as_str()),
+            EvidenceItem::Vaccination(v) => (v.meta.provider.as_str(), v.meta.record_id.as_str()),
+            EvidenceItem::Designation(d) => (d.meta.provider.as_str(), d.meta.record_id.as_str()),
+        });
+    let (by, record) = source.unwrap_or(("", ""));
+    match r {
+        Reason::Designation { kind, colour, .. } => (
+            format!(
+                "{}（{by}，记录 {record}）→ {}",
+                designation_zh(*kind),
+                colour.label_zh()
+            ),
+            format!(
+                "{} designated by {by} (record {record}) → {}",
+                kind.as_str().replace('_', " "),
+                colour.as_str()
+            ),
+        ),
+        Reason::AntigenPositiveAwaitingPcr { colour, .. } => (
+            format!("抗原阳性，待核酸复核（{by}，记录 {record}）→ {}", colour.label_zh()),
+            format!(
+                "positive antigen test awaiting PCR ({by}, record {record}) → {}",
+                colour.as_str()
+            ),
+        ),
+        Reason::PcrPositive { colour, .. } => (
+            format!("核酸阳性（{by}，记录 {record}）→ {}", colour.label_zh()),
+            format!("positive PCR test ({by}, record {record}) → {}", colour.as_str()),
+        ),
+        Reason::Reminder {
+            reminder, until, ..
+        } => {
+            let until_zh = until
+                .map(|u| format!("，至 {}", u.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            let until_en = until
+                .map(|u| format!(", until {}", u.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            (
+                format!("弹窗{}：{}（{by}，记录 {record}{until_zh}）", reminder.number(), reminder.label_zh()),
+                format!(
+                    "reminder {}: {} ({by}, record {record}{until_en})",
+                    reminder.number(),
+                    reminder.label_en()
+                ),
+            )
+        }
+        Reason::NoRisk => (
+            "无生效中的风险判定".to_owned(),
+            "no designation or result in force that changes the colour".to_owned(),
+        ),
+        Reason::NoData => (
+            "暂无防疫信息".to_owned(),
+            "no health information yet".to_owned(),
+        ),
+    }
+}
+
+fn designation_zh(kind: healthcode_domain::DesignationKind) -> &'static str {
+    use healthcode_domain::DesignationKind::*;
+    match kind {
+        ConfirmedCase => "确诊病例",
+        CloseContact => "密切接触者",
+        InboundQuarantine => "入境隔离",
+        HomeObservation => "居家观察",
+        CoPresence => "时空伴随",
+        RiskAreaVisit => "到访高风险区域",
+        CaseCountyStay => "本土疫情县旅居",
+        RiskLink => "时空关联",
+        Arrival => "抵达报备",
+        BorderPortStay => "边境口岸城市旅居",
+    }
+}
