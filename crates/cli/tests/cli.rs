@@ -1,0 +1,302 @@
+//! The `healthcode` binary as scripts use it: the demo's contract (`demo.json`), the README's
+//! walk-through, `verify`'s exit codes, `providers add`, and `serve` on PostgreSQL.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
+
+struct Server {
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::blocking_get(&format!("{base}/readyz")) {
+            if r {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("server at {base} did not become ready");
+}
+
+mod reqwest {
+    /// A dependency-light readiness probe: one HTTP/1.0 GET over a socket.
+    pub fn blocking_get(url: &str) -> std::io::Result<bool> {
+        use std::io::{Read, Write};
+        let rest = url.trim_start_matches("http://");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut s = std::net::TcpStream::connect(host)?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf)?;
+        Ok(buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200"))
+    }
+}
+
+fn start(args: &[&str]) -> Server {
+    let child = Command::new(BIN)
+        .args(args)
+        .env("HEALTHCODE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start healthcode");
+    Server { child }
+}
+
+fn verify(code: &str, trust_list: &str, extra: &[&str]) -> (i32, Value) {
+    let out = Command::new(BIN)
+        .args(["verify", code, "--trust-list", trust_list, "--json"])
+        .args(extra)
+        .output()
+        .expect("run verify");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), json)
+}
+
+fn http(method: &str, url: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client = ::reqwest::Client::new();
+        let mut req = match method {
+            "POST" => client.post(url),
+            _ => client.get(url),
+        }
+        .bearer_auth(bearer);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    })
+}
+
+fn read_demo(dir: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(bytes) = std::fs::read(dir.join("demo.json")) {
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "demo.json did not appear");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn demo_contract_and_walkthrough() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    // Hundreds of status reads from one address: lift the per-client rate limit for this run.
+    let _server = start(&[
+        "demo", "--listen", &listen, "--data-dir", dir.path().to_str().expect("utf-8"),
+        "--rate-limit-per-second", "100000", "--rate-limit-burst", "100000",
+    ]);
+    let demo = read_demo(dir.path());
+    let base = demo["base_url"].as_str().expect("base_url").to_owned();
+    wait_ready(&base);
+
+    let trust = demo["trust_list"].as_str().expect("trust_list").to_owned();
+    assert!(Path::new(&trust).exists());
+    for p in ["lab", "cdc", "community", "vaccination"] {
+        assert!(demo["providers"][p]["api_key"].as_str().expect("key").starts_with("hcp_"));
+    }
+    let residents = demo["residents"].as_array().expect("residents");
+    assert_eq!(residents.len(), 1000);
+
+    // The seeded mix covers every colour, reminders, no data, and every vaccination state.
+    let mut colours = std::collections::BTreeSet::new();
+    let mut vaccination = std::collections::BTreeSet::new();
+    let (mut reminders, mut no_data, mut stale) = (0, 0, 0);
+    for r in residents.iter().take(300) {
+        let token = r["token"].as_str().expect("token");
+        let (s, status) = http("GET", &format!("{base}/api/v1/me/status"), token, None);
+        assert_eq!(s, 200, "{status}");
+        colours.insert(status["colour"].as_str().expect("colour").to_owned());
+        vaccination.insert(status["vaccination"]["state"].as_str().expect("state").to_owned());
+        reminders += usize::from(!status["reminders"].as_array().expect("r").is_empty());
+        no_data += usize::from(status["no_data"] == true);
+        stale += usize::from(status["test_recency"]["days"].as_u64().is_some_and(|d| d >= 4));
+    }
+    assert_eq!(colours.len(), 3, "{colours:?}");
+    assert_eq!(vaccination.len(), 5, "{vaccination:?}");
+    assert!(reminders > 10 && no_data > 3 && stale > 10, "{reminders} {no_data} {stale}");
+
+    // The walk-through: a green resident's code verifies; the CDC designates; the next code is red.
+    let r = residents
+        .iter()
+        .find(|r| r["profile"] == "green_recent_test")
+        .expect("a green resident");
+    let token = r["token"].as_str().expect("token");
+    let (_, code) = http("GET", &format!("{base}/api/v1/me/code"), token, None);
+    let text = code["code"].as_str().expect("code").to_owned();
+    assert_eq!(code["status"]["colour"], "green");
+    let (exit, v) = verify(&text, &trust, &[]);
+    assert_eq!((exit, v["valid"].as_bool(), v["colour"].as_str()), (0, Some(true), Some("green")), "{v}");
+    assert!(v["masked_name"].as_str().expect("name").ends_with('*'));
+
+    let cdc = demo["providers"]["cdc"]["api_key"].as_str().expect("key");
+    let (s, b) = http(
+        "POST",
+        &format!("{base}/api/v1/designations"),
+        cdc,
+        Some(json!({
+            "record_id": "CDC-2026-0001", "document_type": r["document_type"], "document_number": r["document_number"],
+            "kind": "confirmed_case", "started_at": chrono::Utc::now().to_rfc3339(),
+        })),
+    );
+    assert_eq!(s, 201, "{b}");
+    let (_, code) = http("GET", &format!("{base}/api/v1/me/code"), token, None);
+    let (exit, v) = verify(code["code"].as_str().expect("code"), &trust, &[]);
+    assert_eq!((exit, v["colour"].as_str()), (0, Some("red")));
+
+    // Exit codes: 1 for an invalid code, with the reason; 2 for usage errors.
+    let mut flipped = text.clone().into_bytes();
+    flipped[20] = if flipped[20] == b'A' { b'B' } else { b'A' };
+    let (exit, v) = verify(&String::from_utf8(flipped).expect("ascii"), &trust, &[]);
+    assert_eq!((exit, v["valid"].as_bool()), (1, Some(false)), "{v}");
+    assert!(v["error"].is_string());
+    let (exit, v) = verify(&text, &trust, &["--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!((exit, v["error_code"].as_str()), (1, Some("expired")));
+    let (exit, _) = verify("garbage", &trust, &[]);
+    assert_eq!(exit, 1);
+    let (exit, _) = verify(&text, "/nonexistent/trust-list.json", &[]);
+    assert_eq!(exit, 2);
+    let out = Command::new(BIN).args(["verify", &text]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "missing --trust-list is a usage error");
+
+    // Standard input works too.
+    let mut child = Command::new(BIN)
+        .args(["verify", "-", "--trust-list", &trust])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("VALID"));
+
+    // A code from another region's keys is refused.
+    let other = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["keys", "trust-list", "--data-dir", other.path().to_str().expect("utf-8"), "--region", "CN-TJ"])
+        .output()
+        .expect("keys");
+    assert!(out.status.success());
+    let other_list = other.path().join("tl.json");
+    std::fs::write(&other_list, &out.stdout).expect("write");
+    let (exit, v) = verify(&text, other_list.to_str().expect("utf-8"), &[]);
+    assert_eq!((exit, v["error_code"].as_str()), (1, Some("unknown_key")), "{v}");
+}
+
+#[test]
+fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
+    let Ok(admin) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") else {
+        assert!(std::env::var_os("CI").is_none(), "CI requires HEALTHCODE_TEST_DATABASE_URL");
+        eprintln!("HEALTHCODE_TEST_DATABASE_URL not set: skipping");
+        return;
+    };
+    let name = format!("hc_cli_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut c = sqlx::PgConnection::connect(&admin).await.expect("admin connect");
+        let _ = c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+        c.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create db");
+    });
+    let (base_url, _) = admin.rsplit_once('/').expect("db path");
+    let url = format!("{base_url}/{name}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+
+    let out = Command::new(BIN)
+        .args(["providers", "add", "--kind", "lab", "--name", "Lab PG", "--data-dir", data, "--database-url", &url])
+        .output()
+        .expect("providers add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("hcp_"))
+        .expect("key printed")
+        .to_owned();
+    let bad = Command::new(BIN)
+        .args(["providers", "add", "--kind", "wizard", "--name", "X", "--data-dir", data, "--database-url", &url])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _server = start(&["serve", "--listen", &listen, "--data-dir", data, "--database-url", &url, "--dev-identity"]);
+    let base = format!("http://{listen}");
+    wait_ready(&base);
+
+    let (s, enrol) = http(
+        "POST",
+        &format!("{base}/api/v1/enrol"),
+        "",
+        Some(json!({"document_type": "resident_id", "document_number": "110101199003070011", "name": "陈一"})),
+    );
+    assert_eq!(s, 201, "{enrol}");
+    let token = enrol["token"].as_str().expect("token");
+    let now = chrono::Utc::now();
+    let (s, b) = http(
+        "POST",
+        &format!("{base}/api/v1/test-results"),
+        &key,
+        Some(json!({
+            "record_id": "PG-1", "document_type": "resident_id", "document_number": "110101199003070011",
+            "sampled_at": (now - chrono::Duration::hours(3)).to_rfc3339(), "resulted_at": now.to_rfc3339(),
+            "kind": "pcr", "result": "negative",
+        })),
+    );
+    assert_eq!(s, 201, "{b}");
+    let (_, code) = http("GET", &format!("{base}/api/v1/me/code"), token, None);
+    // 0天, or 1天 when the result is issued between 00:00 and 06:00 Beijing time.
+    let days = code["status"]["test_recency"]["days"].as_u64();
+    assert!(matches!(days, Some(0 | 1)), "{code}");
+    let trust = dir.path().join("trust-list.json");
+    let (exit, v) = verify(code["code"].as_str().expect("code"), trust.to_str().expect("utf-8"), &[]);
+    assert_eq!((exit, v["colour"].as_str()), (0, Some("green")), "{v}");
+
+    // Personal fields are ciphertext in the database.
+    rt.block_on(async {
+        use sqlx::{Connection, Row};
+        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let row = sqlx::query("SELECT doc_number_enc, name_enc FROM people").fetch_one(&mut c).await.expect("row");
+        let doc: Vec<u8> = row.get(0);
+        let name: Vec<u8> = row.get(1);
+        assert!(!doc.windows(18).any(|w| w == b"110101199003070011"));
+        assert!(!name.windows(6).any(|w| w == "陈一".as_bytes()));
+        c.close().await.ok();
+    });
+}
