@@ -79,7 +79,9 @@ const LATIN: [(&str, &str); 8] = [
     ("GARCIA", "LUCIA"),
 ];
 /// Beijing district codes (GB/T 2260) for resident ID numbers.
-const DISTRICTS: [&str; 8] = ["110101", "110102", "110105", "110106", "110107", "110108", "110111", "110114"];
+const DISTRICTS: [&str; 8] = [
+    "110101", "110102", "110105", "110106", "110107", "110108", "110111", "110114",
+];
 
 /// Profiles and their weight out of 1,000.
 const PROFILES: [(&str, u32); 14] = [
@@ -123,9 +125,15 @@ pub async fn seed(
     let mut ids = Vec::new();
     for (kind, name) in [
         (ProviderKind::Lab, "北京市第三方检测实验室 Beijing Lab 1"),
-        (ProviderKind::Vaccination, "朝阳区疫苗接种点 Chaoyang Vaccination Centre"),
+        (
+            ProviderKind::Vaccination,
+            "朝阳区疫苗接种点 Chaoyang Vaccination Centre",
+        ),
         (ProviderKind::Cdc, "北京市疾控中心 Beijing CDC"),
-        (ProviderKind::Community, "建外街道社区 Jianwai Community Office"),
+        (
+            ProviderKind::Community,
+            "建外街道社区 Jianwai Community Office",
+        ),
     ] {
         let key = new_provider_key();
         let p = store
@@ -224,7 +232,12 @@ impl Seeder<'_> {
         n
     }
 
-    async fn submit(&mut self, provider: i64, doc: &DocumentNumber, body: EvidenceBody) -> Result<()> {
+    async fn submit(
+        &mut self,
+        provider: i64,
+        doc: &DocumentNumber,
+        body: EvidenceBody,
+    ) -> Result<()> {
         let record_id = format!("DEMO-{:06}", self.next_record);
         self.next_record += 1;
         self.store
@@ -241,7 +254,12 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    async fn pcr(&mut self, doc: &DocumentNumber, outcome: TestOutcome, hours_ago: (i64, i64)) -> Result<()> {
+    async fn pcr(
+        &mut self,
+        doc: &DocumentNumber,
+        outcome: TestOutcome,
+        hours_ago: (i64, i64),
+    ) -> Result<()> {
         let sampled_at = self.hours_ago(hours_ago.0, hours_ago.1);
         let resulted_at = (sampled_at + Duration::hours(self.rng.gen_range(4..12))).min(self.now);
         self.submit(
@@ -257,9 +275,20 @@ impl Seeder<'_> {
         .await
     }
 
-    async fn designate(&mut self, doc: &DocumentNumber, kind: DesignationKind, days_ago: (i64, i64), ends_in_days: Option<i64>, released: bool) -> Result<()> {
+    async fn designate(
+        &mut self,
+        doc: &DocumentNumber,
+        kind: DesignationKind,
+        days_ago: (i64, i64),
+        ends_in_days: Option<i64>,
+        released: bool,
+    ) -> Result<()> {
         let started_at = self.hours_ago(days_ago.0 * 24, days_ago.1 * 24);
-        let provider = if ProviderKind::Cdc.may_designate(kind) { self.cdc } else { self.community };
+        let provider = if ProviderKind::Cdc.may_designate(kind) {
+            self.cdc
+        } else {
+            self.community
+        };
         let released_at = released.then(|| self.hours_ago(1, 48).max(started_at));
         self.submit(
             provider,
@@ -277,7 +306,12 @@ impl Seeder<'_> {
     /// Doses in a realistic spread over the five vaccination states.
     async fn vaccinations(&mut self, doc: &DocumentNumber) -> Result<()> {
         let r: u32 = self.rng.gen_range(0..100);
-        let products = ["sinovac-coronavac", "sinopharm-bibp", "cansino-ad5", "zifivax-zf2001"];
+        let products = [
+            "sinovac-coronavac",
+            "sinopharm-bibp",
+            "cansino-ad5",
+            "zifivax-zf2001",
+        ];
         let product = products[self.rng.gen_range(0..products.len())];
         let doses: u8 = match r {
             0..=59 => 3,
@@ -286,7 +320,14 @@ impl Seeder<'_> {
             88..=91 => {
                 let at = self.hours_ago(2000, 9000);
                 return self
-                    .submit(self.vaccination, doc, EvidenceBody::Vaccination { kind: VaccinationKind::Contraindication, at })
+                    .submit(
+                        self.vaccination,
+                        doc,
+                        EvidenceBody::Vaccination {
+                            kind: VaccinationKind::Contraindication,
+                            at,
+                        },
+                    )
                     .await;
             }
             _ => 0,
@@ -298,7 +339,10 @@ impl Seeder<'_> {
                 self.vaccination,
                 doc,
                 EvidenceBody::Vaccination {
-                    kind: VaccinationKind::Dose { number, product: product.to_owned() },
+                    kind: VaccinationKind::Dose {
+                        number,
+                        product: product.to_owned(),
+                    },
                     at,
                 },
             )
@@ -311,20 +355,30 @@ impl Seeder<'_> {
         let doc = self.document()?;
         let name_text = self.name(doc.kind());
         let name = PersonName::parse(&name_text)?;
-        let phone = PhoneNumber::parse(&format!("13{:09}", self.rng.gen_range(0..1_000_000_000u64)))?;
-        let person = self.store.register(&doc, &name, Some(&phone), self.now).await?;
+        let phone =
+            PhoneNumber::parse(&format!("13{:09}", self.rng.gen_range(0..1_000_000_000u64)))?;
+        let person = self
+            .store
+            .register(&doc, &name, Some(&phone), self.now)
+            .await?;
         let token = new_session_token();
         // Demo sessions last a week so that scripts keep working across midnight; real
         // sessions end at 24:00 (daily re-verification).
         self.store
-            .create_session(person.id, &secret_hash(&token), self.now, self.now + Duration::days(7))
+            .create_session(
+                person.id,
+                &secret_hash(&token),
+                self.now,
+                self.now + Duration::days(7),
+            )
             .await?;
 
         if profile != "no_data" {
             if profile != "vaccination_only" {
                 // Earlier routine tests, then the profile's own evidence.
                 for _ in 0..self.rng.gen_range(1..5) {
-                    self.pcr(&doc, TestOutcome::Negative, (5 * 24, 14 * 24)).await?;
+                    self.pcr(&doc, TestOutcome::Negative, (5 * 24, 14 * 24))
+                        .await?;
                 }
             }
             self.vaccinations(&doc).await?;
@@ -332,29 +386,51 @@ impl Seeder<'_> {
         use DesignationKind::*;
         match profile {
             "green_recent_test" => self.pcr(&doc, TestOutcome::Negative, (12, 72)).await?,
-            "home_observation" => self.designate(&doc, HomeObservation, (1, 6), Some(7), false).await?,
-            "close_contact" => self.designate(&doc, CloseContact, (1, 5), Some(14), false).await?,
+            "home_observation" => {
+                self.designate(&doc, HomeObservation, (1, 6), Some(7), false)
+                    .await?
+            }
+            "close_contact" => {
+                self.designate(&doc, CloseContact, (1, 5), Some(14), false)
+                    .await?
+            }
             "confirmed_case" => {
                 self.pcr(&doc, TestOutcome::Positive, (30, 60)).await?;
-                self.designate(&doc, ConfirmedCase, (0, 1), None, false).await?;
+                self.designate(&doc, ConfirmedCase, (0, 1), None, false)
+                    .await?;
             }
-            "inbound_quarantine" => self.designate(&doc, InboundQuarantine, (1, 10), Some(14), false).await?,
+            "inbound_quarantine" => {
+                self.designate(&doc, InboundQuarantine, (1, 10), Some(14), false)
+                    .await?
+            }
             "inbound_quarantine_released" => {
-                self.designate(&doc, InboundQuarantine, (15, 19), None, true).await?
+                self.designate(&doc, InboundQuarantine, (15, 19), None, true)
+                    .await?
             }
             "antigen_positive_awaiting_pcr" => {
                 let sampled_at = self.hours_ago(2, 20);
                 self.submit(
                     self.lab,
                     &doc,
-                    EvidenceBody::Test { kind: TestKind::Antigen, outcome: TestOutcome::Positive, sampled_at, resulted_at: sampled_at },
+                    EvidenceBody::Test {
+                        kind: TestKind::Antigen,
+                        outcome: TestOutcome::Positive,
+                        sampled_at,
+                        resulted_at: sampled_at,
+                    },
                 )
                 .await?
             }
             "arrival_untested" => self.designate(&doc, Arrival, (0, 2), None, false).await?,
-            "case_county_stay" => self.designate(&doc, CaseCountyStay, (1, 10), None, false).await?,
+            "case_county_stay" => {
+                self.designate(&doc, CaseCountyStay, (1, 10), None, false)
+                    .await?
+            }
             "risk_link" => self.designate(&doc, RiskLink, (0, 3), None, false).await?,
-            "border_port_stay" => self.designate(&doc, BorderPortStay, (1, 10), None, false).await?,
+            "border_port_stay" => {
+                self.designate(&doc, BorderPortStay, (1, 10), None, false)
+                    .await?
+            }
             _ => {}
         }
         Ok(DemoResident {

@@ -28,7 +28,11 @@ use config::FileConfig;
 use setup::DataDir;
 
 #[derive(Parser)]
-#[command(name = "healthcode", version, about = "Health-status codes: evidence in, status out, signed codes verified offline")]
+#[command(
+    name = "healthcode",
+    version,
+    about = "Health-status codes: evidence in, status out, signed codes verified offline"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -184,7 +188,10 @@ fn main() -> ExitCode {
             }
         }
         other => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("healthcode: cannot start the runtime: {e}");
@@ -217,11 +224,18 @@ async fn run(command: Command) -> Result<()> {
             })?;
             let file = FileConfig::load(data.config.as_deref())?;
             let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
-            let store = dir.store(file.database_url(data.database_url.as_deref())).await?;
+            let store = dir
+                .store(file.database_url(data.database_url.as_deref()))
+                .await?;
             let key = healthcode_server::auth::new_provider_key();
             let now = SystemClock.now();
             let p = store
-                .add_provider(kind, &name, &healthcode_server::extract::secret_hash(&key), now)
+                .add_provider(
+                    kind,
+                    &name,
+                    &healthcode_server::extract::secret_hash(&key),
+                    now,
+                )
                 .await?;
             println!("Added {} provider #{}: {}", kind.as_str(), p.id, p.name);
             println!("API key (shown once, store it now): {key}");
@@ -307,9 +321,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     if let Some(v) = args.request_timeout_secs {
         config.request_timeout = std::time::Duration::from_secs(v);
     }
-    let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity
-        || file.dev_identity())
-    .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
+    let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity || file.dev_identity())
+        .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
     if identity.is_some() {
         tracing::warn!("the development identity provider is enabled: enrolment is not proofed");
     }
@@ -347,7 +360,11 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         let path = p.dir.path.join("demo.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&demo)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("demo region ready: {} residents; details in {}", demo.residents.len(), path.display());
+        println!(
+            "demo region ready: {} residents; details in {}",
+            demo.residents.len(),
+            path.display()
+        );
     }
     println!("healthcode listening on http://{addr}");
     tracing::info!(%addr, "listening");
@@ -386,8 +403,11 @@ async fn demo(args: DemoArgs) -> Result<()> {
 
 fn init_logging(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("HEALTHCODE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("HEALTHCODE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

@@ -62,8 +62,7 @@ impl DataDir {
     }
 
     pub fn vault(&self) -> Result<Arc<Vault>> {
-        let key = load_or_create_key(&self.path.join("keys/master.key"))
-            .context("master key")?;
+        let key = load_or_create_key(&self.path.join("keys/master.key")).context("master key")?;
         Ok(Arc::new(Vault::from_master_key(&key)))
     }
 

@@ -1,6 +1,8 @@
 //! The `healthcode` binary as scripts use it: the demo's contract (`demo.json`), the README's
 //! walk-through, `verify`'s exit codes, `providers add`, and `serve` on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,10 +32,8 @@ fn free_port() -> u16 {
 fn wait_ready(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if let Ok(r) = reqwest::blocking_get(&format!("{base}/readyz")) {
-            if r {
-                return;
-            }
+        if let Ok(true) = reqwest::blocking_get(&format!("{base}/readyz")) {
+            return;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -100,10 +100,11 @@ fn http(method: &str, url: &str, bearer: &str, body: Option<Value>) -> (u16, Val
 fn read_demo(dir: &Path) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        if let Ok(bytes) = std::fs::read(dir.join("demo.json")) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                return v;
-            }
+        if let Some(v) = std::fs::read(dir.join("demo.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            return v;
         }
         assert!(Instant::now() < deadline, "demo.json did not appear");
         std::thread::sleep(Duration::from_millis(200));
@@ -116,8 +117,15 @@ fn demo_contract_and_walkthrough() {
     let listen = format!("127.0.0.1:{}", free_port());
     // Hundreds of status reads from one address: lift the per-client rate limit for this run.
     let _server = start(&[
-        "demo", "--listen", &listen, "--data-dir", dir.path().to_str().expect("utf-8"),
-        "--rate-limit-per-second", "100000", "--rate-limit-burst", "100000",
+        "demo",
+        "--listen",
+        &listen,
+        "--data-dir",
+        dir.path().to_str().expect("utf-8"),
+        "--rate-limit-per-second",
+        "100000",
+        "--rate-limit-burst",
+        "100000",
     ]);
     let demo = read_demo(dir.path());
     let base = demo["base_url"].as_str().expect("base_url").to_owned();
@@ -126,7 +134,12 @@ fn demo_contract_and_walkthrough() {
     let trust = demo["trust_list"].as_str().expect("trust_list").to_owned();
     assert!(Path::new(&trust).exists());
     for p in ["lab", "cdc", "community", "vaccination"] {
-        assert!(demo["providers"][p]["api_key"].as_str().expect("key").starts_with("hcp_"));
+        assert!(
+            demo["providers"][p]["api_key"]
+                .as_str()
+                .expect("key")
+                .starts_with("hcp_")
+        );
     }
     let residents = demo["residents"].as_array().expect("residents");
     assert_eq!(residents.len(), 1000);
@@ -140,14 +153,26 @@ fn demo_contract_and_walkthrough() {
         let (s, status) = http("GET", &format!("{base}/api/v1/me/status"), token, None);
         assert_eq!(s, 200, "{status}");
         colours.insert(status["colour"].as_str().expect("colour").to_owned());
-        vaccination.insert(status["vaccination"]["state"].as_str().expect("state").to_owned());
+        vaccination.insert(
+            status["vaccination"]["state"]
+                .as_str()
+                .expect("state")
+                .to_owned(),
+        );
         reminders += usize::from(!status["reminders"].as_array().expect("r").is_empty());
         no_data += usize::from(status["no_data"] == true);
-        stale += usize::from(status["test_recency"]["days"].as_u64().is_some_and(|d| d >= 4));
+        stale += usize::from(
+            status["test_recency"]["days"]
+                .as_u64()
+                .is_some_and(|d| d >= 4),
+        );
     }
     assert_eq!(colours.len(), 3, "{colours:?}");
     assert_eq!(vaccination.len(), 5, "{vaccination:?}");
-    assert!(reminders > 10 && no_data > 3 && stale > 10, "{reminders} {no_data} {stale}");
+    assert!(
+        reminders > 10 && no_data > 3 && stale > 10,
+        "{reminders} {no_data} {stale}"
+    );
 
     // The walk-through: a green resident's code verifies; the CDC designates; the next code is red.
     let r = residents
@@ -159,7 +184,11 @@ fn demo_contract_and_walkthrough() {
     let text = code["code"].as_str().expect("code").to_owned();
     assert_eq!(code["status"]["colour"], "green");
     let (exit, v) = verify(&text, &trust, &[]);
-    assert_eq!((exit, v["valid"].as_bool(), v["colour"].as_str()), (0, Some(true), Some("green")), "{v}");
+    assert_eq!(
+        (exit, v["valid"].as_bool(), v["colour"].as_str()),
+        (0, Some(true), Some("green")),
+        "{v}"
+    );
     assert!(v["masked_name"].as_str().expect("name").ends_with('*'));
 
     let cdc = demo["providers"]["cdc"]["api_key"].as_str().expect("key");
@@ -189,8 +218,15 @@ fn demo_contract_and_walkthrough() {
     assert_eq!(exit, 1);
     let (exit, _) = verify(&text, "/nonexistent/trust-list.json", &[]);
     assert_eq!(exit, 2);
-    let out = Command::new(BIN).args(["verify", &text]).output().expect("run");
-    assert_eq!(out.status.code(), Some(2), "missing --trust-list is a usage error");
+    let out = Command::new(BIN)
+        .args(["verify", &text])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing --trust-list is a usage error"
+    );
 
     // Standard input works too.
     let mut child = Command::new(BIN)
@@ -200,7 +236,12 @@ fn demo_contract_and_walkthrough() {
         .spawn()
         .expect("spawn");
     use std::io::Write;
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("VALID"));
@@ -208,30 +249,53 @@ fn demo_contract_and_walkthrough() {
     // A code from another region's keys is refused.
     let other = tempfile::tempdir().expect("tempdir");
     let out = Command::new(BIN)
-        .args(["keys", "trust-list", "--data-dir", other.path().to_str().expect("utf-8"), "--region", "CN-TJ"])
+        .args([
+            "keys",
+            "trust-list",
+            "--data-dir",
+            other.path().to_str().expect("utf-8"),
+            "--region",
+            "CN-TJ",
+        ])
         .output()
         .expect("keys");
     assert!(out.status.success());
     let other_list = other.path().join("tl.json");
     std::fs::write(&other_list, &out.stdout).expect("write");
     let (exit, v) = verify(&text, other_list.to_str().expect("utf-8"), &[]);
-    assert_eq!((exit, v["error_code"].as_str()), (1, Some("unknown_key")), "{v}");
+    assert_eq!(
+        (exit, v["error_code"].as_str()),
+        (1, Some("unknown_key")),
+        "{v}"
+    );
 }
 
 #[test]
 fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
     let Ok(admin) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") else {
-        assert!(std::env::var_os("CI").is_none(), "CI requires HEALTHCODE_TEST_DATABASE_URL");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI requires HEALTHCODE_TEST_DATABASE_URL"
+        );
         eprintln!("HEALTHCODE_TEST_DATABASE_URL not set: skipping");
         return;
     };
     let name = format!("hc_cli_{}", std::process::id());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         use sqlx::{Connection, Executor};
-        let mut c = sqlx::PgConnection::connect(&admin).await.expect("admin connect");
-        let _ = c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
-        c.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create db");
+        let mut c = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("admin connect");
+        let _ = c
+            .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+            .await;
+        c.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create db");
     });
     let (base_url, _) = admin.rsplit_once('/').expect("db path");
     let url = format!("{base_url}/{name}");
@@ -239,10 +303,25 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
     let data = dir.path().to_str().expect("utf-8");
 
     let out = Command::new(BIN)
-        .args(["providers", "add", "--kind", "lab", "--name", "Lab PG", "--data-dir", data, "--database-url", &url])
+        .args([
+            "providers",
+            "add",
+            "--kind",
+            "lab",
+            "--name",
+            "Lab PG",
+            "--data-dir",
+            data,
+            "--database-url",
+            &url,
+        ])
         .output()
         .expect("providers add");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let key = stdout
         .split_whitespace()
@@ -250,13 +329,33 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
         .expect("key printed")
         .to_owned();
     let bad = Command::new(BIN)
-        .args(["providers", "add", "--kind", "wizard", "--name", "X", "--data-dir", data, "--database-url", &url])
+        .args([
+            "providers",
+            "add",
+            "--kind",
+            "wizard",
+            "--name",
+            "X",
+            "--data-dir",
+            data,
+            "--database-url",
+            &url,
+        ])
         .output()
         .expect("run");
     assert!(!bad.status.success());
 
     let listen = format!("127.0.0.1:{}", free_port());
-    let _server = start(&["serve", "--listen", &listen, "--data-dir", data, "--database-url", &url, "--dev-identity"]);
+    let _server = start(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--data-dir",
+        data,
+        "--database-url",
+        &url,
+        "--dev-identity",
+    ]);
     let base = format!("http://{listen}");
     wait_ready(&base);
 
@@ -264,7 +363,9 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
         "POST",
         &format!("{base}/api/v1/enrol"),
         "",
-        Some(json!({"document_type": "resident_id", "document_number": "110101199003070011", "name": "陈一"})),
+        Some(
+            json!({"document_type": "resident_id", "document_number": "110101199003070011", "name": "陈一"}),
+        ),
     );
     assert_eq!(s, 201, "{enrol}");
     let token = enrol["token"].as_str().expect("token");
@@ -285,14 +386,21 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
     let days = code["status"]["test_recency"]["days"].as_u64();
     assert!(matches!(days, Some(0 | 1)), "{code}");
     let trust = dir.path().join("trust-list.json");
-    let (exit, v) = verify(code["code"].as_str().expect("code"), trust.to_str().expect("utf-8"), &[]);
+    let (exit, v) = verify(
+        code["code"].as_str().expect("code"),
+        trust.to_str().expect("utf-8"),
+        &[],
+    );
     assert_eq!((exit, v["colour"].as_str()), (0, Some("green")), "{v}");
 
     // Personal fields are ciphertext in the database.
     rt.block_on(async {
         use sqlx::{Connection, Row};
         let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
-        let row = sqlx::query("SELECT doc_number_enc, name_enc FROM people").fetch_one(&mut c).await.expect("row");
+        let row = sqlx::query("SELECT doc_number_enc, name_enc FROM people")
+            .fetch_one(&mut c)
+            .await
+            .expect("row");
         let doc: Vec<u8> = row.get(0);
         let name: Vec<u8> = row.get(1);
         assert!(!doc.windows(18).any(|w| w == b"110101199003070011"));

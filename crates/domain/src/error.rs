@@ -48,7 +48,9 @@ pub enum PersonError {
     NameTooLong,
     #[error("the name may contain only letters, spaces and · - ' , .")]
     NameCharacters,
-    #[error("the phone number must be a mainland mobile number (11 digits) or +country code and number")]
+    #[error(
+        "the phone number must be a mainland mobile number (11 digits) or +country code and number"
+    )]
     Phone,
 }
 

@@ -33,7 +33,8 @@ impl PersonName {
         if count > 100 {
             return Err(PersonError::NameTooLong);
         }
-        let allowed = |c: char| c.is_alphabetic() || matches!(c, ' ' | '·' | '-' | '\'' | ',' | '.');
+        let allowed =
+            |c: char| c.is_alphabetic() || matches!(c, ' ' | '·' | '-' | '\'' | ',' | '.');
         if !folded.chars().all(allowed) || !folded.chars().any(char::is_alphabetic) {
             return Err(PersonError::NameCharacters);
         }
@@ -98,7 +99,10 @@ impl PhoneNumber {
             return Err(PersonError::Phone);
         }
         let b = compact.as_bytes();
-        if b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
+        if b.len() == 11
+            && b[0] == b'1'
+            && (b'3'..=b'9').contains(&b[1])
+            && b.iter().all(u8::is_ascii_digit)
         {
             return Ok(PhoneNumber(compact));
         }

@@ -248,7 +248,8 @@ mod tests {
 
     #[test]
     fn missing_designation_is_refused() {
-        let text = DEFAULT_POLICY_TOML.replace("[designations.close_contact]\neffect = \"red\"", "");
+        let text =
+            DEFAULT_POLICY_TOML.replace("[designations.close_contact]\neffect = \"red\"", "");
         let err = Policy::from_toml(&text).expect_err("must fail");
         assert!(err.to_string().contains("close_contact"), "{err}");
     }
@@ -256,6 +257,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         let text = format!("{DEFAULT_POLICY_TOML}\n[extra]\nx = 1\n");
-        assert!(matches!(Policy::from_toml(&text), Err(PolicyError::Syntax(_))));
+        assert!(matches!(
+            Policy::from_toml(&text),
+            Err(PolicyError::Syntax(_))
+        ));
     }
 }

@@ -87,7 +87,9 @@ impl ReminderKind {
     }
 
     pub fn from_number(n: u64) -> Option<Self> {
-        ReminderKind::ALL.into_iter().find(|r| u64::from(r.number()) == n)
+        ReminderKind::ALL
+            .into_iter()
+            .find(|r| u64::from(r.number()) == n)
     }
 
     pub fn label_zh(self) -> &'static str {

@@ -1,6 +1,8 @@
 //! The status engine against the default policy: one test per rule, and the properties the
 //! engine must keep for any evidence.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use healthcode_domain::{
@@ -178,7 +180,11 @@ fn arrival_reminder_clears_with_a_negative_test() {
 #[test]
 fn reminders_lapse_after_fourteen_days() {
     let ev = Evidence {
-        designations: vec![designation(1, DesignationKind::CaseCountyStay, bj(1, 10, 0))],
+        designations: vec![designation(
+            1,
+            DesignationKind::CaseCountyStay,
+            bj(1, 10, 0),
+        )],
         ..Evidence::default()
     };
     let s = evaluate(&ev, &policy(), Shanghai, bj(15, 9, 0));
@@ -191,7 +197,12 @@ fn reminders_lapse_after_fourteen_days() {
 #[test]
 fn positive_antigen_is_yellow_until_a_pcr() {
     let mut ev = Evidence {
-        tests: vec![test(1, TestKind::Antigen, TestOutcome::Positive, bj(10, 8, 0))],
+        tests: vec![test(
+            1,
+            TestKind::Antigen,
+            TestOutcome::Positive,
+            bj(10, 8, 0),
+        )],
         ..Evidence::default()
     };
     let s = evaluate(&ev, &policy(), Shanghai, bj(10, 20, 0));
@@ -238,11 +249,19 @@ fn test_recency_days_and_night_rule() {
     let ev = Evidence {
         tests: vec![
             test(3, TestKind::Antigen, TestOutcome::Negative, bj(10, 8, 0)),
-            test(4, TestKind::Pcr, TestOutcome::Negative, bj(10, 8, 0) - Duration::days(20)),
+            test(
+                4,
+                TestKind::Pcr,
+                TestOutcome::Negative,
+                bj(10, 8, 0) - Duration::days(20),
+            ),
         ],
         ..Evidence::default()
     };
-    assert_eq!(evaluate(&ev, &policy(), Shanghai, bj(10, 20, 0)).test_recency, None);
+    assert_eq!(
+        evaluate(&ev, &policy(), Shanghai, bj(10, 20, 0)).test_recency,
+        None
+    );
 }
 
 #[test]
@@ -267,7 +286,10 @@ fn vaccination_states() {
         VaccinationState::PrimaryIncomplete
     );
     assert_eq!(
-        state(vec![dose(1, 1, "sinovac-coronavac"), dose(2, 2, "sinovac-coronavac")]),
+        state(vec![
+            dose(1, 1, "sinovac-coronavac"),
+            dose(2, 2, "sinovac-coronavac")
+        ]),
         VaccinationState::PrimaryComplete
     );
     assert_eq!(
@@ -295,7 +317,11 @@ fn vaccination_states() {
 #[test]
 fn future_evidence_is_ignored_and_shortens_validity() {
     let ev = Evidence {
-        designations: vec![designation(1, DesignationKind::ConfirmedCase, bj(10, 15, 0))],
+        designations: vec![designation(
+            1,
+            DesignationKind::ConfirmedCase,
+            bj(10, 15, 0),
+        )],
         ..Evidence::default()
     };
     let s = evaluate(&ev, &policy(), Shanghai, bj(10, 12, 0));
@@ -328,8 +354,16 @@ fn arb_designation(id: i64) -> impl Strategy<Value = Designation> {
 fn arb_test(id: i64) -> impl Strategy<Value = TestResult> {
     (any::<bool>(), 0u8..3, arb_time(), 0i64..48).prop_map(move |(pcr, o, s, lag)| TestResult {
         meta: meta(id),
-        kind: if pcr { TestKind::Pcr } else { TestKind::Antigen },
-        outcome: [TestOutcome::Negative, TestOutcome::Positive, TestOutcome::Invalid][o as usize],
+        kind: if pcr {
+            TestKind::Pcr
+        } else {
+            TestKind::Antigen
+        },
+        outcome: [
+            TestOutcome::Negative,
+            TestOutcome::Positive,
+            TestOutcome::Invalid,
+        ][o as usize],
         sampled_at: s,
         resulted_at: s + Duration::hours(lag),
     })

@@ -32,11 +32,14 @@ pub struct Entry {
     loaded_at: DateTime<Utc>,
 }
 
+/// Session token hash → (person id, when it was loaded).
+type Sessions = HashMap<[u8; 32], (i64, DateTime<Utc>)>;
+
 #[derive(Debug)]
 pub struct Cache {
     ttl: Duration,
     capacity: usize,
-    sessions: RwLock<HashMap<[u8; 32], (i64, DateTime<Utc>)>>,
+    sessions: RwLock<Sessions>,
     people: RwLock<HashMap<i64, Entry>>,
     by_subject: RwLock<HashMap<DocIndex, i64>>,
 }

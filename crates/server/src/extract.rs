@@ -29,9 +29,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
 fn json_error(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => {
-            ApiError::bad_request("invalid_field", e.body_text())
-        }
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_field", e.body_text()),
         JsonRejection::JsonSyntaxError(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
@@ -140,7 +138,9 @@ impl FromRequestParts<AppState> for Resident {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(|| {
-            ApiError::unauthorized("sign in first and send the session token as Authorization: Bearer TOKEN")
+            ApiError::unauthorized(
+                "sign in first and send the session token as Authorization: Bearer TOKEN",
+            )
         })?;
         let hash = secret_hash(token);
         let now = state.clock.now();

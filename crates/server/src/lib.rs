@@ -38,8 +38,14 @@ pub fn router(state: AppState) -> Router {
         .route("/test-results", post(routes::evidence::submit_test_result))
         .route("/vaccinations", post(routes::evidence::submit_vaccination))
         .route("/designations", post(routes::evidence::submit_designation))
-        .route("/designations/release", post(routes::evidence::release_designation))
-        .route("/records/{record_id}", get(routes::evidence::record_history))
+        .route(
+            "/designations/release",
+            post(routes::evidence::release_designation),
+        )
+        .route(
+            "/records/{record_id}",
+            get(routes::evidence::record_history),
+        )
         .route("/trust-list", get(routes::trust::trust_list))
         .route("/policy", get(routes::trust::policy));
     Router::new()

@@ -152,7 +152,10 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
             ),
         ),
         Reason::AntigenPositiveAwaitingPcr { colour, .. } => (
-            format!("抗原阳性，待核酸复核（{by}，记录 {record}）→ {}", colour.label_zh()),
+            format!(
+                "抗原阳性，待核酸复核（{by}，记录 {record}）→ {}",
+                colour.label_zh()
+            ),
             format!(
                 "positive antigen test awaiting PCR ({by}, record {record}) → {}",
                 colour.as_str()
@@ -160,7 +163,10 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
         ),
         Reason::PcrPositive { colour, .. } => (
             format!("核酸阳性（{by}，记录 {record}）→ {}", colour.label_zh()),
-            format!("positive PCR test ({by}, record {record}) → {}", colour.as_str()),
+            format!(
+                "positive PCR test ({by}, record {record}) → {}",
+                colour.as_str()
+            ),
         ),
         Reason::Reminder {
             reminder, until, ..
@@ -172,7 +178,11 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
                 .map(|u| format!(", until {}", u.format("%Y-%m-%d %H:%M UTC")))
                 .unwrap_or_default();
             (
-                format!("弹窗{}：{}（{by}，记录 {record}{until_zh}）", reminder.number(), reminder.label_zh()),
+                format!(
+                    "弹窗{}：{}（{by}，记录 {record}{until_zh}）",
+                    reminder.number(),
+                    reminder.label_zh()
+                ),
                 format!(
                     "reminder {}: {} ({by}, record {record}{until_en})",
                     reminder.number(),

@@ -1,6 +1,8 @@
 //! The API end to end over HTTP: evidence in, status out, signed codes that verify offline,
 //! and every kind of bad input refused with a clear error and nothing lost.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::Duration;
@@ -8,7 +10,13 @@ use common::{DOC, DOC_B, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn designation(record: &str, doc: &str, kind: &str, started_hours_ago: i64, app: &TestApp) -> Value {
+fn designation(
+    record: &str,
+    doc: &str,
+    kind: &str,
+    started_hours_ago: i64,
+    app: &TestApp,
+) -> Value {
     json!({
         "record_id": record,
         "document_type": "resident_id",
@@ -29,7 +37,11 @@ async fn lab_result_shows_on_the_very_next_request() {
     assert_eq!(s["masked_document"], "11**************2X");
 
     let (code, body) = app
-        .post("/api/v1/test-results", Some(&app.keys.lab), app.pcr("T-1", DOC, "negative", 30))
+        .post(
+            "/api/v1/test-results",
+            Some(&app.keys.lab),
+            app.pcr("T-1", DOC, "negative", 30),
+        )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     let s = app.status(&token).await;
@@ -42,7 +54,9 @@ async fn lab_result_shows_on_the_very_next_request() {
         "sampled_at": (app.clock_now() - Duration::hours(1)).to_rfc3339(),
         "resulted_at": app.clock_now().to_rfc3339(), "kind": "antigen", "result": "positive",
     });
-    let (code, _) = app.post("/api/v1/test-results", Some(&app.keys.lab), antigen).await;
+    let (code, _) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), antigen)
+        .await;
     assert_eq!(code, StatusCode::CREATED);
     let s = app.status(&token).await;
     assert_eq!(s["colour"], "yellow");
@@ -56,7 +70,11 @@ async fn cdc_designates_and_releases() {
     let token = app.enrol(DOC, "李四").await;
     let original = designation("D-1", DOC, "close_contact", 2, &app);
     let (code, body) = app
-        .post("/api/v1/designations", Some(&app.keys.cdc), original.clone())
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.cdc),
+            original.clone(),
+        )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     let s = app.status(&token).await;
@@ -69,15 +87,26 @@ async fn cdc_designates_and_releases() {
     assert!(reason["en"].as_str().expect("text").contains("D-1"));
 
     let release = json!({"record_id": "D-1", "released_at": app.clock_now().to_rfc3339()});
-    let (code, body) = app.post("/api/v1/designations/release", Some(&app.keys.cdc), release.clone()).await;
+    let (code, body) = app
+        .post(
+            "/api/v1/designations/release",
+            Some(&app.keys.cdc),
+            release.clone(),
+        )
+        .await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"], "corrected");
     assert_eq!(body["revision"], 2);
     app.clock.advance(Duration::seconds(1));
     assert_eq!(app.status(&token).await["colour"], "green");
     // Releasing again at the same time changes nothing.
-    let (code, body) = app.post("/api/v1/designations/release", Some(&app.keys.cdc), release).await;
-    assert_eq!((code, body["outcome"].as_str()), (StatusCode::OK, Some("unchanged")));
+    let (code, body) = app
+        .post("/api/v1/designations/release", Some(&app.keys.cdc), release)
+        .await;
+    assert_eq!(
+        (code, body["outcome"].as_str()),
+        (StatusCode::OK, Some("unchanged"))
+    );
     // Resubmitting the original designation does not undo the release.
     let (_, body) = app
         .post("/api/v1/designations", Some(&app.keys.cdc), original)
@@ -91,23 +120,39 @@ async fn community_home_observation_and_designation_scopes() {
     let app = TestApp::spawn().await;
     let token = app.enrol(DOC, "王五").await;
     let (code, _) = app
-        .post("/api/v1/designations", Some(&app.keys.community), designation("H-1", DOC, "home_observation", 1, &app))
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.community),
+            designation("H-1", DOC, "home_observation", 1, &app),
+        )
         .await;
     assert_eq!(code, StatusCode::CREATED);
     assert_eq!(app.status(&token).await["colour"], "yellow");
 
     let (code, body) = app
-        .post("/api/v1/designations", Some(&app.keys.community), designation("X-1", DOC, "confirmed_case", 1, &app))
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.community),
+            designation("X-1", DOC, "confirmed_case", 1, &app),
+        )
         .await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "forbidden");
     let (code, _) = app
-        .post("/api/v1/designations", Some(&app.keys.cdc), designation("X-2", DOC, "home_observation", 1, &app))
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.cdc),
+            designation("X-2", DOC, "home_observation", 1, &app),
+        )
         .await;
     assert_eq!(code, StatusCode::FORBIDDEN);
     // The CDC cannot release the community office's record: records belong to their provider.
     let (code, _) = app
-        .post("/api/v1/designations/release", Some(&app.keys.cdc), json!({"record_id": "H-1", "released_at": app.clock_now().to_rfc3339()}))
+        .post(
+            "/api/v1/designations/release",
+            Some(&app.keys.cdc),
+            json!({"record_id": "H-1", "released_at": app.clock_now().to_rfc3339()}),
+        )
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_eq!(app.status(&token).await["colour"], "yellow");
@@ -119,18 +164,35 @@ async fn keys_only_work_within_their_scope() {
     let token = app.enrol(DOC, "赵六").await;
     let body = app.pcr("T-1", DOC, "negative", 3);
     for key in [&app.keys.cdc, &app.keys.community, &app.keys.vaccination] {
-        let (code, b) = app.post("/api/v1/test-results", Some(key), body.clone()).await;
+        let (code, b) = app
+            .post("/api/v1/test-results", Some(key), body.clone())
+            .await;
         assert_eq!(code, StatusCode::FORBIDDEN, "{b}");
     }
     // Scope is checked before the body is read.
-    let (code, _) = app.post("/api/v1/test-results", Some(&app.keys.cdc), json!({})).await;
-    assert_eq!(code, StatusCode::FORBIDDEN);
     let (code, _) = app
-        .post("/api/v1/designations", Some(&app.keys.lab), designation("D", DOC, "close_contact", 1, &app))
+        .post("/api/v1/test-results", Some(&app.keys.cdc), json!({}))
         .await;
     assert_eq!(code, StatusCode::FORBIDDEN);
-    let (code, b) = app.post("/api/v1/test-results", Some("hcp_not-a-real-key"), body.clone()).await;
-    assert_eq!((code, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    let (code, _) = app
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.lab),
+            designation("D", DOC, "close_contact", 1, &app),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, b) = app
+        .post(
+            "/api/v1/test-results",
+            Some("hcp_not-a-real-key"),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(
+        (code, b["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
     let (code, _) = app.post("/api/v1/test-results", None, body.clone()).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     // A resident's token is not a provider key, and a provider key is not a session.
@@ -148,16 +210,25 @@ async fn keys_only_work_within_their_scope() {
 async fn resubmission_is_idempotent_and_corrections_keep_history() {
     let app = TestApp::spawn().await;
     let body = app.pcr("T-9", DOC, "positive", 5);
-    let (c1, b1) = app.post("/api/v1/test-results", Some(&app.keys.lab), body.clone()).await;
-    let (c2, b2) = app.post("/api/v1/test-results", Some(&app.keys.lab), body.clone()).await;
+    let (c1, b1) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), body.clone())
+        .await;
+    let (c2, b2) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), body.clone())
+        .await;
     assert_eq!((c1, c2), (StatusCode::CREATED, StatusCode::OK));
     assert_eq!(b2["outcome"], "unchanged");
     assert_eq!(b1["id"], b2["id"]);
 
     let mut corrected = body.clone();
     corrected["result"] = json!("negative");
-    let (c3, b3) = app.post("/api/v1/test-results", Some(&app.keys.lab), corrected).await;
-    assert_eq!((c3, b3["outcome"].as_str(), b3["revision"].as_u64()), (StatusCode::OK, Some("corrected"), Some(2)));
+    let (c3, b3) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), corrected)
+        .await;
+    assert_eq!(
+        (c3, b3["outcome"].as_str(), b3["revision"].as_u64()),
+        (StatusCode::OK, Some("corrected"), Some(2))
+    );
 
     let (code, h) = app.get("/api/v1/records/T-9", Some(&app.keys.lab)).await;
     assert_eq!(code, StatusCode::OK);
@@ -179,37 +250,144 @@ async fn resubmission_is_idempotent_and_corrections_keep_history() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_loses_nothing() {
-    let app = TestApp::builder().config(|c| c.max_body_bytes = 4096).spawn().await;
+    let app = TestApp::builder()
+        .config(|c| c.max_body_bytes = 4096)
+        .spawn()
+        .await;
     let token = app.enrol(DOC, "周八").await;
     let good = app.pcr("T-1", DOC, "negative", 3);
-    let (code, _) = app.post("/api/v1/test-results", Some(&app.keys.lab), good.clone()).await;
+    let (code, _) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), good.clone())
+        .await;
     assert_eq!(code, StatusCode::CREATED);
 
     let lab = &app.keys.lab;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        ({ let mut b = good.clone(); b["document_number"] = json!("110105194912310021"); b }, StatusCode::UNPROCESSABLE_ENTITY, "document_number_check_digit"),
-        ({ let mut b = good.clone(); b["document_type"] = json!("library_card"); b }, StatusCode::UNPROCESSABLE_ENTITY, "document_type_unknown"),
-        ({ let mut b = good.clone(); b["extra"] = json!(1); b }, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ({ let mut b = good.clone(); b["result"] = json!("maybe"); b }, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        ({ let mut b = good.clone(); b["record_id"] = json!("has space"); b }, StatusCode::UNPROCESSABLE_ENTITY, "record_id_invalid"),
-        ({ let mut b = good.clone(); b["resulted_at"] = json!((app.clock_now() - Duration::hours(10)).to_rfc3339()); b }, StatusCode::UNPROCESSABLE_ENTITY, "result_before_sample"),
-        ({ let mut b = good.clone(); b["resulted_at"] = json!((app.clock_now() + Duration::hours(10)).to_rfc3339()); b }, StatusCode::UNPROCESSABLE_ENTITY, "time_in_future"),
-        ({ let mut b = good.clone(); b["sampled_at"] = json!("yesterday"); b }, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            {
+                let mut b = good.clone();
+                b["document_number"] = json!("110105194912310021");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "document_number_check_digit",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["document_type"] = json!("library_card");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "document_type_unknown",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["extra"] = json!(1);
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["result"] = json!("maybe");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["record_id"] = json!("has space");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "record_id_invalid",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["resulted_at"] = json!((app.clock_now() - Duration::hours(10)).to_rfc3339());
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "result_before_sample",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["resulted_at"] = json!((app.clock_now() + Duration::hours(10)).to_rfc3339());
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "time_in_future",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["sampled_at"] = json!("yesterday");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
     ];
     for (body, status, code) in cases {
-        let (s, b) = app.post("/api/v1/test-results", Some(lab), body.clone()).await;
-        assert_eq!((s, b["error"]["code"].as_str()), (status, Some(code)), "{body} → {b}");
+        let (s, b) = app
+            .post("/api/v1/test-results", Some(lab), body.clone())
+            .await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body} → {b}"
+        );
         assert!(!b["error"]["message"].as_str().unwrap_or("").is_empty());
     }
-    let (s, b) = app.post_raw("/api/v1/test-results", lab, "application/json", b"{\"record_id\": ".to_vec()).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
-    let (s, b) = app.post_raw("/api/v1/test-results", lab, "text/plain", b"{}".to_vec()).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content_type")));
+    let (s, b) = app
+        .post_raw(
+            "/api/v1/test-results",
+            lab,
+            "application/json",
+            b"{\"record_id\": ".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    let (s, b) = app
+        .post_raw("/api/v1/test-results", lab, "text/plain", b"{}".to_vec())
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content_type"))
+    );
     let mut huge = good.clone();
     huge["record_id"] = json!("x".repeat(10_000));
-    let (s, b) = app.post_raw("/api/v1/test-results", lab, "application/json", serde_json::to_vec(&huge).expect("json")).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")));
-    let (s, b) = app.post_raw("/api/v1/test-results", lab, "application/json", vec![0xff, 0xfe, 0x00]).await;
+    let (s, b) = app
+        .post_raw(
+            "/api/v1/test-results",
+            lab,
+            "application/json",
+            serde_json::to_vec(&huge).expect("json"),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    let (s, b) = app
+        .post_raw(
+            "/api/v1/test-results",
+            lab,
+            "application/json",
+            vec![0xff, 0xfe, 0x00],
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
 
     // The accepted result is still there, unchanged.
@@ -219,34 +397,82 @@ async fn bad_input_gets_a_clear_error_and_loses_nothing() {
     assert_eq!(app.status(&token).await["test_recency"]["days"], 0);
 
     let (s, b) = app.get("/api/v1/nowhere", None).await;
-    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
 }
 
 #[tokio::test]
 async fn vaccinations_need_a_known_product_and_dose() {
     let app = TestApp::spawn().await;
     let token = app.enrol(DOC, "吴九").await;
-    let dose = |n: u8, product: &str, record: &str| json!({
-        "record_id": record, "document_type": "resident_id", "document_number": DOC,
-        "dose_number": n, "product": product, "administered_at": "2026-01-10T10:00:00+08:00",
-    });
+    let dose = |n: u8, product: &str, record: &str| {
+        json!({
+            "record_id": record, "document_type": "resident_id", "document_number": DOC,
+            "dose_number": n, "product": product, "administered_at": "2026-01-10T10:00:00+08:00",
+        })
+    };
     for (n, record) in [(1, "V-1"), (2, "V-2"), (3, "V-3")] {
-        let (c, b) = app.post("/api/v1/vaccinations", Some(&app.keys.vaccination), dose(n, "sinovac-coronavac", record)).await;
+        let (c, b) = app
+            .post(
+                "/api/v1/vaccinations",
+                Some(&app.keys.vaccination),
+                dose(n, "sinovac-coronavac", record),
+            )
+            .await;
         assert_eq!(c, StatusCode::CREATED, "{b}");
     }
-    assert_eq!(app.status(&token).await["vaccination"]["state"], "booster_complete");
-    let (c, b) = app.post("/api/v1/vaccinations", Some(&app.keys.vaccination), dose(1, "snake-oil", "V-9")).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("vaccine_product_unknown")));
-    let (c, b) = app.post("/api/v1/vaccinations", Some(&app.keys.vaccination), dose(0, "sinovac-coronavac", "V-8")).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("dose_number_invalid")));
+    assert_eq!(
+        app.status(&token).await["vaccination"]["state"],
+        "booster_complete"
+    );
+    let (c, b) = app
+        .post(
+            "/api/v1/vaccinations",
+            Some(&app.keys.vaccination),
+            dose(1, "snake-oil", "V-9"),
+        )
+        .await;
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("vaccine_product_unknown")
+        )
+    );
+    let (c, b) = app
+        .post(
+            "/api/v1/vaccinations",
+            Some(&app.keys.vaccination),
+            dose(0, "sinovac-coronavac", "V-8"),
+        )
+        .await;
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("dose_number_invalid")
+        )
+    );
 }
 
 #[tokio::test]
 async fn the_code_verifies_offline_and_expires() {
     let app = TestApp::spawn().await;
     let token = app.enrol(DOC, "欧阳娜娜").await;
-    app.post("/api/v1/test-results", Some(&app.keys.lab), app.pcr("T-1", DOC, "negative", 30)).await;
-    app.post("/api/v1/designations", Some(&app.keys.community), designation("A-1", DOC, "arrival", 3, &app)).await;
+    app.post(
+        "/api/v1/test-results",
+        Some(&app.keys.lab),
+        app.pcr("T-1", DOC, "negative", 30),
+    )
+    .await;
+    app.post(
+        "/api/v1/designations",
+        Some(&app.keys.community),
+        designation("A-1", DOC, "arrival", 3, &app),
+    )
+    .await;
     let (code, body) = app.get("/api/v1/me/code", Some(&token)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     let text = body["code"].as_str().expect("code");
@@ -258,7 +484,10 @@ async fn the_code_verifies_offline_and_expires() {
     assert_eq!(claims.masked_name, "欧阳*");
     assert_eq!(claims.masked_document, "11**************2X");
     assert_eq!(claims.test_recency_days, Some(1));
-    assert_eq!(claims.reminders, vec![healthcode_domain::ReminderKind::ArrivalUntested]);
+    assert_eq!(
+        claims.reminders,
+        vec![healthcode_domain::ReminderKind::ArrivalUntested]
+    );
     assert_eq!(claims.expires_at - claims.issued_at, Duration::minutes(3));
     // The code carries no document number or full name.
     let decoded = format!("{claims:?}");
@@ -268,11 +497,17 @@ async fn the_code_verifies_offline_and_expires() {
     assert!(matches!(verifier.verify(text, later), Err(e) if e.code() == "expired"));
 
     // A minute before midnight the code expires at midnight, with the status.
-    app.clock.set(common::noon() + Duration::hours(11) + Duration::minutes(59));
+    app.clock
+        .set(common::noon() + Duration::hours(11) + Duration::minutes(59));
     let (_, body) = app.get("/api/v1/me/code", Some(&token)).await;
-    let claims = verifier.verify(body["code"].as_str().expect("code"), app.clock_now()).expect("valid");
+    let claims = verifier
+        .verify(body["code"].as_str().expect("code"), app.clock_now())
+        .expect("valid");
     assert_eq!(claims.expires_at, common::noon() + Duration::hours(12));
-    assert_eq!(claims.status_valid_until, common::noon() + Duration::hours(12));
+    assert_eq!(
+        claims.status_valid_until,
+        common::noon() + Duration::hours(12)
+    );
 
     // After 24:00 the session has ended: daily re-verification.
     app.clock.advance(Duration::minutes(2));
@@ -284,62 +519,158 @@ async fn the_code_verifies_offline_and_expires() {
 async fn qr_svg_and_public_documents() {
     let app = TestApp::spawn().await;
     let token = app.enrol(DOC, "郑十").await;
-    let resp = app.client.get(app.url("/api/v1/me/code.svg")).bearer_auth(&token).send().await.expect("svg");
+    let resp = app
+        .client
+        .get(app.url("/api/v1/me/code.svg"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("svg");
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "image/svg+xml");
     assert!(resp.text().await.expect("text").contains("<svg"));
     let (_, body) = app.get("/api/v1/me/code?include=svg", Some(&token)).await;
     assert!(body["qr_svg"].as_str().expect("svg").contains("<svg"));
 
-    let list = app.client.get(app.url("/api/v1/trust-list")).send().await.expect("tl").text().await.expect("text");
-    let parsed = healthcode_credential::TrustList::from_json(&list, None).expect("valid trust list");
+    let list = app
+        .client
+        .get(app.url("/api/v1/trust-list"))
+        .send()
+        .await
+        .expect("tl")
+        .text()
+        .await
+        .expect("text");
+    let parsed =
+        healthcode_credential::TrustList::from_json(&list, None).expect("valid trust list");
     assert_eq!(parsed.region, "CN-BJ");
-    let policy = app.client.get(app.url("/api/v1/policy")).send().await.expect("p").text().await.expect("text");
+    let policy = app
+        .client
+        .get(app.url("/api/v1/policy"))
+        .send()
+        .await
+        .expect("p")
+        .text()
+        .await
+        .expect("text");
     assert!(policy.contains("[designations.confirmed_case]"));
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("h").status(), StatusCode::OK);
-    assert_eq!(app.client.get(app.url("/readyz")).send().await.expect("r").status(), StatusCode::OK);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn enrolment_rules() {
     let app = TestApp::spawn().await;
     let (c, b) = app.post("/api/v1/enrol", None, json!({"document_type": "resident_id", "document_number": DOC_B, "name": "钱一", "phone": "13800138000"})).await;
-    assert_eq!((c, b["registered"].as_bool()), (StatusCode::CREATED, Some(true)));
-    let (c, b) = app.post("/api/v1/enrol", None, json!({"document_type": "resident_id", "document_number": DOC_B, "name": "钱一"})).await;
-    assert_eq!((c, b["registered"].as_bool()), (StatusCode::OK, Some(false)));
-    let (c, b) = app.post("/api/v1/enrol", None, json!({"document_type": "resident_id", "document_number": DOC_B, "name": "钱二"})).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("document_registered")));
+    assert_eq!(
+        (c, b["registered"].as_bool()),
+        (StatusCode::CREATED, Some(true))
+    );
+    let (c, b) = app
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"document_type": "resident_id", "document_number": DOC_B, "name": "钱一"}),
+        )
+        .await;
+    assert_eq!(
+        (c, b["registered"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    let (c, b) = app
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"document_type": "resident_id", "document_number": DOC_B, "name": "钱二"}),
+        )
+        .await;
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("document_registered"))
+    );
     let (c, b) = app.post("/api/v1/enrol", None, json!({"document_type": "resident_id", "document_number": DOC, "name": "钱三", "phone": "12"})).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("phone_invalid")));
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("phone_invalid"))
+    );
     let (c, b) = app.post("/api/v1/enrol", None, json!({"document_type": "passport", "document_number": "E12345678", "name": "SMITH, JOHN"})).await;
     assert_eq!(c, StatusCode::CREATED, "{b}");
     assert_eq!(b["masked_name"], "SMITH *");
     assert_eq!(b["masked_document"], "E1*****78");
 
     let off = TestApp::builder().without_identity().spawn().await;
-    let (c, b) = off.post("/api/v1/enrol", None, json!({"document_type": "resident_id", "document_number": DOC, "name": "钱三"})).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("identity_unavailable")));
+    let (c, b) = off
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"document_type": "resident_id", "document_number": DOC, "name": "钱三"}),
+        )
+        .await;
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("identity_unavailable")
+        )
+    );
 }
 
 #[tokio::test]
 async fn floods_are_refused_with_429_and_overload_with_503() {
     let app = TestApp::builder()
-        .config(|c| c.rate_limit = healthcode_server::limits::RateLimit { per_second: 1.0, burst: 3.0 })
+        .config(|c| {
+            c.rate_limit = healthcode_server::limits::RateLimit {
+                per_second: 1.0,
+                burst: 3.0,
+            }
+        })
         .spawn()
         .await;
     let mut codes = Vec::new();
     for _ in 0..6 {
-        let resp = app.client.get(app.url("/healthz")).send().await.expect("req");
+        let resp = app
+            .client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("req");
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             assert!(resp.headers().contains_key("retry-after"));
         }
         codes.push(resp.status());
     }
     assert_eq!(&codes[..3], &[StatusCode::OK; 3]);
-    assert!(codes[3..].iter().all(|c| *c == StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
+    assert!(
+        codes[3..]
+            .iter()
+            .all(|c| *c == StatusCode::TOO_MANY_REQUESTS),
+        "{codes:?}"
+    );
 
     // With no capacity at all every request is shed at once rather than queued.
-    let shed = TestApp::builder().config(|c| c.max_in_flight = 0).spawn().await;
+    let shed = TestApp::builder()
+        .config(|c| c.max_in_flight = 0)
+        .spawn()
+        .await;
     let (c, b) = shed.get("/healthz", None).await;
-    assert_eq!((c, b["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded")));
+    assert_eq!(
+        (c, b["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded"))
+    );
 }

@@ -74,8 +74,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores one record idempotently: the same content under the same (provider, record id)
     /// changes nothing; different content becomes a new revision and the old one is kept.
-    async fn submit(&self, submission: &Submission, now: DateTime<Utc>)
-    -> Result<Stored, StoreError>;
+    async fn submit(
+        &self,
+        submission: &Submission,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError>;
 
     /// The current revision of a record: whom it is about and what it says.
     async fn current_record(

@@ -18,16 +18,16 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 use healthcode_domain::{
-    Designation, DesignationKind, DocumentNumber, DocumentType, Evidence, EvidenceMeta,
-    PersonName, PhoneNumber, TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind,
+    Designation, DesignationKind, DocumentNumber, DocumentType, Evidence, EvidenceMeta, PersonName,
+    PhoneNumber, TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind,
 };
 
+use crate::Store;
 use crate::error::StoreError;
 use crate::model::{
     EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
 use crate::vault::{DocIndex, Field, Vault};
-use crate::Store;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -395,13 +395,12 @@ impl Store for SqlStore {
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(token_hash.to_vec())
-        .bind(now.timestamp())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash.to_vec())
+                .bind(now.timestamp())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| r.try_get("person_id").map_err(StoreError::from))
             .transpose()
     }
@@ -430,11 +429,20 @@ impl Store for SqlStore {
         .bind(record_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((doc_index_from(r.try_get("subject_index")?)?, body_from_row(&r)?)))
-            .transpose()
+        row.map(|r| {
+            Ok((
+                doc_index_from(r.try_get("subject_index")?)?,
+                body_from_row(&r)?,
+            ))
+        })
+        .transpose()
     }
 
-    async fn history(&self, provider_id: i64, record_id: &str) -> Result<Vec<Revision>, StoreError> {
+    async fn history(
+        &self,
+        provider_id: i64,
+        record_id: &str,
+    ) -> Result<Vec<Revision>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
         )

@@ -99,7 +99,12 @@ impl Vault {
         DocIndex(mac.finalize().into_bytes().into())
     }
 
-    pub fn seal(&self, field: Field, row: &DocIndex, plaintext: &str) -> Result<Vec<u8>, StoreError> {
+    pub fn seal(
+        &self,
+        field: Field,
+        row: &DocIndex,
+        plaintext: &str,
+    ) -> Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let aad = associated_data(field, row);

@@ -5,6 +5,8 @@
 //! own. Without the variable the PostgreSQL half is skipped — unless `CI` is set, when it
 //! fails, so CI can never pass without having run it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -26,12 +28,12 @@ struct Fixture {
 impl Fixture {
     async fn finish(self) {
         self.store.close().await;
-        if let Some((admin_url, name)) = self.drop_db {
-            if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = c
-                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await;
-            }
+        if let Some((admin_url, name)) = self.drop_db
+            && let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await
+        {
+            let _ = c
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await;
         }
     }
 }
@@ -43,7 +45,9 @@ fn vault() -> Arc<Vault> {
 async fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    let store = SqlStore::connect(&url, vault()).await.expect("sqlite store");
+    let store = SqlStore::connect(&url, vault())
+        .await
+        .expect("sqlite store");
     Fixture {
         store: Arc::new(store),
         _dir: Some(dir),
@@ -72,7 +76,9 @@ async fn postgres() -> Option<Fixture> {
         .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("URL has a database path");
     let url = format!("{base}/{name}");
-    let store = SqlStore::connect(&url, vault()).await.expect("postgres store");
+    let store = SqlStore::connect(&url, vault())
+        .await
+        .expect("postgres store");
     Some(Fixture {
         store: Arc::new(store),
         _dir: None,
@@ -115,7 +121,9 @@ on_both!(
 );
 
 fn t(h: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, h, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 5, 1, h, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn doc(n: &str) -> DocumentNumber {
@@ -152,7 +160,13 @@ async fn people_are_encrypted_and_unique(store: Arc<SqlStore>) {
         .expect("lookup")
         .expect("found");
     assert_eq!(found.id, p.id);
-    assert!(store.person_by_document(&doc(ID_B)).await.expect("lookup").is_none());
+    assert!(
+        store
+            .person_by_document(&doc(ID_B))
+            .await
+            .expect("lookup")
+            .is_none()
+    );
 
     let again = store.register(&doc(ID_A), &name, None, t(9)).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
@@ -166,7 +180,13 @@ async fn providers_have_unique_names(store: Arc<SqlStore>) {
         .expect("add");
     let by_key = store.provider_by_key(&[1; 32]).await.expect("lookup");
     assert_eq!(by_key, Some(lab));
-    assert!(store.provider_by_key(&[2; 32]).await.expect("lookup").is_none());
+    assert!(
+        store
+            .provider_by_key(&[2; 32])
+            .await
+            .expect("lookup")
+            .is_none()
+    );
     let dup = store
         .add_provider(ProviderKind::Cdc, "Lab One", &[3; 32], t(8))
         .await;
@@ -188,7 +208,10 @@ async fn submissions_are_idempotent_and_corrections_keep_history(store: Arc<SqlS
     let s1 = store.submit(&first, t(10)).await.expect("submit");
     assert_eq!((s1.outcome, s1.revision), (Outcome::Created, 1));
     let s2 = store.submit(&first, t(11)).await.expect("resubmit");
-    assert_eq!((s2.outcome, s2.revision, s2.id), (Outcome::Unchanged, 1, s1.id));
+    assert_eq!(
+        (s2.outcome, s2.revision, s2.id),
+        (Outcome::Unchanged, 1, s1.id)
+    );
 
     let corrected = Submission {
         body: pcr(TestOutcome::Negative, 8),
@@ -258,19 +281,33 @@ async fn evidence_before_registration_applies(store: Arc<SqlStore>) {
     let ev = store.evidence_for(&p.doc_index).await.expect("evidence");
     assert_eq!(ev.designations.len(), 1);
     assert_eq!(ev.designations[0].kind, DesignationKind::CloseContact);
-    assert!(store.evidence_for(&DocIndex([0; 32])).await.expect("ev").is_empty());
+    assert!(
+        store
+            .evidence_for(&DocIndex([0; 32]))
+            .await
+            .expect("ev")
+            .is_empty()
+    );
 }
 
 async fn sessions_expire(store: Arc<SqlStore>) {
     let p = store
-        .register(&doc(ID_A), &PersonName::parse("王五").expect("n"), None, t(8))
+        .register(
+            &doc(ID_A),
+            &PersonName::parse("王五").expect("n"),
+            None,
+            t(8),
+        )
         .await
         .expect("register");
     store
         .create_session(p.id, &[7; 32], t(8), t(9))
         .await
         .expect("session");
-    assert_eq!(store.session_person(&[7; 32], t(8)).await.expect("q"), Some(p.id));
+    assert_eq!(
+        store.session_person(&[7; 32], t(8)).await.expect("q"),
+        Some(p.id)
+    );
     assert_eq!(store.session_person(&[7; 32], t(9)).await.expect("q"), None);
     assert_eq!(store.session_person(&[8; 32], t(8)).await.expect("q"), None);
 }

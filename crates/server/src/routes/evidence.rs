@@ -277,7 +277,9 @@ pub async fn release_designation(
         .store
         .current_record(provider.id, &record_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("this provider has no designation with that record_id"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("this provider has no designation with that record_id")
+        })?;
     let EvidenceBody::Designation {
         kind,
         started_at,
@@ -322,7 +324,9 @@ pub async fn record_history(
 ) -> Result<Json<HistoryOut>, ApiError> {
     let revisions = state.store.history(provider.id, &record_id).await?;
     if revisions.is_empty() {
-        return Err(ApiError::not_found("this provider has no record with that id"));
+        return Err(ApiError::not_found(
+            "this provider has no record with that id",
+        ));
     }
     Ok(Json(HistoryOut {
         record_id,

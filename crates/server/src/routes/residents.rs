@@ -1,9 +1,9 @@
 //! The resident's side: enrol (through the identity provider), see my status, get my code.
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,11 @@ pub async fn enrol(
                 "this document is registered under another name; use the appeal process to correct it",
             ));
         }
-        None => match state.store.register(&document, &name, phone.as_ref(), now).await {
+        None => match state
+            .store
+            .register(&document, &name, phone.as_ref(), now)
+            .await
+        {
             Ok(p) => (p, true),
             // Two enrolments of one document raced; the other one won.
             Err(StoreError::Conflict(_)) => {
@@ -183,7 +187,12 @@ struct CodeOut<'a> {
 
 /// Signs a fresh code for the person's status at `now`. It expires after the policy's code
 /// lifetime, and never after the status itself.
-fn sign(state: &AppState, entry: &Entry, status: &Status, now: DateTime<Utc>) -> Result<(String, CodeClaims), ApiError> {
+fn sign(
+    state: &AppState,
+    entry: &Entry,
+    status: &Status,
+    now: DateTime<Utc>,
+) -> Result<(String, CodeClaims), ApiError> {
     let issued_at = now
         .duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| ApiError::internal())?;
@@ -220,7 +229,12 @@ pub async fn code(
     let want_svg = match q.include.as_deref() {
         None => false,
         Some("svg") => true,
-        Some(_) => return Err(ApiError::bad_request("invalid_query", "include may only be svg")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "include may only be svg",
+            ));
+        }
     };
     let now = state.clock.now();
     let entry = load(&state, person_id, now).await?;

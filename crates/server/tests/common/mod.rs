@@ -1,7 +1,7 @@
 //! `TestApp`: a real server on 127.0.0.1 port 0 over a fresh SQLite database, with a manual
 //! clock, one provider of each kind and helpers to call it.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 /// 2026-05-01 12:00 in Beijing.
 pub fn noon() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0).single().expect("valid")
+    Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0)
+        .single()
+        .expect("valid")
 }
 
 pub const DOC: &str = "11010519491231002X";
@@ -194,7 +196,12 @@ impl Builder {
         for kind in ProviderKind::ALL {
             let key = new_provider_key();
             store
-                .add_provider(kind, &format!("{} one", kind.as_str()), &secret_hash(&key), noon())
+                .add_provider(
+                    kind,
+                    &format!("{} one", kind.as_str()),
+                    &secret_hash(&key),
+                    noon(),
+                )
                 .await
                 .expect("provider");
             keys.push(key);
@@ -205,8 +212,10 @@ impl Builder {
             Region::new("CN-BJ", "Asia/Shanghai").expect("region"),
             code,
             trust_list.clone(),
-            self.identity
-                .then(|| Arc::new(DevelopmentProvider) as Arc<dyn healthcode_server::identity::IdentityProvider>),
+            self.identity.then(|| {
+                Arc::new(DevelopmentProvider)
+                    as Arc<dyn healthcode_server::identity::IdentityProvider>
+            }),
             clock.clone(),
             self.config,
         );
@@ -214,7 +223,11 @@ impl Builder {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(healthcode_server::serve(listener, state, std::future::pending()));
+        tokio::spawn(healthcode_server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
         let mut keys = keys.into_iter();
         let mut next = || keys.next().expect("four keys");
         TestApp {
