@@ -1,0 +1,425 @@
+//! The small subset of CBOR (RFC 8949) that codes and trust lists use: unsigned and negative
+//! integers, byte and text strings, arrays, maps, tags and `null`, all of definite length.
+//!
+//! This module owns byte-level encoding and decoding only. It knows nothing about COSE or
+//! claims; callers read the exact shape they expect, so there is no generic value tree, no
+//! recursion and nothing to allocate while decoding.
+//!
+//! The encoder always writes the preferred (shortest) form of every argument, as RFC 8949
+//! §4.2.1 asks of deterministic encoding. The decoder is strict in the same way: it refuses
+//! indefinite lengths (§3.2.1 — §4.2.1 forbids them), reserved additional-information values
+//! (§3.1) and arguments not in their shortest form, so each value has exactly one accepted
+//! encoding.
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+/// Major types, RFC 8949 §3.1.
+const MAJOR_UINT: u8 = 0;
+const MAJOR_NINT: u8 = 1;
+const MAJOR_BYTES: u8 = 2;
+const MAJOR_TEXT: u8 = 3;
+const MAJOR_ARRAY: u8 = 4;
+const MAJOR_MAP: u8 = 5;
+const MAJOR_TAG: u8 = 6;
+const MAJOR_SIMPLE: u8 = 7;
+
+/// `null`, simple value 22 (RFC 8949 §3.3).
+const NULL: u8 = 0xf6;
+
+/// Why bytes could not be read as the CBOR item the caller expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub(crate) enum CborError {
+    /// The bytes are not well-formed CBOR in this profile: truncated, a reserved or
+    /// indefinite-length head, an argument not in shortest form, or text that is not UTF-8.
+    #[error("not well-formed CBOR: {0}")]
+    Malformed(&'static str),
+    /// Well-formed, but not the item the structure calls for at this point.
+    #[error("unexpected CBOR item: expected {0}")]
+    Unexpected(&'static str),
+}
+
+impl CborError {
+    /// A description for an error at a known place: malformed CBOR keeps its own, a wrong
+    /// item gets `message`, which says what was expected there.
+    pub(crate) fn explain(self, message: &'static str) -> &'static str {
+        match self {
+            CborError::Malformed(m) => m,
+            CborError::Unexpected(_) => message,
+        }
+    }
+}
+
+/// Stores a map member found once; a second occurrence is a duplicate key, which RFC 8949
+/// §5.6 leaves to the application and this format refuses.
+pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), &'static str> {
+    if slot.is_some() {
+        return Err("a map key appears twice");
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Appends CBOR items to a buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    buf: Vec<u8>,
+}
+
+impl Encoder {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Encoder {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Writes an initial byte and argument in the shortest form (RFC 8949 §3, §4.2.1).
+    fn head(&mut self, major: u8, arg: u64) {
+        let major = major << 5;
+        if arg < 24 {
+            // Fits in the 5-bit additional information itself.
+            self.buf.push(major | arg as u8);
+        } else if let Ok(a) = u8::try_from(arg) {
+            self.buf.extend_from_slice(&[major | 24, a]);
+        } else if let Ok(a) = u16::try_from(arg) {
+            self.buf.push(major | 25);
+            self.buf.extend_from_slice(&a.to_be_bytes());
+        } else if let Ok(a) = u32::try_from(arg) {
+            self.buf.push(major | 26);
+            self.buf.extend_from_slice(&a.to_be_bytes());
+        } else {
+            self.buf.push(major | 27);
+            self.buf.extend_from_slice(&arg.to_be_bytes());
+        }
+    }
+
+    pub(crate) fn uint(&mut self, value: u64) {
+        self.head(MAJOR_UINT, value);
+    }
+
+    /// Any integer; negative `n` is major type 1 with argument `-1 - n` (RFC 8949 §3.1).
+    pub(crate) fn int(&mut self, value: i64) {
+        match u64::try_from(value) {
+            Ok(v) => self.head(MAJOR_UINT, v),
+            // -1 - n for negative n never overflows and is never negative.
+            Err(_) => self.head(MAJOR_NINT, (-1 - i128::from(value)) as u64),
+        }
+    }
+
+    pub(crate) fn bytes(&mut self, value: &[u8]) {
+        self.head(MAJOR_BYTES, value.len() as u64);
+        self.buf.extend_from_slice(value);
+    }
+
+    pub(crate) fn text(&mut self, value: &str) {
+        self.head(MAJOR_TEXT, value.len() as u64);
+        self.buf.extend_from_slice(value.as_bytes());
+    }
+
+    pub(crate) fn array(&mut self, len: usize) {
+        self.head(MAJOR_ARRAY, len as u64);
+    }
+
+    pub(crate) fn map(&mut self, len: usize) {
+        self.head(MAJOR_MAP, len as u64);
+    }
+
+    pub(crate) fn tag(&mut self, tag: u64) {
+        self.head(MAJOR_TAG, tag);
+    }
+
+    pub(crate) fn null(&mut self) {
+        self.buf.push(NULL);
+    }
+}
+
+/// Reads CBOR items from a byte slice, front to back.
+#[derive(Debug, Clone)]
+pub(crate) struct Decoder<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Decoder { rest: data }
+    }
+
+    /// Whether every byte has been consumed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CborError> {
+        if n > self.rest.len() {
+            return Err(CborError::Malformed("truncated"));
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], CborError> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    /// Reads an initial byte and its argument (RFC 8949 §3), refusing what this profile does
+    /// not allow.
+    fn head(&mut self) -> Result<(u8, u64), CborError> {
+        let [initial] = self.take_array::<1>()?;
+        let major = initial >> 5;
+        let info = initial & 0x1f;
+        let arg = match info {
+            0..=23 => u64::from(info),
+            24 => {
+                let [a] = self.take_array::<1>()?;
+                if a < 24 {
+                    return Err(CborError::Malformed("argument not in shortest form"));
+                }
+                u64::from(a)
+            }
+            25 => {
+                let a = u64::from(u16::from_be_bytes(self.take_array()?));
+                if a <= 0xff {
+                    return Err(CborError::Malformed("argument not in shortest form"));
+                }
+                a
+            }
+            26 => {
+                let a = u64::from(u32::from_be_bytes(self.take_array()?));
+                if a <= 0xffff {
+                    return Err(CborError::Malformed("argument not in shortest form"));
+                }
+                a
+            }
+            27 => {
+                let a = u64::from_be_bytes(self.take_array()?);
+                if a <= 0xffff_ffff {
+                    return Err(CborError::Malformed("argument not in shortest form"));
+                }
+                a
+            }
+            // 28..=30 are reserved (§3.1); 31 is indefinite length or "break" (§3.2).
+            28..=30 => return Err(CborError::Malformed("reserved additional information")),
+            _ => return Err(CborError::Malformed("indefinite length")),
+        };
+        if major == MAJOR_SIMPLE && info == 24 && arg < 32 {
+            // §3.3: simple values 0..31 must use the one-byte form.
+            return Err(CborError::Malformed("simple value not in shortest form"));
+        }
+        Ok((major, arg))
+    }
+
+    fn expect_head(&mut self, major: u8, what: &'static str) -> Result<u64, CborError> {
+        let (m, arg) = self.head()?;
+        if m == major {
+            Ok(arg)
+        } else {
+            Err(CborError::Unexpected(what))
+        }
+    }
+
+    pub(crate) fn uint(&mut self) -> Result<u64, CborError> {
+        self.expect_head(MAJOR_UINT, "an unsigned integer")
+    }
+
+    /// An integer of either sign, as i128 so that every CBOR integer fits.
+    pub(crate) fn int(&mut self) -> Result<i128, CborError> {
+        match self.head()? {
+            (MAJOR_UINT, arg) => Ok(i128::from(arg)),
+            (MAJOR_NINT, arg) => Ok(-1 - i128::from(arg)),
+            _ => Err(CborError::Unexpected("an integer")),
+        }
+    }
+
+    fn length(&mut self, major: u8, what: &'static str) -> Result<usize, CborError> {
+        let len = self.expect_head(major, what)?;
+        // A length larger than what is left can never be satisfied; checking it before the
+        // conversion also keeps huge values from reaching an allocation.
+        if len > self.rest.len() as u64 {
+            return Err(CborError::Malformed("truncated"));
+        }
+        usize::try_from(len).map_err(|_| CborError::Malformed("truncated"))
+    }
+
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], CborError> {
+        let len = self.length(MAJOR_BYTES, "a byte string")?;
+        self.take(len)
+    }
+
+    /// A byte string of exactly `N` bytes.
+    pub(crate) fn bytes_fixed<const N: usize>(&mut self) -> Result<[u8; N], CborError> {
+        let bytes = self.bytes()?;
+        <[u8; N]>::try_from(bytes)
+            .map_err(|_| CborError::Unexpected("a byte string of another length"))
+    }
+
+    pub(crate) fn text(&mut self) -> Result<&'a str, CborError> {
+        let len = self.length(MAJOR_TEXT, "a text string")?;
+        let raw = self.take(len)?;
+        // §3.1 major type 3: text strings are UTF-8; invalid UTF-8 is not well-formed (§5.3.1).
+        std::str::from_utf8(raw).map_err(|_| CborError::Malformed("text string is not UTF-8"))
+    }
+
+    /// The item count of an array. Every item takes at least one byte, so the count is
+    /// bounded by the bytes left (checked), which keeps callers' allocations bounded too.
+    pub(crate) fn array(&mut self) -> Result<usize, CborError> {
+        self.length(MAJOR_ARRAY, "an array")
+    }
+
+    /// The pair count of a map; as for arrays, bounded by the bytes left.
+    pub(crate) fn map(&mut self) -> Result<usize, CborError> {
+        self.length(MAJOR_MAP, "a map")
+    }
+
+    pub(crate) fn tag(&mut self) -> Result<u64, CborError> {
+        self.expect_head(MAJOR_TAG, "a tag")
+    }
+
+    /// A NumericDate (RFC 8392 §2) as this format writes it: an unsigned integer of seconds
+    /// since the epoch, within chrono's range.
+    pub(crate) fn epoch_time(&mut self) -> Result<DateTime<Utc>, CborError> {
+        let secs = self.uint()?;
+        i64::try_from(secs)
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or(CborError::Unexpected("a time in range"))
+    }
+
+    /// Consumes a `null` if one is next; returns whether it did.
+    pub(crate) fn null(&mut self) -> bool {
+        match self.rest.split_first() {
+            Some((&NULL, tail)) => {
+                self.rest = tail;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(f: impl FnOnce(&mut Encoder)) -> Vec<u8> {
+        let mut e = Encoder::default();
+        f(&mut e);
+        e.into_bytes()
+    }
+
+    // Examples from RFC 8949 Appendix A.
+    #[test]
+    fn encodes_rfc8949_appendix_a_integers() {
+        assert_eq!(encode(|e| e.uint(0)), [0x00]);
+        assert_eq!(encode(|e| e.uint(23)), [0x17]);
+        assert_eq!(encode(|e| e.uint(24)), [0x18, 0x18]);
+        assert_eq!(encode(|e| e.uint(1000)), [0x19, 0x03, 0xe8]);
+        assert_eq!(
+            encode(|e| e.uint(1_000_000)),
+            [0x1a, 0x00, 0x0f, 0x42, 0x40]
+        );
+        assert_eq!(
+            encode(|e| e.uint(1_000_000_000_000)),
+            [0x1b, 0x00, 0x00, 0x00, 0xe8, 0xd4, 0xa5, 0x10, 0x00]
+        );
+        assert_eq!(encode(|e| e.int(-1)), [0x20]);
+        assert_eq!(encode(|e| e.int(-100)), [0x38, 0x63]);
+        assert_eq!(encode(|e| e.int(-1000)), [0x39, 0x03, 0xe7]);
+        assert_eq!(encode(|e| e.int(i64::MIN)), {
+            let mut v = vec![0x3b];
+            v.extend_from_slice(&(i64::MAX as u64).to_be_bytes());
+            v
+        });
+    }
+
+    #[test]
+    fn encodes_rfc8949_appendix_a_strings_and_containers() {
+        assert_eq!(encode(|e| e.bytes(&[1, 2, 3, 4])), [0x44, 1, 2, 3, 4]);
+        assert_eq!(encode(|e| e.text("IETF")), [0x64, b'I', b'E', b'T', b'F']);
+        assert_eq!(encode(|e| e.text("\u{00fc}")), [0x62, 0xc3, 0xbc]);
+        assert_eq!(encode(|e| e.array(0)), [0x80]);
+        assert_eq!(encode(|e| e.map(0)), [0xa0]);
+        assert_eq!(encode(|e| e.null()), [0xf6]);
+        assert_eq!(encode(|e| e.tag(18)), [0xd2]);
+    }
+
+    #[test]
+    fn decodes_what_it_encodes() {
+        let bytes = encode(|e| {
+            e.array(4);
+            e.int(-65537);
+            e.bytes(&[9; 300]);
+            e.text("张*");
+            e.null();
+        });
+        let mut d = Decoder::new(&bytes);
+        assert_eq!(d.array(), Ok(4));
+        assert_eq!(d.int(), Ok(-65537));
+        assert_eq!(d.bytes(), Ok(&[9u8; 300][..]));
+        assert_eq!(d.text(), Ok("张*"));
+        assert!(d.null());
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn refuses_non_shortest_arguments() {
+        for bytes in [
+            &[0x18, 0x17][..],
+            &[0x19, 0x00, 0xff],
+            &[0x1a, 0x00, 0x00, 0xff, 0xff],
+            &[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert!(matches!(
+                Decoder::new(bytes).uint(),
+                Err(CborError::Malformed(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn refuses_indefinite_reserved_and_truncated() {
+        assert!(matches!(
+            Decoder::new(&[0x5f, 0x41, 0x00, 0xff]).bytes(),
+            Err(CborError::Malformed(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[0x1c]).uint(),
+            Err(CborError::Malformed(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[0x45, 1, 2]).bytes(),
+            Err(CborError::Malformed(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).array(),
+            Err(CborError::Malformed(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[0x62, 0xff, 0xfe]).text(),
+            Err(CborError::Malformed(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[]).uint(),
+            Err(CborError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_major_type_is_unexpected() {
+        assert!(matches!(
+            Decoder::new(&[0x41, 0x00]).uint(),
+            Err(CborError::Unexpected(_))
+        ));
+        assert!(matches!(
+            Decoder::new(&[0xa0]).array(),
+            Err(CborError::Unexpected(_))
+        ));
+    }
+}
