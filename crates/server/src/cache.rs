@@ -1,12 +1,17 @@
-//! A small per-node cache in front of the store for the hot path (a resident fetching a code):
+//! A per-node cache in front of the store for the hot path (a resident fetching a code):
 //! session token → person, and person → (identity fields for the code, evidence).
 //!
-//! Correctness does not depend on it. Entries live at most `ttl` (one second by default), so a
-//! node sharing a database with others sees their writes within that time; writes through this
-//! node drop the affected person's entry at once, so its own readers see them on the very next
-//! request. Personal data in it is what the code shows anyway: masked name and document.
+//! Freshness comes from invalidation, not from expiry. Writes through this node drop the
+//! affected people at once; writes by anyone else (other nodes on the same PostgreSQL, direct
+//! imports) reach every node through the store's change feed, polled by `changes::watch`
+//! every 200 ms. A load that races an invalidation is not cached (see [`Cache::epoch`]). The
+//! `ttl` is only a backstop should the feed stall. Sessions never change once created, so they
+//! are kept until they end (or the backstop).
+//!
+//! Personal data in it is what a code shows anyway: masked name and document.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -32,16 +37,33 @@ pub struct Entry {
     loaded_at: DateTime<Utc>,
 }
 
-/// Session token hash → (person id, when it was loaded).
+/// Session token hash → (person id, fresh until).
 type Sessions = HashMap<[u8; 32], (i64, DateTime<Utc>)>;
+
+/// A code signed for a person, kept for reuse (see `ServerConfig::code_reuse`).
+#[derive(Debug)]
+pub struct IssuedCode {
+    pub code: String,
+    pub claims: healthcode_credential::CodeClaims,
+}
+
+#[derive(Debug, Default)]
+struct People {
+    by_id: HashMap<i64, Entry>,
+    by_subject: HashMap<DocIndex, i64>,
+    codes: HashMap<i64, Arc<IssuedCode>>,
+}
 
 #[derive(Debug)]
 pub struct Cache {
     ttl: Duration,
     capacity: usize,
+    /// Bumped by every invalidation. A loader notes it before reading the store and caches
+    /// what it read only if it has not moved: otherwise an invalidation may have come between
+    /// the read and the insert, and the data read may already be stale.
+    epoch: AtomicU64,
     sessions: RwLock<Sessions>,
-    people: RwLock<HashMap<i64, Entry>>,
-    by_subject: RwLock<HashMap<DocIndex, i64>>,
+    people: RwLock<People>,
 }
 
 impl Cache {
@@ -49,60 +71,161 @@ impl Cache {
         Cache {
             ttl,
             capacity,
+            epoch: AtomicU64::new(0),
             sessions: RwLock::default(),
             people: RwLock::default(),
-            by_subject: RwLock::default(),
         }
     }
 
     pub fn session(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Option<i64> {
         let map = self.sessions.read().ok()?;
-        let (id, loaded) = map.get(token_hash)?;
-        (now - *loaded < self.ttl && now >= *loaded).then_some(*id)
+        let (id, until) = map.get(token_hash)?;
+        (now < *until).then_some(*id)
     }
 
-    pub fn put_session(&self, token_hash: [u8; 32], person_id: i64, now: DateTime<Utc>) {
+    /// Caches a session that ends at `expires_at`.
+    pub fn put_session(
+        &self,
+        token_hash: [u8; 32],
+        person_id: i64,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
         if let Ok(mut map) = self.sessions.write() {
             if map.len() >= self.capacity {
                 map.clear();
             }
-            map.insert(token_hash, (person_id, now));
+            map.insert(token_hash, (person_id, expires_at.min(now + self.ttl)));
         }
     }
 
+    /// The current epoch, to pass to [`Cache::put_person`] after reading the store.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
     pub fn person(&self, person_id: i64, now: DateTime<Utc>) -> Option<Entry> {
-        let map = self.people.read().ok()?;
-        let e = map.get(&person_id)?;
+        let people = self.people.read().ok()?;
+        let e = people.by_id.get(&person_id)?;
         (now - e.loaded_at < self.ttl && now >= e.loaded_at).then(|| e.clone())
     }
 
-    pub fn put_person(&self, who: CodeSubject, evidence: Evidence, now: DateTime<Utc>) -> Entry {
+    /// Wraps what was read from the store, and caches it unless an invalidation happened
+    /// since `epoch` was taken.
+    pub fn put_person(
+        &self,
+        who: CodeSubject,
+        evidence: Evidence,
+        epoch: u64,
+        now: DateTime<Utc>,
+    ) -> Entry {
         let entry = Entry {
             who: Arc::new(who),
             evidence: Arc::new(evidence),
             loaded_at: now,
         };
-        if let (Ok(mut people), Ok(mut by_subject)) = (self.people.write(), self.by_subject.write())
+        if let Ok(mut people) = self.people.write()
+            && self.epoch.load(Ordering::Acquire) == epoch
         {
-            if people.len() >= self.capacity {
-                people.clear();
-                by_subject.clear();
+            if people.by_id.len() >= self.capacity {
+                *people = People::default();
             }
-            by_subject.insert(entry.who.doc_index, entry.who.person_id);
-            people.insert(entry.who.person_id, entry.clone());
+            people
+                .by_subject
+                .insert(entry.who.doc_index, entry.who.person_id);
+            people.by_id.insert(entry.who.person_id, entry.clone());
         }
         entry
     }
 
-    /// Forgets whatever is cached about the person with this blind index.
-    pub fn invalidate_subject(&self, subject: &DocIndex) {
-        let id = self
-            .by_subject
-            .write()
-            .ok()
-            .and_then(|mut m| m.remove(subject));
-        if let (Some(id), Ok(mut people)) = (id, self.people.write()) {
-            people.remove(&id);
+    /// The code last signed for a person, if it is still cached.
+    pub fn code(&self, person_id: i64) -> Option<Arc<IssuedCode>> {
+        self.people.read().ok()?.codes.get(&person_id).cloned()
+    }
+
+    /// Keeps a signed code for reuse, unless an invalidation happened since `epoch`.
+    pub fn put_code(&self, person_id: i64, code: Arc<IssuedCode>, epoch: u64) {
+        if let Ok(mut people) = self.people.write()
+            && self.epoch.load(Ordering::Acquire) == epoch
+        {
+            if people.codes.len() >= self.capacity {
+                people.codes.clear();
+            }
+            people.codes.insert(person_id, code);
         }
+    }
+
+    /// Forgets whatever is cached about the people with these blind indexes.
+    pub fn invalidate<'a>(&self, subjects: impl IntoIterator<Item = &'a DocIndex>) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut people) = self.people.write() {
+            for subject in subjects {
+                if let Some(id) = people.by_subject.remove(subject) {
+                    people.by_id.remove(&id);
+                    people.codes.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Forgets every person (not sessions): used when the change feed cannot be read.
+    pub fn clear_people(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut people) = self.people.write() {
+            *people = People::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(id: i64, idx: u8) -> CodeSubject {
+        CodeSubject {
+            person_id: id,
+            doc_index: DocIndex([idx; 32]),
+            subject: [0; 16],
+            masked_name: "张*".into(),
+            masked_document: "11**************2X".into(),
+            document_type: DocumentType::ResidentId,
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_777_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn invalidation_drops_the_person() {
+        let c = Cache::new(Duration::minutes(5), 100);
+        let e = c.epoch();
+        c.put_person(who(1, 1), Evidence::default(), e, t0());
+        assert!(c.person(1, t0()).is_some());
+        c.invalidate(&[DocIndex([2; 32])]);
+        assert!(c.person(1, t0()).is_some(), "other subjects stay");
+        c.invalidate(&[DocIndex([1; 32])]);
+        assert!(c.person(1, t0()).is_none());
+    }
+
+    #[test]
+    fn a_load_that_raced_an_invalidation_is_not_cached() {
+        let c = Cache::new(Duration::minutes(5), 100);
+        let e = c.epoch();
+        // The store is read here; meanwhile a write for this person is invalidated.
+        c.invalidate(&[DocIndex([1; 32])]);
+        let entry = c.put_person(who(1, 1), Evidence::default(), e, t0());
+        assert_eq!(entry.who.person_id, 1, "the caller still gets what it read");
+        assert!(c.person(1, t0()).is_none());
+    }
+
+    #[test]
+    fn sessions_end_with_their_expiry_and_entries_with_the_backstop() {
+        let c = Cache::new(Duration::minutes(5), 100);
+        c.put_session([1; 32], 7, t0() + Duration::minutes(1), t0());
+        assert_eq!(c.session(&[1; 32], t0()), Some(7));
+        assert_eq!(c.session(&[1; 32], t0() + Duration::minutes(1)), None);
+        c.put_person(who(1, 1), Evidence::default(), c.epoch(), t0());
+        assert!(c.person(1, t0() + Duration::minutes(5)).is_none());
     }
 }

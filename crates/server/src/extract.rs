@@ -148,8 +148,8 @@ impl FromRequestParts<AppState> for Resident {
             return Ok(Resident(id));
         }
         match state.store.session_person(&hash, now).await? {
-            Some(id) => {
-                state.cache.put_session(hash, id, now);
+            Some((id, expires_at)) => {
+                state.cache.put_session(hash, id, expires_at, now);
                 Ok(Resident(id))
             }
             None => Err(ApiError::unauthorized(

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod clock;
 pub mod error;
 pub mod extract;
@@ -74,8 +75,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let watcher = tokio::spawn(changes::watch(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    watcher.abort();
+    served
 }

@@ -20,7 +20,11 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     pub max_in_flight: usize,
     pub rate_limit: RateLimit,
-    /// How long a cached session or person stays fresh (see `cache`).
+    /// A resident asking again within this time gets the code already signed for them, if a
+    /// fresh evaluation gives exactly the status it carries; zero signs every time. Saves
+    /// signing work when apps refresh in a storm; the code still expires on schedule.
+    pub code_reuse: chrono::Duration,
+    /// Backstop on cached sessions and people should the change feed stall (see `cache`).
     pub cache_ttl: chrono::Duration,
 }
 
@@ -34,13 +38,25 @@ impl Default for ServerConfig {
                 per_second: 20.0,
                 burst: 40.0,
             },
-            cache_ttl: chrono::Duration::seconds(1),
+            code_reuse: chrono::Duration::seconds(10),
+            cache_ttl: chrono::Duration::minutes(5),
         }
     }
 }
 
+/// Shared by every request; cloning it is one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub policy: Arc<Policy>,
     pub region: Arc<Region>,
@@ -67,7 +83,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         config: ServerConfig,
     ) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             policy: Arc::new(policy),
             region: Arc::new(region),
@@ -78,6 +94,6 @@ impl AppState {
             cache: Arc::new(Cache::new(config.cache_ttl, 200_000)),
             limiter: Arc::new(RateLimiter::new(config.rate_limit)),
             config: Arc::new(config),
-        }
+        }))
     }
 }

@@ -69,6 +69,79 @@ pub struct ReasonView<'a> {
     pub evidence: Option<EvidenceItem<'a>>,
 }
 
+/// The summary returned with a code: what the screen around the QR shows. The reasons and
+/// their evidence are at `GET /api/v1/me/status`; the app polls for codes far more often
+/// than anyone reads the explanation.
+#[derive(Debug, Serialize)]
+pub struct StatusSummary<'a> {
+    pub colour: Colour,
+    pub label: Label,
+    pub masked_name: &'a str,
+    pub masked_document: &'a str,
+    pub no_data: bool,
+    pub reminders: Vec<ReminderView>,
+    pub test_recency: Option<RecencyView>,
+    pub vaccination: VaccinationView,
+    pub valid_until: DateTime<Utc>,
+    pub policy_version: &'a str,
+}
+
+pub fn status_summary<'a>(
+    status: &Status,
+    who: &'a CodeSubject,
+    policy_version: &'a str,
+) -> StatusSummary<'a> {
+    StatusSummary {
+        colour: status.colour,
+        label: colour_label(status.colour),
+        masked_name: &who.masked_name,
+        masked_document: &who.masked_document,
+        no_data: status.no_data,
+        reminders: reminder_views(status),
+        test_recency: recency_view(status),
+        vaccination: vaccination_view(status.vaccination),
+        valid_until: status.valid_until,
+        policy_version,
+    }
+}
+
+fn colour_label(c: Colour) -> Label {
+    Label {
+        zh: c.label_zh(),
+        en: c.label_en(),
+    }
+}
+
+fn reminder_views(status: &Status) -> Vec<ReminderView> {
+    status
+        .reminders
+        .iter()
+        .map(|&r| ReminderView {
+            number: r.number(),
+            code: r,
+            zh: r.label_zh(),
+            en: r.label_en(),
+        })
+        .collect()
+}
+
+fn recency_view(status: &Status) -> Option<RecencyView> {
+    status.test_recency.map(|r| RecencyView {
+        days: r.days,
+        display: format!("{}天", r.days),
+        within_hours: r.within_hours,
+        sampled_at: r.sampled_at,
+    })
+}
+
+fn vaccination_view(v: VaccinationState) -> VaccinationView {
+    VaccinationView {
+        state: v,
+        zh: v.label_zh(),
+        en: v.label_en(),
+    }
+}
+
 pub fn status_view<'a>(
     status: &'a Status,
     who: &'a CodeSubject,
@@ -77,10 +150,7 @@ pub fn status_view<'a>(
 ) -> StatusView<'a> {
     StatusView {
         colour: status.colour,
-        label: Label {
-            zh: status.colour.label_zh(),
-            en: status.colour.label_en(),
-        },
+        label: colour_label(status.colour),
         masked_name: &who.masked_name,
         masked_document: &who.masked_document,
         no_data: status.no_data,
@@ -88,27 +158,9 @@ pub fn status_view<'a>(
             zh: "健康宝暂无您的防疫信息。完成核酸检测后结果将自动显示；如有疑问可申请纠错。",
             en: "We have no health information for you yet. Your next test result will appear here automatically; if you believe this is wrong, you can appeal.",
         }),
-        reminders: status
-            .reminders
-            .iter()
-            .map(|&r| ReminderView {
-                number: r.number(),
-                code: r,
-                zh: r.label_zh(),
-                en: r.label_en(),
-            })
-            .collect(),
-        test_recency: status.test_recency.map(|r| RecencyView {
-            days: r.days,
-            display: format!("{}天", r.days),
-            within_hours: r.within_hours,
-            sampled_at: r.sampled_at,
-        }),
-        vaccination: VaccinationView {
-            state: status.vaccination,
-            zh: status.vaccination.label_zh(),
-            en: status.vaccination.label_en(),
-        },
+        reminders: reminder_views(status),
+        test_recency: recency_view(status),
+        vaccination: vaccination_view(status.vaccination),
         evaluated_at: status.evaluated_at,
         valid_until: status.valid_until,
         policy_version,

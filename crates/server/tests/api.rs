@@ -674,3 +674,102 @@ async fn floods_are_refused_with_429_and_overload_with_503() {
         (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded"))
     );
 }
+
+#[tokio::test]
+async fn writes_by_other_nodes_show_within_a_second() {
+    use healthcode_domain::{DocumentNumber, DocumentType, TestKind, TestOutcome};
+    use healthcode_store::{EvidenceBody, Store, Submission};
+    let app = TestApp::spawn().await;
+    let token = app.enrol(DOC, "冯二").await;
+    // Warm the cache.
+    assert_eq!(app.status(&token).await["no_data"], true);
+    assert_eq!(app.status(&token).await["no_data"], true);
+    // Another writer (a second node, a direct import) stores a result behind this node's back.
+    let lab = app
+        .store
+        .add_provider(
+            healthcode_store::ProviderKind::Lab,
+            "other node lab",
+            &[9; 32],
+            app.clock_now(),
+        )
+        .await
+        .expect("provider");
+    let doc = DocumentNumber::parse(DocumentType::ResidentId, DOC).expect("doc");
+    let now = app.clock_now();
+    app.store
+        .submit(
+            &Submission {
+                provider_id: lab.id,
+                record_id: "X-1".into(),
+                subject: app.store.blind_index(&doc),
+                body: EvidenceBody::Test {
+                    kind: TestKind::Pcr,
+                    outcome: TestOutcome::Negative,
+                    sampled_at: now - Duration::hours(3),
+                    resulted_at: now - Duration::hours(1),
+                },
+            },
+            now,
+        )
+        .await
+        .expect("submit");
+    let started = std::time::Instant::now();
+    loop {
+        if app.status(&token).await["no_data"] == false {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "not seen within a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_reused_briefly_and_only_while_the_status_is_the_same() {
+    let app = TestApp::spawn().await;
+    let token = app.enrol(DOC, "褚三").await;
+    let code = |b: Value| b["code"].as_str().expect("code").to_owned();
+    let (_, first) = app.get("/api/v1/me/code", Some(&token)).await;
+    app.clock.advance(Duration::seconds(5));
+    let (_, again) = app.get("/api/v1/me/code", Some(&token)).await;
+    assert_eq!(
+        code(again.clone()),
+        code(first.clone()),
+        "same status within 10 s: same code"
+    );
+    assert_eq!(again["issued_at"], first["issued_at"]);
+
+    // New evidence: a new code at once.
+    app.post(
+        "/api/v1/test-results",
+        Some(&app.keys.lab),
+        app.pcr("T-1", DOC, "negative", 3),
+    )
+    .await;
+    let (_, changed) = app.get("/api/v1/me/code", Some(&token)).await;
+    assert_ne!(code(changed.clone()), code(first));
+    let claims = app
+        .verifier()
+        .verify(&code(changed.clone()), app.clock_now())
+        .expect("valid");
+    assert_eq!(claims.test_recency_days, Some(0));
+
+    // After the window: a new code with a new issue time.
+    app.clock.advance(Duration::seconds(10));
+    let (_, later) = app.get("/api/v1/me/code", Some(&token)).await;
+    assert_ne!(code(later.clone()), code(changed));
+
+    // With reuse off, every request signs.
+    let strict = TestApp::builder()
+        .config(|c| c.code_reuse = Duration::zero())
+        .spawn()
+        .await;
+    let token = strict.enrol(DOC, "褚三").await;
+    let (_, a) = strict.get("/api/v1/me/code", Some(&token)).await;
+    strict.clock.advance(Duration::seconds(1));
+    let (_, b) = strict.get("/api/v1/me/code", Some(&token)).await;
+    assert_ne!(code(a), code(b));
+}

@@ -65,12 +65,13 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The person a session token (by hash) belongs to, if it is known and unexpired at `now`.
+    /// The person a session token (by hash) belongs to and when the session ends, if it is
+    /// known and unexpired at `now`.
     async fn session_person(
         &self,
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError>;
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError>;
 
     /// Stores one record idempotently: the same content under the same (provider, record id)
     /// changes nothing; different content becomes a new revision and the old one is kept.
@@ -93,4 +94,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current revision of every record about `subject`.
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError>;
+
+    /// The id of the newest evidence row: where a change feed reader starts.
+    async fn evidence_high_water(&self) -> Result<i64, StoreError>;
+
+    /// The change feed: subjects whose evidence changed in rows stored after `after_id`
+    /// (at most `limit` rows), and the id to continue from. A correction that moved a record
+    /// to another person names both. Lets every node see every writer's changes.
+    async fn evidence_changes(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<(Vec<DocIndex>, i64), StoreError>;
 }

@@ -394,15 +394,21 @@ impl Store for SqlStore {
         &self,
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError> {
-        let row =
-            sqlx::query("SELECT person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-                .bind(token_hash.to_vec())
-                .bind(now.timestamp())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| r.try_get("person_id").map_err(StoreError::from))
-            .transpose()
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT person_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("person_id")?,
+                from_secs(r.try_get("expires_at")?)?,
+            ))
+        })
+        .transpose()
     }
 
     async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
@@ -511,6 +517,42 @@ impl Store for SqlStore {
             }
         }
         Ok(evidence)
+    }
+
+    async fn evidence_high_water(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM evidence")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("id")?,
+        )
+    }
+
+    async fn evidence_changes(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<(Vec<DocIndex>, i64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.subject_index, p.subject_index AS previous_subject FROM evidence e \
+             LEFT JOIN evidence p ON p.provider_id = e.provider_id AND p.record_id = e.record_id \
+             AND p.revision = e.revision - 1 \
+             WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut last = after_id;
+        let mut subjects = Vec::with_capacity(rows.len());
+        for r in &rows {
+            last = last.max(r.try_get("id")?);
+            subjects.push(doc_index_from(r.try_get("subject_index")?)?);
+            if let Some(previous) = r.try_get::<Option<Vec<u8>>, _>("previous_subject")? {
+                subjects.push(doc_index_from(previous)?);
+            }
+        }
+        Ok((subjects, last))
     }
 }
 

@@ -118,6 +118,7 @@ on_both!(
     evidence_before_registration_applies,
     sessions_expire,
     racing_submissions_make_one_revision,
+    change_feed_names_every_affected_subject,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -306,7 +307,7 @@ async fn sessions_expire(store: Arc<SqlStore>) {
         .expect("session");
     assert_eq!(
         store.session_person(&[7; 32], t(8)).await.expect("q"),
-        Some(p.id)
+        Some((p.id, t(9)))
     );
     assert_eq!(store.session_person(&[7; 32], t(9)).await.expect("q"), None);
     assert_eq!(store.session_person(&[8; 32], t(8)).await.expect("q"), None);
@@ -339,4 +340,39 @@ async fn racing_submissions_make_one_revision(store: Arc<SqlStore>) {
     }
     assert_eq!(created, 1);
     assert_eq!(store.history(lab.id, "R-race").await.expect("h").len(), 1);
+}
+
+async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
+    let lab = store
+        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
+        .await
+        .expect("add");
+    let start = store.evidence_high_water().await.expect("high water");
+    let (none, same) = store.evidence_changes(start, 100).await.expect("feed");
+    assert!(none.is_empty());
+    assert_eq!(same, start);
+    let a = store.blind_index(&doc(ID_A));
+    let b = store.blind_index(&doc(ID_B));
+    let s = Submission {
+        provider_id: lab.id,
+        record_id: "R-1".into(),
+        subject: a,
+        body: pcr(TestOutcome::Negative, 8),
+    };
+    store.submit(&s, t(9)).await.expect("submit");
+    let (changed, next) = store.evidence_changes(start, 100).await.expect("feed");
+    assert_eq!(changed, vec![a]);
+    assert_eq!(store.evidence_high_water().await.expect("high water"), next);
+    // Unchanged resubmission: nothing new in the feed.
+    store.submit(&s, t(9)).await.expect("resubmit");
+    let (changed, same) = store.evidence_changes(next, 100).await.expect("feed");
+    assert!(changed.is_empty());
+    assert_eq!(same, next);
+    // Moving the record to B names both people.
+    store
+        .submit(&Submission { subject: b, ..s }, t(10))
+        .await
+        .expect("move");
+    let (changed, _) = store.evidence_changes(next, 100).await.expect("feed");
+    assert_eq!(changed, vec![b, a]);
 }

@@ -70,10 +70,9 @@ async fn store(
     now: DateTime<Utc>,
 ) -> Result<Submitted, ApiError> {
     let stored: Stored = state.store.submit(&submission, now).await?;
-    state.cache.invalidate_subject(&submission.subject);
-    if let Some(previous) = &stored.previous_subject {
-        state.cache.invalidate_subject(previous);
-    }
+    state
+        .cache
+        .invalidate(std::iter::once(&submission.subject).chain(&stored.previous_subject));
     tracing::info!(
         provider = submission.provider_id,
         category = submission.body.category(),

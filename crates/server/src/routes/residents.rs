@@ -1,5 +1,7 @@
 //! The resident's side: enrol (through the identity provider), see my status, get my code.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -13,12 +15,13 @@ use healthcode_domain::{DocumentNumber, DocumentType, PersonName, PhoneNumber, S
 use healthcode_store::StoreError;
 
 use crate::auth::new_session_token;
-use crate::cache::{CodeSubject, Entry};
+
+use crate::cache::{CodeSubject, Entry, IssuedCode};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Resident, secret_hash};
 use crate::identity::Claim;
 use crate::state::AppState;
-use crate::view::{StatusView, status_view};
+use crate::view::{StatusSummary, status_summary, status_view};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,6 +137,7 @@ async fn load(state: &AppState, person_id: i64, now: DateTime<Utc>) -> Result<En
     if let Some(e) = state.cache.person(person_id, now) {
         return Ok(e);
     }
+    let epoch = state.cache.epoch();
     let person = state.store.person(person_id).await?;
     let evidence = state.store.evidence_for(&person.doc_index).await?;
     let who = CodeSubject {
@@ -144,7 +148,7 @@ async fn load(state: &AppState, person_id: i64, now: DateTime<Utc>) -> Result<En
         masked_document: person.document.masked(),
         document_type: person.document.kind(),
     };
-    Ok(state.cache.put_person(who, evidence, now))
+    Ok(state.cache.put_person(who, evidence, epoch, now))
 }
 
 fn evaluate_entry(state: &AppState, entry: &Entry, now: DateTime<Utc>) -> Status {
@@ -177,22 +181,24 @@ pub struct CodeQuery {
 
 #[derive(Serialize)]
 struct CodeOut<'a> {
-    code: String,
+    code: &'a str,
     issued_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     qr_svg: Option<String>,
-    status: StatusView<'a>,
+    status: StatusSummary<'a>,
 }
 
-/// Signs a fresh code for the person's status at `now`. It expires after the policy's code
-/// lifetime, and never after the status itself.
-fn sign(
+/// The person's code for their status at `now`: the one signed for them moments ago if it
+/// says exactly this (see `ServerConfig::code_reuse`), otherwise a fresh one. A code expires
+/// after the policy's code lifetime, and never after the status itself.
+fn code_for(
     state: &AppState,
     entry: &Entry,
     status: &Status,
+    epoch: u64,
     now: DateTime<Utc>,
-) -> Result<(String, CodeClaims), ApiError> {
+) -> Result<Arc<IssuedCode>, ApiError> {
     let issued_at = now
         .duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| ApiError::internal())?;
@@ -200,6 +206,22 @@ fn sign(
         .valid_until
         .duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| ApiError::internal())?;
+    let test_recency_days = status.test_recency.map(|r| r.days);
+    let reuse = state.config.code_reuse;
+    if reuse > TimeDelta::zero()
+        && let Some(previous) = state.cache.code(entry.who.person_id)
+    {
+        let c = &previous.claims;
+        let fresh = issued_at >= c.issued_at && issued_at - c.issued_at < reuse;
+        let same = c.colour == status.colour
+            && c.reminders == status.reminders
+            && c.test_recency_days == test_recency_days
+            && c.vaccination == status.vaccination
+            && c.status_valid_until == valid_until;
+        if fresh && same {
+            return Ok(previous);
+        }
+    }
     let claims = CodeClaims {
         region: state.region.id().to_owned(),
         subject: entry.who.subject,
@@ -207,7 +229,7 @@ fn sign(
         expires_at: (issued_at + state.policy.code_lifetime).min(valid_until),
         colour: status.colour,
         reminders: status.reminders.clone(),
-        test_recency_days: status.test_recency.map(|r| r.days),
+        test_recency_days,
         vaccination: status.vaccination,
         masked_name: entry.who.masked_name.clone(),
         masked_document: entry.who.masked_document.clone(),
@@ -218,7 +240,13 @@ fn sign(
         tracing::error!(error = %e, "code signing failed");
         ApiError::internal()
     })?;
-    Ok((code, claims))
+    let issued = Arc::new(IssuedCode { code, claims });
+    if reuse > TimeDelta::zero() {
+        state
+            .cache
+            .put_code(entry.who.person_id, issued.clone(), epoch);
+    }
+    Ok(issued)
 }
 
 pub async fn code(
@@ -237,16 +265,17 @@ pub async fn code(
         }
     };
     let now = state.clock.now();
+    let epoch = state.cache.epoch();
     let entry = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &entry, now);
-    let (code, claims) = sign(&state, &entry, &status, now)?;
-    let qr_svg = want_svg.then(|| qr_svg(&code)).transpose()?;
+    let issued = code_for(&state, &entry, &status, epoch, now)?;
+    let qr_svg = want_svg.then(|| qr_svg(&issued.code)).transpose()?;
     let body = serde_json::to_vec(&CodeOut {
-        code,
-        issued_at: claims.issued_at,
-        expires_at: claims.expires_at,
+        code: &issued.code,
+        issued_at: issued.claims.issued_at,
+        expires_at: issued.claims.expires_at,
         qr_svg,
-        status: status_view(&status, &entry.who, &entry.evidence, &state.policy.version),
+        status: status_summary(&status, &entry.who, &state.policy.version),
     })
     .map_err(|_| ApiError::internal())?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
@@ -259,15 +288,16 @@ pub async fn code_svg(
     Resident(person_id): Resident,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
+    let epoch = state.cache.epoch();
     let entry = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &entry, now);
-    let (code, _) = sign(&state, &entry, &status, now)?;
+    let issued = code_for(&state, &entry, &status, epoch, now)?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        qr_svg(&code)?,
+        qr_svg(&issued.code)?,
     ))
 }
 
