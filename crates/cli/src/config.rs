@@ -35,6 +35,7 @@ struct Limits {
     max_body_bytes: Option<usize>,
     max_in_flight: Option<usize>,
     request_timeout_secs: Option<u64>,
+    code_reuse_secs: Option<i64>,
 }
 
 impl FileConfig {
@@ -101,6 +102,9 @@ impl FileConfig {
         }
         if let Some(v) = l.request_timeout_secs {
             config.request_timeout = std::time::Duration::from_secs(v);
+        }
+        if let Some(v) = l.code_reuse_secs {
+            config.code_reuse = chrono::Duration::seconds(v.max(0));
         }
     }
 }

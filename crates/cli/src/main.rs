@@ -106,6 +106,10 @@ struct ServeArgs {
     /// Seconds before a request is stopped with 503.
     #[arg(long, env = "HEALTHCODE_REQUEST_TIMEOUT_SECS")]
     request_timeout_secs: Option<u64>,
+    /// Seconds within which a resident asking again gets the code already signed for them
+    /// (when their status is unchanged); 0 signs every time.
+    #[arg(long, env = "HEALTHCODE_CODE_REUSE_SECS")]
+    code_reuse_secs: Option<i64>,
     /// Log format: text or json.
     #[arg(long, env = "HEALTHCODE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -320,6 +324,9 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     }
     if let Some(v) = args.request_timeout_secs {
         config.request_timeout = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = args.code_reuse_secs {
+        config.code_reuse = chrono::Duration::seconds(v.max(0));
     }
     let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity || file.dev_identity())
         .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
