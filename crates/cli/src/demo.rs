@@ -303,9 +303,10 @@ impl Seeder<'_> {
         .await
     }
 
-    /// Doses in a realistic spread over the five vaccination states.
-    async fn vaccinations(&mut self, doc: &DocumentNumber) -> Result<()> {
-        let r: u32 = self.rng.gen_range(0..100);
+    /// Doses in a realistic spread over the five vaccination states; with `some`, at least one
+    /// record.
+    async fn vaccinations(&mut self, doc: &DocumentNumber, some: bool) -> Result<()> {
+        let r: u32 = self.rng.gen_range(0..if some { 92 } else { 100 });
         let products = [
             "sinovac-coronavac",
             "sinopharm-bibp",
@@ -381,7 +382,7 @@ impl Seeder<'_> {
                         .await?;
                 }
             }
-            self.vaccinations(&doc).await?;
+            self.vaccinations(&doc, profile == "vaccination_only").await?;
         }
         use DesignationKind::*;
         match profile {
