@@ -382,7 +382,8 @@ impl Seeder<'_> {
                         .await?;
                 }
             }
-            self.vaccinations(&doc, profile == "vaccination_only").await?;
+            self.vaccinations(&doc, profile == "vaccination_only")
+                .await?;
         }
         use DesignationKind::*;
         match profile {
