@@ -17,7 +17,7 @@ use healthcode_domain::{DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 pub use error::StoreError;
 pub use model::{
-    EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
+    Change, EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
 pub use sql::{Backend, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -74,7 +74,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError>;
 
     /// Stores one record idempotently: the same content under the same (provider, record id)
-    /// changes nothing; different content becomes a new revision and the old one is kept.
+    /// changes nothing; different content becomes a new revision and the old one is kept. A
+    /// record cannot change category ([`StoreError::WrongCategory`]), and a designation
+    /// submitted again without a release keeps the release it already has.
     async fn submit(
         &self,
         submission: &Submission,
@@ -98,12 +100,12 @@ pub trait Store: Send + Sync + 'static {
     /// The id of the newest evidence row: where a change feed reader starts.
     async fn evidence_high_water(&self) -> Result<i64, StoreError>;
 
-    /// The change feed: subjects whose evidence changed in rows stored after `after_id`
-    /// (at most `limit` rows), and the id to continue from. A correction that moved a record
-    /// to another person names both. Lets every node see every writer's changes.
-    async fn evidence_changes(
-        &self,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<(Vec<DocIndex>, i64), StoreError>;
+    /// The change feed: evidence rows stored after `after_id` (at most `limit`, in id order),
+    /// each with the people whose status it changes. Lets every node see every writer's
+    /// changes. Ids are handed out before commit, so a reader that finds a gap should look at
+    /// the missing ids again for a while ([`Store::evidence_changes_at`]).
+    async fn evidence_changes(&self, after_id: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
+
+    /// The rows among `ids` that exist now, as [`Store::evidence_changes`] reports them.
+    async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError>;
 }

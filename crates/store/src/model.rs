@@ -157,3 +157,11 @@ pub struct Revision {
     pub body: EvidenceBody,
     pub received_at: DateTime<Utc>,
 }
+
+/// One row of the change feed: an evidence row's id and the people whose status it changes
+/// (its subject, and the previous subject when a correction moved the record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: i64,
+    pub subjects: Vec<DocIndex>,
+}

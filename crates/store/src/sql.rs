@@ -25,7 +25,7 @@ use healthcode_domain::{
 use crate::Store;
 use crate::error::StoreError;
 use crate::model::{
-    EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
+    Change, EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
 use crate::vault::{DocIndex, Field, Vault};
 
@@ -100,6 +100,7 @@ impl SqlStore {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
+        check_master_key(&pool, &vault).await?;
         Ok(SqlStore {
             pool,
             backend,
@@ -164,17 +165,37 @@ impl SqlStore {
     }
 
     async fn submit_once(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
-        let hash = content_hash(&s.subject, &s.body);
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let current = sqlx::query(
-            "SELECT id, revision, content_hash, subject_index FROM evidence \
-             WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
+            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
         )
         .bind(s.provider_id)
         .bind(s.record_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
+        // A designation is released only through a release: submitting it again without one
+        // keeps the current release rather than undoing it. Decided inside the transaction so
+        // that a release landing meanwhile is not lost.
+        if let Some(row) = &current
+            && row.try_get::<String, _>("category")? != s.body.category()
+        {
+            tx.rollback().await?;
+            return Err(StoreError::WrongCategory(s.record_id.clone()));
+        }
+        let mut body = s.body.clone();
+        if let (
+            EvidenceBody::Designation { released_at, .. },
+            Some(EvidenceBody::Designation {
+                released_at: Some(current_release),
+                ..
+            }),
+        ) = (&mut body, current.as_ref().map(body_from_row).transpose()?)
+            && released_at.is_none()
+        {
+            *released_at = Some(current_release);
+        }
+        let hash = content_hash(&s.subject, &body);
         let (revision, previous_subject) = match &current {
             None => (1, None),
             Some(row) => {
@@ -200,7 +221,7 @@ impl SqlStore {
                 )
             }
         };
-        let cols = Columns::of(&s.body);
+        let cols = Columns::of(&body);
         let id: i64 = sqlx::query(
             "INSERT INTO evidence (provider_id, record_id, revision, is_current, subject_index, \
              category, test_kind, test_outcome, sampled_at, resulted_at, dose_number, product, \
@@ -212,7 +233,7 @@ impl SqlStore {
         .bind(s.record_id.as_str())
         .bind(revision)
         .bind(s.subject.0.to_vec())
-        .bind(s.body.category())
+        .bind(body.category())
         .bind(cols.test_kind)
         .bind(cols.test_outcome)
         .bind(cols.sampled_at)
@@ -528,31 +549,82 @@ impl Store for SqlStore {
         )
     }
 
-    async fn evidence_changes(
-        &self,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<(Vec<DocIndex>, i64), StoreError> {
-        let rows = sqlx::query(
-            "SELECT e.id, e.subject_index, p.subject_index AS previous_subject FROM evidence e \
-             LEFT JOIN evidence p ON p.provider_id = e.provider_id AND p.record_id = e.record_id \
-             AND p.revision = e.revision - 1 \
-             WHERE e.id > $1 ORDER BY e.id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut last = after_id;
-        let mut subjects = Vec::with_capacity(rows.len());
-        for r in &rows {
-            last = last.max(r.try_get("id")?);
-            subjects.push(doc_index_from(r.try_get("subject_index")?)?);
-            if let Some(previous) = r.try_get::<Option<Vec<u8>>, _>("previous_subject")? {
-                subjects.push(doc_index_from(previous)?);
+    async fn evidence_changes(&self, after_id: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+        let sql = format!("{CHANGES_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(change_from_row).collect()
+    }
+
+    async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "{CHANGES_SELECT} WHERE e.id IN ({}) ORDER BY e.id",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(change_from_row(&row)?);
             }
         }
-        Ok((subjects, last))
+        Ok(out)
+    }
+}
+
+/// The change feed's rows: each evidence row with its subject and, for a correction, the
+/// subject of the revision before it.
+const CHANGES_SELECT: &str = "SELECT e.id, e.subject_index, p.subject_index AS previous_subject \
+     FROM evidence e LEFT JOIN evidence p ON p.provider_id = e.provider_id \
+     AND p.record_id = e.record_id AND p.revision = e.revision - 1";
+
+fn change_from_row(r: &AnyRow) -> Result<Change, StoreError> {
+    let mut subjects = vec![doc_index_from(r.try_get("subject_index")?)?];
+    if let Some(previous) = r.try_get::<Option<Vec<u8>>, _>("previous_subject")? {
+        let previous = doc_index_from(previous)?;
+        if previous != subjects[0] {
+            subjects.push(previous);
+        }
+    }
+    Ok(Change {
+        id: r.try_get("id")?,
+        subjects,
+    })
+}
+
+const KEY_CHECK_PLAINTEXT: &str = "healthcode master key check v1";
+
+/// The first node to open a database seals a known value with its master key; every later
+/// node must be able to open it. Without this, a node started with a lost or wrong key file
+/// would quietly create a new key, fail to read everyone already registered, and file new
+/// evidence under blind indexes no one can find.
+async fn check_master_key(pool: &AnyPool, vault: &Vault) -> Result<(), StoreError> {
+    let row = DocIndex([0; 32]);
+    let sealed = vault.seal(Field::KeyCheck, &row, KEY_CHECK_PLAINTEXT)?;
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('vault_check', $1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(sealed)
+    .execute(pool)
+    .await?;
+    let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = 'vault_check'")
+        .fetch_one(pool)
+        .await?
+        .try_get("value")?;
+    match vault.open(Field::KeyCheck, &row, &stored) {
+        Ok(text) if text == KEY_CHECK_PLAINTEXT => Ok(()),
+        _ => Err(StoreError::KeyFile(
+            "the master key does not match this database (was keys/master.key replaced or lost? \
+             restore it from the backup; see docs/SECURITY.md)"
+                .into(),
+        )),
     }
 }
 

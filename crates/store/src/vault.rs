@@ -1,7 +1,7 @@
 //! Field encryption and the blind index.
 //!
-//! One 32-byte master key (kept outside the database: a file under the data directory or an
-//! environment variable, see docs/SECURITY.md) is expanded with HKDF-SHA256 (RFC 5869) into
+//! One 32-byte master key (kept outside the database, in a file under the data directory;
+//! see docs/SECURITY.md) is expanded with HKDF-SHA256 (RFC 5869) into
 //! independent keys:
 //! - `field`: XChaCha20-Poly1305 for names, document numbers and phone numbers. Each value is
 //!   sealed with a fresh random 24-byte nonce and associated data naming the field and the
@@ -45,6 +45,8 @@ pub enum Field {
     Name,
     DocumentNumber,
     Phone,
+    /// The database's key check (see `SqlStore::connect`).
+    KeyCheck,
 }
 
 impl Field {
@@ -53,6 +55,7 @@ impl Field {
             Field::Name => b"name",
             Field::DocumentNumber => b"document_number",
             Field::Phone => b"phone",
+            Field::KeyCheck => b"key_check",
         }
     }
 }

@@ -111,6 +111,22 @@ macro_rules! on_both {
     )*};
 }
 
+#[tokio::test]
+async fn a_wrong_master_key_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let first = SqlStore::connect(&url, vault()).await.expect("first open");
+    first.close().await;
+    let again = SqlStore::connect(&url, vault()).await.expect("same key");
+    again.close().await;
+    let other = Arc::new(Vault::from_master_key(&[7; 32]));
+    let err = SqlStore::connect(&url, other).await.expect_err("wrong key");
+    assert!(
+        err.to_string().contains("master key does not match"),
+        "{err}"
+    );
+}
+
 on_both!(
     people_are_encrypted_and_unique,
     providers_have_unique_names,
@@ -119,6 +135,7 @@ on_both!(
     sessions_expire,
     racing_submissions_make_one_revision,
     change_feed_names_every_affected_subject,
+    a_record_keeps_its_category_and_its_release,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -348,9 +365,13 @@ async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
         .await
         .expect("add");
     let start = store.evidence_high_water().await.expect("high water");
-    let (none, same) = store.evidence_changes(start, 100).await.expect("feed");
-    assert!(none.is_empty());
-    assert_eq!(same, start);
+    assert!(
+        store
+            .evidence_changes(start, 100)
+            .await
+            .expect("feed")
+            .is_empty()
+    );
     let a = store.blind_index(&doc(ID_A));
     let b = store.blind_index(&doc(ID_B));
     let s = Submission {
@@ -359,20 +380,81 @@ async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
         subject: a,
         body: pcr(TestOutcome::Negative, 8),
     };
-    store.submit(&s, t(9)).await.expect("submit");
-    let (changed, next) = store.evidence_changes(start, 100).await.expect("feed");
-    assert_eq!(changed, vec![a]);
-    assert_eq!(store.evidence_high_water().await.expect("high water"), next);
-    // Unchanged resubmission: nothing new in the feed.
+    let first = store.submit(&s, t(9)).await.expect("submit");
+    let changes = store.evidence_changes(start, 100).await.expect("feed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].id, &changes[0].subjects), (first.id, &vec![a]));
+    assert_eq!(store.evidence_high_water().await.expect("hw"), first.id);
+    // An unchanged resubmission adds nothing to the feed.
     store.submit(&s, t(9)).await.expect("resubmit");
-    let (changed, same) = store.evidence_changes(next, 100).await.expect("feed");
-    assert!(changed.is_empty());
-    assert_eq!(same, next);
-    // Moving the record to B names both people.
-    store
+    assert!(
+        store
+            .evidence_changes(first.id, 100)
+            .await
+            .expect("feed")
+            .is_empty()
+    );
+    // A correction that moves the record to B names both people.
+    let moved = store
         .submit(&Submission { subject: b, ..s }, t(10))
         .await
         .expect("move");
-    let (changed, _) = store.evidence_changes(next, 100).await.expect("feed");
-    assert_eq!(changed, vec![b, a]);
+    let changes = store.evidence_changes(first.id, 100).await.expect("feed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].subjects, vec![b, a]);
+    // Looking rows up by id (for gaps) reports the same, and skips ids that do not exist.
+    let at = store
+        .evidence_changes_at(&[moved.id, moved.id + 1000, first.id])
+        .await
+        .expect("at");
+    assert_eq!(
+        at.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first.id, moved.id]
+    );
+}
+
+async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
+    let cdc = store
+        .add_provider(ProviderKind::Cdc, "CDC", &[1; 32], t(8))
+        .await
+        .expect("add");
+    let subject = store.blind_index(&doc(ID_A));
+    let designation = |released_at| Submission {
+        provider_id: cdc.id,
+        record_id: "D-1".into(),
+        subject,
+        body: EvidenceBody::Designation {
+            kind: DesignationKind::CloseContact,
+            started_at: t(8),
+            ends_at: None,
+            released_at,
+        },
+    };
+    store
+        .submit(&designation(None), t(9))
+        .await
+        .expect("designate");
+    let released = store
+        .submit(&designation(Some(t(10))), t(10))
+        .await
+        .expect("release");
+    assert_eq!(released.revision, 2);
+    let again = store
+        .submit(&designation(None), t(11))
+        .await
+        .expect("again");
+    assert_eq!((again.outcome, again.revision), (Outcome::Unchanged, 2));
+    let ev = store.evidence_for(&subject).await.expect("evidence");
+    assert_eq!(ev.designations[0].released_at, Some(t(10)));
+
+    let as_test = Submission {
+        body: pcr(TestOutcome::Negative, 8),
+        ..designation(None)
+    };
+    let err = store.submit(&as_test, t(12)).await;
+    assert!(matches!(err, Err(StoreError::WrongCategory(_))), "{err:?}");
+    assert_eq!(
+        store.history(cdc.id, "D-1").await.expect("history").len(),
+        2
+    );
 }

@@ -216,6 +216,9 @@ fn may_designate(provider: &Provider, kind: DesignationKind) -> Result<(), ApiEr
 
 /// Designates a person. Resubmitting a designation that has since been released does not
 /// undo the release: a new designation needs a new record id.
+///
+/// A record id already used for a test result or vaccination is refused by the store as a
+/// change of category.
 pub async fn submit_designation(
     State(state): State<AppState>,
     Scoped(provider, _): Scoped<DesignatorScope>,
@@ -231,25 +234,16 @@ pub async fn submit_designation(
     if ends_at.is_some_and(|e| e <= started_at) {
         return Err(EvidenceError::EndBeforeStart.into());
     }
-    let released_at = match state.store.current_record(provider.id, &record_id).await? {
-        Some((_, EvidenceBody::Designation { released_at, .. })) => released_at,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "record_kind_mismatch",
-                "this record id is already used for another kind of record",
-            ));
-        }
-        None => None,
-    };
     let submission = Submission {
         provider_id: provider.id,
         record_id,
         subject: state.store.blind_index(&doc),
+        // A release already made is kept by the store (see `Store::submit`).
         body: EvidenceBody::Designation {
             kind: body.kind,
             started_at,
             ends_at,
-            released_at,
+            released_at: None,
         },
     };
     store(&state, submission, now).await
