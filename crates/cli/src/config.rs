@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use healthcode_server::ServerConfig;
@@ -27,15 +27,16 @@ pub struct FileConfig {
     limits: Limits,
 }
 
+/// The protection limits, from the `[limits]` table or from flags.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Limits {
-    rate_limit_per_second: Option<f64>,
-    rate_limit_burst: Option<f64>,
-    max_body_bytes: Option<usize>,
-    max_in_flight: Option<usize>,
-    request_timeout_secs: Option<u64>,
-    code_reuse_secs: Option<i64>,
+pub struct Limits {
+    pub rate_limit_per_second: Option<f64>,
+    pub rate_limit_burst: Option<f64>,
+    pub max_body_bytes: Option<usize>,
+    pub max_in_flight: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub code_reuse_secs: Option<i64>,
 }
 
 impl FileConfig {
@@ -86,24 +87,49 @@ impl FileConfig {
         self.dev_identity.unwrap_or(false)
     }
 
-    pub fn apply(&self, config: &mut ServerConfig) {
-        let l = &self.limits;
-        if let Some(v) = l.rate_limit_per_second {
+    /// Applies the file's limits, then `overrides` (from flags and environment) on top, and
+    /// refuses settings that would turn every request away.
+    pub fn apply(&self, overrides: &Limits, config: &mut ServerConfig) -> Result<()> {
+        self.limits.apply(config);
+        overrides.apply(config);
+        let r = &config.rate_limit;
+        if !(r.per_second.is_finite() && r.per_second > 0.0) {
+            bail!("rate_limit_per_second must be a positive number");
+        }
+        if !(r.burst.is_finite() && r.burst >= 1.0) {
+            bail!("rate_limit_burst must be at least 1");
+        }
+        if config.max_in_flight == 0 {
+            bail!("max_in_flight must be at least 1");
+        }
+        if config.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if config.request_timeout.is_zero() {
+            bail!("request_timeout_secs must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl Limits {
+    fn apply(&self, config: &mut ServerConfig) {
+        if let Some(v) = self.rate_limit_per_second {
             config.rate_limit.per_second = v;
         }
-        if let Some(v) = l.rate_limit_burst {
+        if let Some(v) = self.rate_limit_burst {
             config.rate_limit.burst = v;
         }
-        if let Some(v) = l.max_body_bytes {
+        if let Some(v) = self.max_body_bytes {
             config.max_body_bytes = v;
         }
-        if let Some(v) = l.max_in_flight {
+        if let Some(v) = self.max_in_flight {
             config.max_in_flight = v;
         }
-        if let Some(v) = l.request_timeout_secs {
+        if let Some(v) = self.request_timeout_secs {
             config.request_timeout = std::time::Duration::from_secs(v);
         }
-        if let Some(v) = l.code_reuse_secs {
+        if let Some(v) = self.code_reuse_secs {
             config.code_reuse = chrono::Duration::seconds(v.max(0));
         }
     }

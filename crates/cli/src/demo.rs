@@ -185,6 +185,33 @@ pub async fn seed(
     })
 }
 
+/// Signs the demo's residents in again with fresh week-long sessions, so that a demo region
+/// reused after its tokens ended keeps working.
+pub async fn refresh_tokens(
+    store: &dyn Store,
+    demo: &mut DemoFile,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for r in &mut demo.residents {
+        let doc = DocumentNumber::parse(r.document_type, &r.document_number)?;
+        let person = store
+            .person_by_document(&doc)
+            .await?
+            .context("demo.json names a resident the database does not have")?;
+        let token = new_session_token();
+        store
+            .create_session(
+                person.id,
+                &secret_hash(&token),
+                now,
+                now + Duration::days(7),
+            )
+            .await?;
+        r.token = token;
+    }
+    Ok(())
+}
+
 impl Seeder<'_> {
     fn hours_ago(&mut self, lo: i64, hi: i64) -> DateTime<Utc> {
         self.now - Duration::minutes(self.rng.gen_range(lo * 60..hi * 60))

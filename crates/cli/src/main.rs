@@ -89,7 +89,7 @@ struct ServeArgs {
     policy: Option<PathBuf>,
     /// Enable the development identity provider, which believes every enrolment. Never in
     /// production.
-    #[arg(long)]
+    #[arg(long, env = "HEALTHCODE_DEV_IDENTITY")]
     dev_identity: bool,
     /// Sustained requests per second allowed per client address.
     #[arg(long, env = "HEALTHCODE_RATE_LIMIT_PER_SECOND")]
@@ -306,28 +306,24 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         .store(file.database_url(args.data.database_url.as_deref()))
         .await?;
     let keys = dir.keys(now)?;
+    if keys.code_not_after - now < chrono::Duration::days(30) {
+        tracing::warn!(
+            not_after = %keys.code_not_after,
+            "the code-signing key is valid for less than 30 days; codes signed after that are refused"
+        );
+    }
     let trust_list = keys.trust_list(region.id(), now)?;
     std::fs::write(dir.trust_list_path(), &trust_list).context("cannot write trust-list.json")?;
     let mut config = ServerConfig::default();
-    file.apply(&mut config);
-    if let Some(v) = args.rate_limit_per_second {
-        config.rate_limit.per_second = v;
-    }
-    if let Some(v) = args.rate_limit_burst {
-        config.rate_limit.burst = v;
-    }
-    if let Some(v) = args.max_body_bytes {
-        config.max_body_bytes = v;
-    }
-    if let Some(v) = args.max_in_flight {
-        config.max_in_flight = v;
-    }
-    if let Some(v) = args.request_timeout_secs {
-        config.request_timeout = std::time::Duration::from_secs(v);
-    }
-    if let Some(v) = args.code_reuse_secs {
-        config.code_reuse = chrono::Duration::seconds(v.max(0));
-    }
+    let flags = config::Limits {
+        rate_limit_per_second: args.rate_limit_per_second,
+        rate_limit_burst: args.rate_limit_burst,
+        max_body_bytes: args.max_body_bytes,
+        max_in_flight: args.max_in_flight,
+        request_timeout_secs: args.request_timeout_secs,
+        code_reuse_secs: args.code_reuse_secs,
+    };
+    file.apply(&flags, &mut config)?;
     let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity || file.dev_identity())
         .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
     if identity.is_some() {
@@ -389,8 +385,10 @@ async fn demo(args: DemoArgs) -> Result<()> {
         .ok()
         .and_then(|b| serde_json::from_slice::<demo::DemoFile>(&b).ok());
     let demo = match existing {
-        Some(d) if prepared.store.count_people().await? > 0 => {
+        Some(mut d) if prepared.store.count_people().await? > 0 => {
             println!("reusing the demo region in {}", prepared.dir.path.display());
+            demo::refresh_tokens(prepared.store.as_ref(), &mut d, prepared.state.clock.now())
+                .await?;
             d
         }
         _ => {

@@ -92,7 +92,7 @@ fn the_readme_walkthrough_works_verbatim() {
     assert!(stdout.contains("\"outcome\":\"created\""), "{stdout}");
     assert!(stdout.contains("\"outcome\":\"unchanged\""), "{stdout}");
     assert!(
-        stdout.contains("\nred\nclose contact designated by"),
+        stdout.contains("red\nclose contact designated by"),
         "{stdout}"
     );
     assert!(

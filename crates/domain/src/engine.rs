@@ -20,6 +20,16 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, tz: Tz, now: DateTime<Utc>
     let mut reminder_bits: u8 = 0;
     let mut valid_until = next_local_midnight(now, tz);
 
+    // Results and doses not yet known at `now` count from the moment they are.
+    for at in evidence
+        .tests
+        .iter()
+        .map(|t| t.resulted_at)
+        .chain(evidence.vaccinations.iter().map(|v| v.at))
+        .filter(|at| *at > now)
+    {
+        valid_until = valid_until.min(at);
+    }
     let last_negative_pcr = last_negative_pcr(&evidence.tests, now);
     let negative_sampled_at = last_negative_pcr.map(|t| t.sampled_at);
 

@@ -148,13 +148,6 @@ pub struct Designation {
 }
 
 impl Designation {
-    /// In force at `now`: started, not released, not past its planned end.
-    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
-        self.started_at <= now
-            && self.released_at.is_none_or(|r| r > now)
-            && self.ends_at.is_none_or(|e| e > now)
-    }
-
     /// When it stopped (or will stop) being in force, if it does.
     pub fn ended_at(&self) -> Option<DateTime<Utc>> {
         match (self.released_at, self.ends_at) {

@@ -77,7 +77,7 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = (1.0 - b.tokens) / self.limit.per_second;
-            Err(Duration::from_secs_f64(wait.max(0.001)))
+            Err(Duration::try_from_secs_f64(wait.max(0.001)).unwrap_or(Duration::from_secs(3600)))
         }
     }
 }

@@ -15,22 +15,14 @@ pub struct Label {
     pub en: &'static str,
 }
 
+/// Everything about a status: the summary, and the reasons with the evidence they cite.
 #[derive(Debug, Serialize)]
 pub struct StatusView<'a> {
-    pub colour: Colour,
-    pub label: Label,
-    pub masked_name: &'a str,
-    pub masked_document: &'a str,
-    /// True when nothing is known yet (健康宝暂无您的防疫信息).
-    pub no_data: bool,
+    #[serde(flatten)]
+    pub summary: StatusSummary<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<Label>,
-    pub reminders: Vec<ReminderView>,
-    pub test_recency: Option<RecencyView>,
-    pub vaccination: VaccinationView,
     pub evaluated_at: DateTime<Utc>,
-    pub valid_until: DateTime<Utc>,
-    pub policy_version: &'a str,
     pub reasons: Vec<ReasonView<'a>>,
 }
 
@@ -149,21 +141,12 @@ pub fn status_view<'a>(
     policy_version: &'a str,
 ) -> StatusView<'a> {
     StatusView {
-        colour: status.colour,
-        label: colour_label(status.colour),
-        masked_name: &who.masked_name,
-        masked_document: &who.masked_document,
-        no_data: status.no_data,
+        summary: status_summary(status, who, policy_version),
         notice: status.no_data.then_some(Label {
             zh: "健康宝暂无您的防疫信息。完成核酸检测后结果将自动显示；如有疑问可申请纠错。",
             en: "We have no health information for you yet. Your next test result will appear here automatically; if you believe this is wrong, you can appeal.",
         }),
-        reminders: reminder_views(status),
-        test_recency: recency_view(status),
-        vaccination: vaccination_view(status.vaccination),
         evaluated_at: status.evaluated_at,
-        valid_until: status.valid_until,
-        policy_version,
         reasons: status
             .reasons
             .iter()
