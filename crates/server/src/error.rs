@@ -66,6 +66,14 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 format!("{what} already exists"),
             ),
+            StoreError::Superseded { matched, current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "superseded_revision",
+                format!(
+                    "this is revision {matched} of the record, which revision {current} has since corrected; nothing was changed (a late retry?)"
+                ),
+            ),
+            StoreError::Rejected { code, message } => ApiError::bad_request(code, message),
             StoreError::WrongCategory(r) => ApiError::bad_request(
                 "record_kind_mismatch",
                 format!("record {r} is not of the kind this endpoint handles"),

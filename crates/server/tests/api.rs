@@ -237,6 +237,14 @@ async fn resubmission_is_idempotent_and_corrections_keep_history() {
     assert_eq!(revs[0]["body"]["outcome"], "positive");
     assert_eq!(revs[0]["current"], false);
     assert_eq!(revs[1]["body"]["outcome"], "negative");
+    // A late retry of the first version cannot undo the correction.
+    let (c4, b4) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), body.clone())
+        .await;
+    assert_eq!(
+        (c4, b4["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("superseded_revision"))
+    );
     // Another provider cannot read it.
     let (code, _) = app.get("/api/v1/records/T-9", Some(&app.keys.cdc)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);

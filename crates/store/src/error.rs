@@ -11,6 +11,15 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("record {0} is not of the kind this operation applies to")]
     WrongCategory(String),
+    #[error(
+        "this content is revision {matched} of the record, since superseded by revision {current}"
+    )]
+    Superseded { matched: u32, current: u32 },
+    #[error("{message}")]
+    Rejected {
+        code: &'static str,
+        message: &'static str,
+    },
     #[error("stored data could not be decrypted: {0}")]
     Crypto(&'static str),
     #[error("stored data is inconsistent: {0}")]

@@ -13,7 +13,7 @@ pub mod vault;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use healthcode_domain::{DocumentNumber, Evidence, PersonName, PhoneNumber};
+use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 pub use error::StoreError;
 pub use model::{
@@ -83,12 +83,18 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError>;
 
-    /// The current revision of a record: whom it is about and what it says.
-    async fn current_record(
+    /// Releases a designation at `released_at`: a new revision of its current revision, in
+    /// one transaction, so a correction landing meanwhile is kept. [`StoreError::NotFound`] if
+    /// the provider has no such record; [`StoreError::Rejected`] if its kind is not in
+    /// `allowed` or the release is before it started.
+    async fn release(
         &self,
         provider_id: i64,
         record_id: &str,
-    ) -> Result<Option<(DocIndex, EvidenceBody)>, StoreError>;
+        released_at: DateTime<Utc>,
+        allowed: &[DesignationKind],
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError>;
 
     /// Every revision of a record, oldest first.
     async fn history(&self, provider_id: i64, record_id: &str)

@@ -143,6 +143,8 @@ pub struct Stored {
     pub id: i64,
     pub revision: u32,
     pub outcome: Outcome,
+    /// Whom the record is about now.
+    pub subject: DocIndex,
     /// For a correction that moved the record to another person: the earlier subject, whose
     /// status changes too.
     pub previous_subject: Option<DocIndex>,

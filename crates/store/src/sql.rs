@@ -164,38 +164,50 @@ impl SqlStore {
         })
     }
 
-    async fn submit_once(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
+    /// One write of a record in one transaction: read the current revision, decide, write.
+    async fn write_once(&self, w: &Write<'_>, now: DateTime<Utc>) -> Result<Stored, StoreError> {
+        let (provider_id, record_id) = match w {
+            Write::Submit(s) => (s.provider_id, s.record_id.as_str()),
+            Write::Release {
+                provider_id,
+                record_id,
+                ..
+            } => (*provider_id, *record_id),
+        };
         let _guard = self.write_guard().await;
         let mut tx = self.pool.begin().await?;
         let current = sqlx::query(
             "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
         )
-        .bind(s.provider_id)
-        .bind(s.record_id.as_str())
+        .bind(provider_id)
+        .bind(record_id)
         .fetch_optional(&mut *tx)
         .await?;
-        // A designation is released only through a release: submitting it again without one
-        // keeps the current release rather than undoing it. Decided inside the transaction so
-        // that a release landing meanwhile is not lost.
-        if let Some(row) = &current
-            && row.try_get::<String, _>("category")? != s.body.category()
-        {
-            tx.rollback().await?;
-            return Err(StoreError::WrongCategory(s.record_id.clone()));
-        }
-        let mut body = s.body.clone();
-        if let (
-            EvidenceBody::Designation { released_at, .. },
-            Some(EvidenceBody::Designation {
-                released_at: Some(current_release),
+        let current_body = current.as_ref().map(body_from_row).transpose()?;
+        let decided = match w {
+            Write::Submit(s) => decide_submit(s, current_body),
+            Write::Release {
+                released_at,
+                allowed,
                 ..
-            }),
-        ) = (&mut body, current.as_ref().map(body_from_row).transpose()?)
-            && released_at.is_none()
-        {
-            *released_at = Some(current_release);
-        }
-        let hash = content_hash(&s.subject, &body);
+            } => match (&current, current_body) {
+                (Some(row), Some(body)) => decide_release(
+                    doc_index_from(row.try_get("subject_index")?)?,
+                    body,
+                    *released_at,
+                    allowed,
+                ),
+                _ => Err(StoreError::NotFound),
+            },
+        };
+        let (subject, body) = match decided {
+            Ok(d) => d,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let hash = content_hash(&subject, &body);
         let (revision, previous_subject) = match &current {
             None => (1, None),
             Some(row) => {
@@ -207,7 +219,28 @@ impl SqlStore {
                         id,
                         revision: to_revision(revision)?,
                         outcome: Outcome::Unchanged,
+                        subject,
                         previous_subject: None,
+                    });
+                }
+                // The content of an earlier, superseded revision arriving again is a late
+                // retry far more often than a wish to undo the correction: refuse it rather
+                // than let it silently revert the record.
+                if let Some(old) = sqlx::query(
+                    "SELECT revision FROM evidence WHERE provider_id = $1 AND record_id = $2 \
+                     AND content_hash = $3 ORDER BY revision DESC LIMIT 1",
+                )
+                .bind(provider_id)
+                .bind(record_id)
+                .bind(hash.clone())
+                .fetch_optional(&mut *tx)
+                .await?
+                {
+                    let matched = to_revision(old.try_get("revision")?)?;
+                    tx.rollback().await?;
+                    return Err(StoreError::Superseded {
+                        matched,
+                        current: to_revision(revision)?,
                     });
                 }
                 sqlx::query("UPDATE evidence SET is_current = 0 WHERE id = $1")
@@ -217,7 +250,7 @@ impl SqlStore {
                 let old_subject = doc_index_from(row.try_get("subject_index")?)?;
                 (
                     revision + 1,
-                    (old_subject != s.subject).then_some(old_subject),
+                    (old_subject != subject).then_some(old_subject),
                 )
             }
         };
@@ -229,10 +262,10 @@ impl SqlStore {
              VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              RETURNING id",
         )
-        .bind(s.provider_id)
-        .bind(s.record_id.as_str())
+        .bind(provider_id)
+        .bind(record_id)
         .bind(revision)
-        .bind(s.subject.0.to_vec())
+        .bind(subject.0.to_vec())
         .bind(body.category())
         .bind(cols.test_kind)
         .bind(cols.test_outcome)
@@ -259,6 +292,7 @@ impl SqlStore {
             } else {
                 Outcome::Created
             },
+            subject,
             previous_subject,
         })
     }
@@ -437,32 +471,34 @@ impl Store for SqlStore {
         // index and retries, and then sees the winner's row.
         let mut attempt = 0;
         loop {
-            match self.submit_once(s, now).await {
+            match self.write_once(&Write::Submit(s), now).await {
                 Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
                 other => return other,
             }
         }
     }
 
-    async fn current_record(
+    async fn release(
         &self,
         provider_id: i64,
         record_id: &str,
-    ) -> Result<Option<(DocIndex, EvidenceBody)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
-        )
-        .bind(provider_id)
-        .bind(record_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok((
-                doc_index_from(r.try_get("subject_index")?)?,
-                body_from_row(&r)?,
-            ))
-        })
-        .transpose()
+        released_at: DateTime<Utc>,
+        allowed: &[DesignationKind],
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        let w = Write::Release {
+            provider_id,
+            record_id,
+            released_at,
+            allowed,
+        };
+        let mut attempt = 0;
+        loop {
+            match self.write_once(&w, now).await {
+                Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn history(
@@ -626,6 +662,91 @@ async fn check_master_key(pool: &AnyPool, vault: &Vault) -> Result<(), StoreErro
                 .into(),
         )),
     }
+}
+
+/// What a write does to a record.
+enum Write<'a> {
+    /// A provider's submission of the whole record.
+    Submit(&'a Submission),
+    /// The release of a designation, applied to its current revision.
+    Release {
+        provider_id: i64,
+        record_id: &'a str,
+        released_at: DateTime<Utc>,
+        allowed: &'a [DesignationKind],
+    },
+}
+
+/// The subject and body to store for a submission, given the current revision's body.
+///
+/// A record keeps its category. A designation is released only through a release: sent again
+/// without one, it keeps the current release — unless it now starts after that release, which
+/// makes it a new period of the designation, in force again.
+fn decide_submit(
+    s: &Submission,
+    current: Option<EvidenceBody>,
+) -> Result<(DocIndex, EvidenceBody), StoreError> {
+    if let Some(c) = &current
+        && c.category() != s.body.category()
+    {
+        return Err(StoreError::WrongCategory(s.record_id.clone()));
+    }
+    let mut body = s.body.clone();
+    if let (
+        EvidenceBody::Designation {
+            started_at,
+            released_at: released @ None,
+            ..
+        },
+        Some(EvidenceBody::Designation {
+            released_at: Some(current_release),
+            ..
+        }),
+    ) = (&mut body, current)
+        && current_release >= *started_at
+    {
+        *released = Some(current_release);
+    }
+    Ok((s.subject, body))
+}
+
+/// The subject and body after releasing the current revision `body` at `released_at`.
+fn decide_release(
+    subject: DocIndex,
+    body: EvidenceBody,
+    released_at: DateTime<Utc>,
+    allowed: &[DesignationKind],
+) -> Result<(DocIndex, EvidenceBody), StoreError> {
+    let EvidenceBody::Designation {
+        kind,
+        started_at,
+        ends_at,
+        ..
+    } = body
+    else {
+        return Err(StoreError::WrongCategory("the record".into()));
+    };
+    if !allowed.contains(&kind) {
+        return Err(StoreError::Rejected {
+            code: "designation_kind_forbidden",
+            message: "this key may not release this kind of designation",
+        });
+    }
+    if released_at < started_at {
+        return Err(StoreError::Rejected {
+            code: "end_before_start",
+            message: "the release is before the designation started",
+        });
+    }
+    Ok((
+        subject,
+        EvidenceBody::Designation {
+            kind,
+            started_at,
+            ends_at,
+            released_at: Some(released_at),
+        },
+    ))
 }
 
 /// The typed columns an [`EvidenceBody`] occupies; the rest stay NULL.

@@ -136,6 +136,8 @@ on_both!(
     racing_submissions_make_one_revision,
     change_feed_names_every_affected_subject,
     a_record_keeps_its_category_and_its_release,
+    a_late_retry_cannot_revert_a_correction,
+    releases_are_checked_and_atomic,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -447,6 +449,22 @@ async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
     let ev = store.evidence_for(&subject).await.expect("evidence");
     assert_eq!(ev.designations[0].released_at, Some(t(10)));
 
+    // Designated again from a later start: a new period, in force again.
+    let renewed = Submission {
+        body: EvidenceBody::Designation {
+            kind: DesignationKind::CloseContact,
+            started_at: t(12),
+            ends_at: None,
+            released_at: None,
+        },
+        ..designation(None)
+    };
+    let stored = store.submit(&renewed, t(12)).await.expect("renew");
+    assert_eq!((stored.outcome, stored.revision), (Outcome::Corrected, 3));
+    let ev = store.evidence_for(&subject).await.expect("evidence");
+    assert_eq!(ev.designations[0].released_at, None);
+    assert_eq!(ev.designations[0].started_at, t(12));
+
     let as_test = Submission {
         body: pcr(TestOutcome::Negative, 8),
         ..designation(None)
@@ -455,6 +473,104 @@ async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
     assert!(matches!(err, Err(StoreError::WrongCategory(_))), "{err:?}");
     assert_eq!(
         store.history(cdc.id, "D-1").await.expect("history").len(),
-        2
+        3
     );
+}
+
+async fn a_late_retry_cannot_revert_a_correction(store: Arc<SqlStore>) {
+    let lab = store
+        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
+        .await
+        .expect("add");
+    let subject = store.blind_index(&doc(ID_A));
+    let positive = Submission {
+        provider_id: lab.id,
+        record_id: "R-1".into(),
+        subject,
+        body: pcr(TestOutcome::Positive, 8),
+    };
+    let negative = Submission {
+        body: pcr(TestOutcome::Negative, 8),
+        ..positive.clone()
+    };
+    store.submit(&positive, t(10)).await.expect("first");
+    store.submit(&negative, t(11)).await.expect("correction");
+    let late = store.submit(&positive, t(12)).await;
+    assert!(
+        matches!(
+            late,
+            Err(StoreError::Superseded {
+                matched: 1,
+                current: 2
+            })
+        ),
+        "{late:?}"
+    );
+    let ev = store.evidence_for(&subject).await.expect("evidence");
+    assert_eq!(ev.tests[0].outcome, TestOutcome::Negative);
+    assert_eq!(store.history(lab.id, "R-1").await.expect("h").len(), 2);
+    // The current content again is still just unchanged.
+    let same = store.submit(&negative, t(13)).await.expect("same");
+    assert_eq!(same.outcome, Outcome::Unchanged);
+}
+
+async fn releases_are_checked_and_atomic(store: Arc<SqlStore>) {
+    let cdc = store
+        .add_provider(ProviderKind::Cdc, "CDC", &[1; 32], t(8))
+        .await
+        .expect("add");
+    let a = store.blind_index(&doc(ID_A));
+    let b = store.blind_index(&doc(ID_B));
+    let all = DesignationKind::ALL;
+    let missing = store.release(cdc.id, "nope", t(10), &all, t(10)).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    let designation = Submission {
+        provider_id: cdc.id,
+        record_id: "D-1".into(),
+        subject: a,
+        body: EvidenceBody::Designation {
+            kind: DesignationKind::ConfirmedCase,
+            started_at: t(9),
+            ends_at: None,
+            released_at: None,
+        },
+    };
+    store.submit(&designation, t(9)).await.expect("designate");
+    // A correction moves the record to B; the release then applies to B's revision.
+    store
+        .submit(
+            &Submission {
+                subject: b,
+                ..designation
+            },
+            t(10),
+        )
+        .await
+        .expect("move");
+    let early = store.release(cdc.id, "D-1", t(8), &all, t(11)).await;
+    assert!(matches!(
+        early,
+        Err(StoreError::Rejected {
+            code: "end_before_start",
+            ..
+        })
+    ));
+    let forbidden = store
+        .release(
+            cdc.id,
+            "D-1",
+            t(11),
+            &[DesignationKind::HomeObservation],
+            t(11),
+        )
+        .await;
+    assert!(matches!(forbidden, Err(StoreError::Rejected { .. })));
+    let released = store
+        .release(cdc.id, "D-1", t(11), &all, t(11))
+        .await
+        .expect("release");
+    assert_eq!((released.revision, released.subject), (3, b));
+    let ev = store.evidence_for(&b).await.expect("evidence");
+    assert_eq!(ev.designations[0].released_at, Some(t(11)));
+    assert!(store.evidence_for(&a).await.expect("evidence").is_empty());
 }

@@ -15,7 +15,7 @@ use healthcode_domain::{
     DesignationKind, DocumentNumber, DocumentType, EvidenceError, TestKind, TestOutcome,
     TestResult, VaccinationKind,
 };
-use healthcode_store::{EvidenceBody, Outcome, Provider, Revision, Stored, Submission};
+use healthcode_store::{EvidenceBody, Outcome, Provider, Revision, StoreError, Stored, Submission};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, DesignatorScope, LabScope, ProviderAuth, Scoped, VaccinationScope};
@@ -70,12 +70,29 @@ async fn store(
     now: DateTime<Utc>,
 ) -> Result<Submitted, ApiError> {
     let stored: Stored = state.store.submit(&submission, now).await?;
+    respond(
+        state,
+        submission.provider_id,
+        submission.body.category(),
+        submission.record_id,
+        stored,
+    )
+}
+
+/// Drops the people the write concerns from this node's cache, logs it, and answers.
+fn respond(
+    state: &AppState,
+    provider_id: i64,
+    category: &'static str,
+    record_id: String,
+    stored: Stored,
+) -> Result<Submitted, ApiError> {
     state
         .cache
-        .invalidate(std::iter::once(&submission.subject).chain(&stored.previous_subject));
+        .invalidate(std::iter::once(&stored.subject).chain(&stored.previous_subject));
     tracing::info!(
-        provider = submission.provider_id,
-        category = submission.body.category(),
+        provider = provider_id,
+        category,
         outcome = ?stored.outcome,
         revision = stored.revision,
         "evidence submitted"
@@ -88,7 +105,7 @@ async fn store(
     Ok((
         code,
         Json(SubmitOut {
-            record_id: submission.record_id,
+            record_id,
             id: stored.id,
             revision: stored.revision,
             outcome: stored.outcome,
@@ -256,7 +273,8 @@ pub struct ReleaseIn {
     released_at: DateTime<Utc>,
 }
 
-/// Releases a designation: a new revision of the record with its release time.
+/// Releases a designation: a new revision of the record with its release time, written in
+/// one transaction with the read of the current revision.
 pub async fn release_designation(
     State(state): State<AppState>,
     Scoped(provider, _): Scoped<DesignatorScope>,
@@ -266,41 +284,21 @@ pub async fn release_designation(
     let record_id = record_id(body.record_id)?;
     let released = second(body.released_at)?;
     not_in_future(released, now)?;
-    let (subject, current) = state
+    let allowed: Vec<DesignationKind> = DesignationKind::ALL
+        .into_iter()
+        .filter(|k| provider.kind.may_designate(*k))
+        .collect();
+    let stored = state
         .store
-        .current_record(provider.id, &record_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("this provider has no designation with that record_id")
+        .release(provider.id, &record_id, released, &allowed, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                ApiError::not_found("this provider has no designation with that record_id")
+            }
+            other => other.into(),
         })?;
-    let EvidenceBody::Designation {
-        kind,
-        started_at,
-        ends_at,
-        ..
-    } = current
-    else {
-        return Err(ApiError::bad_request(
-            "record_kind_mismatch",
-            "this record is not a designation",
-        ));
-    };
-    may_designate(&provider, kind)?;
-    if released < started_at {
-        return Err(EvidenceError::EndBeforeStart.into());
-    }
-    let submission = Submission {
-        provider_id: provider.id,
-        record_id,
-        subject,
-        body: EvidenceBody::Designation {
-            kind,
-            started_at,
-            ends_at,
-            released_at: Some(released),
-        },
-    };
-    store(&state, submission, now).await
+    respond(&state, provider.id, "designation", record_id, stored)
 }
 
 #[derive(Debug, Serialize)]
