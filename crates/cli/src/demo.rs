@@ -213,8 +213,10 @@ pub async fn refresh_tokens(
 }
 
 impl Seeder<'_> {
+    /// A time between `lo` and `hi` hours ago, in whole minutes as providers send them.
     fn hours_ago(&mut self, lo: i64, hi: i64) -> DateTime<Utc> {
-        self.now - Duration::minutes(self.rng.gen_range(lo * 60..hi * 60))
+        let now = DateTime::from_timestamp(self.now.timestamp() / 60 * 60, 0).unwrap_or(self.now);
+        now - Duration::minutes(self.rng.gen_range(lo * 60..hi * 60))
     }
 
     fn document(&mut self) -> Result<DocumentNumber> {
@@ -288,7 +290,8 @@ impl Seeder<'_> {
         hours_ago: (i64, i64),
     ) -> Result<()> {
         let sampled_at = self.hours_ago(hours_ago.0, hours_ago.1);
-        let resulted_at = (sampled_at + Duration::hours(self.rng.gen_range(4..12))).min(self.now);
+        let resulted_at = (sampled_at + Duration::hours(self.rng.gen_range(4..12)))
+            .min(self.hours_ago(0, 1).max(sampled_at));
         self.submit(
             self.lab,
             doc,

@@ -312,6 +312,26 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
             "the code-signing key is valid for less than 30 days; codes signed after that are refused"
         );
     }
+    if now > keys.code_not_after {
+        anyhow::bail!(
+            "the code-signing key expired at {}: every code it signed would be refused; rotate the key",
+            keys.code_not_after
+        );
+    }
+    // Every node on one database must sign with the same keys (docs/SECURITY.md).
+    for (what, kid) in [
+        ("code_signing_kid", keys.code.kid()),
+        ("root_kid", keys.root.kid()),
+    ] {
+        if let Some(other) = store.pin(what, &kid).await? {
+            anyhow::bail!(
+                "this node's {what} is {} but the database belongs to a region whose {what} is {}: \
+                 copy keys/ from an existing node (docs/SECURITY.md)",
+                setup::hex(&kid),
+                setup::hex(&other)
+            );
+        }
+    }
     let trust_list = keys.trust_list(region.id(), now)?;
     std::fs::write(dir.trust_list_path(), &trust_list).context("cannot write trust-list.json")?;
     let mut config = ServerConfig::default();
@@ -391,6 +411,10 @@ async fn demo(args: DemoArgs) -> Result<()> {
                 .await?;
             d
         }
+        _ if prepared.store.count_people().await? > 0 => anyhow::bail!(
+            "{} holds a database but no readable demo.json: use an empty --data-dir for the demo",
+            prepared.dir.path.display()
+        ),
         _ => {
             println!("seeding the demo region ({} residents)…", demo::RESIDENTS);
             demo::seed(

@@ -399,6 +399,47 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
     );
     assert_eq!((exit, v["colour"].as_str()), (0, Some("green")), "{v}");
 
+    // A second node given the same master key but signing keys of its own is refused: its
+    // codes would not verify against the region's trust list.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir2.path().join("keys")).expect("keys dir");
+    std::fs::copy(
+        dir.path().join("keys/master.key"),
+        dir2.path().join("keys/master.key"),
+    )
+    .expect("copy master key");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir2.path().to_str().expect("utf-8"),
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .expect("second node");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("code_signing_kid"), "{err}");
+    // And one with another master key is refused before that.
+    let dir3 = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir3.path().to_str().expect("utf-8"),
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .expect("third node");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
+
     // Personal fields are ciphertext in the database.
     rt.block_on(async {
         use sqlx::{Connection, Row};

@@ -10,7 +10,7 @@
 //!
 //! Personal data in it is what a code shows anyway: masked name and document.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -47,20 +47,41 @@ pub struct IssuedCode {
     pub claims: healthcode_credential::CodeClaims,
 }
 
+/// Invalidations remembered for judging racing loads; older ones are judged conservatively.
+const RECENT_INVALIDATIONS: usize = 65_536;
+
 #[derive(Debug, Default)]
 struct People {
     by_id: HashMap<i64, Entry>,
     by_subject: HashMap<DocIndex, i64>,
     codes: HashMap<i64, Arc<IssuedCode>>,
+    /// (epoch, subject) of recent invalidations, oldest first.
+    recent: VecDeque<(u64, DocIndex)>,
+    /// Every invalidation at or before this epoch has left `recent`: a load that began before
+    /// it cannot be judged and is not cached.
+    forgotten: u64,
+}
+
+impl People {
+    /// Whether `subject` was invalidated after `epoch` (or that can no longer be told).
+    fn invalidated_since(&self, subject: &DocIndex, epoch: u64) -> bool {
+        epoch < self.forgotten
+            || self
+                .recent
+                .iter()
+                .rev()
+                .take_while(|(e, _)| *e > epoch)
+                .any(|(_, s)| s == subject)
+    }
 }
 
 #[derive(Debug)]
 pub struct Cache {
     ttl: Duration,
     capacity: usize,
-    /// Bumped by every invalidation. A loader notes it before reading the store and caches
-    /// what it read only if it has not moved: otherwise an invalidation may have come between
-    /// the read and the insert, and the data read may already be stale.
+    /// Bumped by every invalidation. A loader notes it before reading the store; before caching
+    /// what it read, it checks that its own subject was not invalidated since (an
+    /// invalidation between the read and the insert means the data read may be stale).
     epoch: AtomicU64,
     sessions: RwLock<Sessions>,
     people: RwLock<People>,
@@ -125,7 +146,8 @@ impl Cache {
             loaded_at: now,
         };
         if let Ok(mut people) = self.people.write()
-            && self.epoch.load(Ordering::Acquire) == epoch
+            && (self.epoch.load(Ordering::Acquire) == epoch
+                || !people.invalidated_since(&entry.who.doc_index, epoch))
         {
             if people.by_id.len() >= self.capacity {
                 *people = People::default();
@@ -143,10 +165,12 @@ impl Cache {
         self.people.read().ok()?.codes.get(&person_id).cloned()
     }
 
-    /// Keeps a signed code for reuse, unless an invalidation happened since `epoch`.
-    pub fn put_code(&self, person_id: i64, code: Arc<IssuedCode>, epoch: u64) {
+    /// Keeps a signed code for reuse, unless the person was invalidated since `epoch`.
+    pub fn put_code(&self, who: &CodeSubject, code: Arc<IssuedCode>, epoch: u64) {
+        let person_id = who.person_id;
         if let Ok(mut people) = self.people.write()
-            && self.epoch.load(Ordering::Acquire) == epoch
+            && (self.epoch.load(Ordering::Acquire) == epoch
+                || !people.invalidated_since(&who.doc_index, epoch))
         {
             if people.codes.len() >= self.capacity {
                 people.codes.clear();
@@ -157,22 +181,32 @@ impl Cache {
 
     /// Forgets whatever is cached about the people with these blind indexes.
     pub fn invalidate<'a>(&self, subjects: impl IntoIterator<Item = &'a DocIndex>) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut people) = self.people.write() {
-            for subject in subjects {
-                if let Some(id) = people.by_subject.remove(subject) {
-                    people.by_id.remove(&id);
-                    people.codes.remove(&id);
-                }
+        let Ok(mut people) = self.people.write() else {
+            return;
+        };
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        for subject in subjects {
+            if let Some(id) = people.by_subject.remove(subject) {
+                people.by_id.remove(&id);
+                people.codes.remove(&id);
+            }
+            people.recent.push_back((epoch, *subject));
+            if people.recent.len() > RECENT_INVALIDATIONS
+                && let Some((e, _)) = people.recent.pop_front()
+            {
+                people.forgotten = people.forgotten.max(e);
             }
         }
     }
 
     /// Forgets every person (not sessions): used when the change feed cannot be read.
     pub fn clear_people(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut people) = self.people.write() {
-            *people = People::default();
+            let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+            *people = People {
+                forgotten: epoch,
+                ..People::default()
+            };
         }
     }
 }
@@ -205,6 +239,20 @@ mod tests {
         c.invalidate(&[DocIndex([2; 32])]);
         assert!(c.person(1, t0()).is_some(), "other subjects stay");
         c.invalidate(&[DocIndex([1; 32])]);
+        assert!(c.person(1, t0()).is_none());
+    }
+
+    #[test]
+    fn a_load_is_cached_when_only_other_people_changed_meanwhile() {
+        let c = Cache::new(Duration::minutes(5), 100);
+        let e = c.epoch();
+        c.invalidate(&[DocIndex([2; 32]), DocIndex([3; 32])]);
+        c.put_person(who(1, 1), Evidence::default(), e, t0());
+        assert!(c.person(1, t0()).is_some());
+        // After the feed was lost, nothing loaded before can be judged.
+        let e = c.epoch();
+        c.clear_people();
+        c.put_person(who(1, 1), Evidence::default(), e, t0());
         assert!(c.person(1, t0()).is_none());
     }
 

@@ -21,6 +21,9 @@ pub const POLL_EVERY: Duration = Duration::from_millis(200);
 pub const GAP_WAIT: Duration = Duration::from_secs(30);
 /// Rows read per query; a backlog is drained in a loop.
 const BATCH: i64 = 10_000;
+/// How far below the newest id a reader starts, so that writes in flight when it starts are
+/// found as gaps rather than passed over.
+const START_MARGIN: i64 = 1_000;
 /// Gaps remembered at most; past this the oldest are given up.
 const MAX_GAPS: usize = 100_000;
 
@@ -75,7 +78,7 @@ impl Cursor {
 pub async fn watch(state: AppState) {
     let mut cursor = loop {
         match state.store.evidence_high_water().await {
-            Ok(id) => break Cursor::new(id),
+            Ok(id) => break Cursor::new((id - START_MARGIN).max(0)),
             Err(e) => {
                 tracing::warn!(error = %e, "change feed: cannot read the high-water mark; retrying");
                 tokio::time::sleep(POLL_EVERY).await;

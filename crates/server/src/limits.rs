@@ -2,11 +2,14 @@
 //! requests in flight that sheds load with 503 instead of queueing without bound, a request
 //! timeout, and a body-size limit (set in the router).
 //!
-//! Clients are told apart by peer IP address. Behind a reverse proxy every client shares the
-//! proxy's address; such deployments rate-limit at the proxy (docs/OPERATIONS.md).
+//! Clients are told apart by peer address: an IPv4 address, or an IPv6 /64 (one subscriber's
+//! allocation, so that a client cannot mint fresh addresses to reset its limit). Behind a
+//! reverse proxy every client shares the proxy's address; such deployments rate-limit at the
+//! proxy (docs/OPERATIONS.md).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::hash::{BuildHasher, RandomState};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -37,10 +40,32 @@ struct Bucket {
     last: Instant,
 }
 
+#[derive(Debug, Default)]
+struct Shard {
+    buckets: HashMap<IpAddr, Bucket>,
+    last_sweep: Option<Instant>,
+}
+
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
-    shards: Vec<Mutex<HashMap<IpAddr, Bucket>>>,
+    shards: Vec<Mutex<Shard>>,
+    /// Keyed per process, so clients cannot aim at one shard.
+    hasher: RandomState,
+}
+
+/// The key a client is limited by.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 impl RateLimiter {
@@ -48,24 +73,32 @@ impl RateLimiter {
         RateLimiter {
             limit,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
         }
     }
 
     /// Takes one token for `client` at `now`; on refusal says how long until one is free.
     pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let shard = match client {
-            IpAddr::V4(a) => a.octets()[3] as usize,
-            IpAddr::V6(a) => a.octets()[15] as usize,
-        } % SHARDS;
-        let Ok(mut map) = self.shards[shard].lock() else {
+        let client = client_key(client);
+        let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
+        let Ok(mut shard) = self.shards[shard].lock() else {
             return Ok(());
         };
-        if map.len() >= SHARD_SWEEP_AT {
+        // Idle clients' buckets are full again and can be forgotten; sweeping is linear in the
+        // shard, so it runs at most once a second.
+        if shard.buckets.len() >= SHARD_SWEEP_AT
+            && shard
+                .last_sweep
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+        {
             let full = self.limit.burst;
             let rate = self.limit.per_second;
-            map.retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < full);
+            shard.buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < full
+            });
+            shard.last_sweep = Some(now);
         }
-        let b = map.entry(client).or_insert(Bucket {
+        let b = shard.buckets.entry(client).or_insert(Bucket {
             tokens: self.limit.burst,
             last: now,
         });
@@ -152,5 +185,20 @@ mod tests {
         assert!(l.check(other, t0).is_ok(), "clients are independent");
         assert!(l.check(ip, t0 + Duration::from_millis(100)).is_ok());
         assert!(l.check(ip, t0 + Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let l = RateLimiter::new(RateLimit {
+            per_second: 1.0,
+            burst: 1.0,
+        });
+        let t0 = Instant::now();
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert!(l.check(a, t0).is_ok());
+        assert!(l.check(b, t0).is_err(), "same /64, same bucket");
+        assert!(l.check(other, t0).is_ok());
     }
 }

@@ -103,6 +103,11 @@ pub trait Store: Send + Sync + 'static {
     /// The current revision of every record about `subject`.
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError>;
 
+    /// Records `value` under `key` in the database's own facts if nothing is there yet, and
+    /// returns what is there when it differs from `value`: how nodes find out they were given
+    /// different key files.
+    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// The id of the newest evidence row: where a change feed reader starts.
     async fn evidence_high_water(&self) -> Result<i64, StoreError>;
 

@@ -66,16 +66,19 @@ impl SqlStore {
                 "database URL must start with sqlite: or postgres://".into(),
             ));
         };
-        let url = match backend {
-            Backend::Sqlite if !url.contains("memory") && !url.contains("mode=") => {
-                format!("{url}?mode=rwc")
-            }
-            _ => url.to_owned(),
+        let in_memory =
+            backend == Backend::Sqlite && (url == "sqlite::memory:" || url.contains("mode=memory"));
+        // Create the database file on first start unless the URL says otherwise.
+        let url = if backend == Backend::Sqlite && !in_memory && !url.contains("mode=") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}mode=rwc")
+        } else {
+            url.to_owned()
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let max = match backend {
             // An in-memory SQLite database exists per connection: keep exactly one.
-            Backend::Sqlite if url.contains("memory") => 1,
+            Backend::Sqlite if in_memory => 1,
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         };
@@ -574,6 +577,20 @@ impl Store for SqlStore {
             }
         }
         Ok(evidence)
+    }
+
+    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value.to_vec())
+            .execute(&self.pool)
+            .await?;
+        let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        Ok((stored != value).then_some(stored))
     }
 
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {

@@ -112,6 +112,26 @@ macro_rules! on_both {
 }
 
 #[tokio::test]
+async fn urls_with_options_and_pins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?cache=private",
+        dir.path().join("memory-notes.db").display()
+    );
+    let store = SqlStore::connect(&url, vault())
+        .await
+        .expect("file with options");
+    assert!(dir.path().join("memory-notes.db").exists());
+    assert_eq!(store.pin("k", b"one").await.expect("pin"), None);
+    assert_eq!(store.pin("k", b"one").await.expect("pin"), None);
+    assert_eq!(
+        store.pin("k", b"two").await.expect("pin"),
+        Some(b"one".to_vec())
+    );
+    store.close().await;
+}
+
+#[tokio::test]
 async fn a_wrong_master_key_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("k.db").display());

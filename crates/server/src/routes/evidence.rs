@@ -31,18 +31,19 @@ pub struct SubmitOut {
 
 type Submitted = (StatusCode, Json<SubmitOut>);
 
-/// Record ids are the provider's own keys: 1 to 128 characters of letters, digits and `.-_:/`.
+/// Record ids are the provider's own keys: 1 to 128 characters of letters, digits and `.-_:`
+/// (no `/`, so that every id is one path segment in `/records/{record_id}`).
 fn record_id(raw: String) -> Result<String, ApiError> {
     let ok = (1..=128).contains(&raw.len())
         && raw
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:/".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
     if ok {
         Ok(raw)
     } else {
         Err(ApiError::bad_request(
             "record_id_invalid",
-            "record_id must be 1 to 128 characters of letters, digits and . - _ : /",
+            "record_id must be 1 to 128 characters of letters, digits and . - _ :",
         ))
     }
 }

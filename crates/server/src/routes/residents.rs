@@ -242,9 +242,7 @@ fn code_for(
     })?;
     let issued = Arc::new(IssuedCode { code, claims });
     if reuse > TimeDelta::zero() {
-        state
-            .cache
-            .put_code(entry.who.person_id, issued.clone(), epoch);
+        state.cache.put_code(&entry.who, issued.clone(), epoch);
     }
     Ok(issued)
 }
