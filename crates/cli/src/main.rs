@@ -282,6 +282,7 @@ struct Prepared {
     store: Arc<dyn Store>,
     state: AppState,
     listen: SocketAddr,
+    keys: setup::Keys,
 }
 
 async fn prepare(args: &ServeArgs) -> Result<Prepared> {
@@ -359,7 +360,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         store.clone(),
         policy,
         region,
-        keys.code,
+        keys.code.clone(),
         trust_list,
         identity,
         clock,
@@ -370,6 +371,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         store,
         state,
         listen: file.listen(args.listen),
+        keys,
     })
 }
 
@@ -391,9 +393,36 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
     }
     println!("healthcode listening on http://{addr}");
     tracing::info!(%addr, "listening");
+    let resign = tokio::spawn(resign_trust_list(
+        p.state.clone(),
+        p.keys,
+        p.dir.trust_list_path(),
+    ));
     healthcode_server::serve(listener, p.state, shutdown_signal()).await?;
+    resign.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Re-signs the trust list every day, so that a long-running server never serves a list past
+/// its `next_update` (a week after signing).
+async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = state.clock.now();
+        match keys.trust_list(state.region.id(), now) {
+            Ok(signed) => {
+                if let Err(e) = std::fs::write(&path, &signed) {
+                    tracing::warn!(error = %e, "cannot write trust-list.json");
+                }
+                state.set_trust_list(signed);
+                tracing::info!("trust list re-signed");
+            }
+            Err(e) => tracing::error!(error = %e, "cannot re-sign the trust list"),
+        }
+    }
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {

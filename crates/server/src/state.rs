@@ -61,8 +61,9 @@ pub struct Shared {
     pub policy: Arc<Policy>,
     pub region: Arc<Region>,
     pub issuer: Arc<SigningKey>,
-    /// The trust list file served at /api/v1/trust-list, already signed.
-    pub trust_list: Arc<str>,
+    /// The trust list file served at /api/v1/trust-list, already signed; replaced when the
+    /// list is re-signed (see [`Shared::set_trust_list`]).
+    trust_list: std::sync::RwLock<Arc<str>>,
     /// `None` when no identity provider is configured: enrolment is then unavailable.
     pub identity: Option<Arc<dyn IdentityProvider>>,
     pub clock: Arc<dyn Clock>,
@@ -88,12 +89,29 @@ impl AppState {
             policy: Arc::new(policy),
             region: Arc::new(region),
             issuer: Arc::new(issuer),
-            trust_list: trust_list.into(),
+            trust_list: std::sync::RwLock::new(trust_list.into()),
             identity,
             clock,
             cache: Arc::new(Cache::new(config.cache_ttl, 200_000)),
             limiter: Arc::new(RateLimiter::new(config.rate_limit)),
             config: Arc::new(config),
         }))
+    }
+}
+
+impl Shared {
+    /// The signed trust list being served.
+    pub fn trust_list(&self) -> Arc<str> {
+        match self.trust_list.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves a newly signed trust list from now on.
+    pub fn set_trust_list(&self, signed: String) {
+        if let Ok(mut t) = self.trust_list.write() {
+            *t = signed.into();
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::state::AppState;
 pub async fn trust_list(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.trust_list.to_string(),
+        state.trust_list().to_string(),
     )
 }
 
