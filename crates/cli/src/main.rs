@@ -91,6 +91,10 @@ struct ServeArgs {
     /// production.
     #[arg(long, env = "HEALTHCODE_DEV_IDENTITY")]
     dev_identity: bool,
+    /// The code-signing or root key files were replaced on purpose (a key rotation): record
+    /// their ids as this region's instead of refusing to start.
+    #[arg(long)]
+    accept_new_keys: bool,
     /// Sustained requests per second allowed per client address.
     #[arg(long, env = "HEALTHCODE_RATE_LIMIT_PER_SECOND")]
     rate_limit_per_second: Option<f64>,
@@ -327,14 +331,16 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         if let Some(other) = store.pin(what, &kid).await? {
             anyhow::bail!(
                 "this node's {what} is {} but the database belongs to a region whose {what} is {}: \
-                 copy keys/ from an existing node (docs/SECURITY.md)",
+                 copy keys/ from an existing node, or after a deliberate rotation start once with \
+                 --accept-new-keys (docs/SECURITY.md)",
                 setup::hex(&kid),
                 setup::hex(&other)
             );
         }
     }
     let trust_list = keys.trust_list(region.id(), now)?;
-    std::fs::write(dir.trust_list_path(), &trust_list).context("cannot write trust-list.json")?;
+    setup::write_atomically(&dir.trust_list_path(), trust_list.as_bytes())
+        .context("cannot write trust-list.json")?;
     let mut config = ServerConfig::default();
     let flags = config::Limits {
         rate_limit_per_second: args.rate_limit_per_second,
@@ -398,8 +404,9 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         p.keys,
         p.dir.trust_list_path(),
     ));
-    healthcode_server::serve(listener, p.state, shutdown_signal()).await?;
+    let served = healthcode_server::serve(listener, p.state, shutdown_signal()).await;
     resign.abort();
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -414,7 +421,7 @@ async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
         let now = state.clock.now();
         match keys.trust_list(state.region.id(), now) {
             Ok(signed) => {
-                if let Err(e) = std::fs::write(&path, &signed) {
+                if let Err(e) = setup::write_atomically(&path, signed.as_bytes()) {
                     tracing::warn!(error = %e, "cannot write trust-list.json");
                 }
                 state.set_trust_list(signed);

@@ -150,7 +150,11 @@ impl Cache {
                 || !people.invalidated_since(&entry.who.doc_index, epoch))
         {
             if people.by_id.len() >= self.capacity {
-                *people = People::default();
+                // Forget the entries, not the log of recent invalidations: loads in flight
+                // are still judged by it.
+                people.by_id.clear();
+                people.by_subject.clear();
+                people.codes.clear();
             }
             people
                 .by_subject
@@ -252,6 +256,18 @@ mod tests {
         // After the feed was lost, nothing loaded before can be judged.
         let e = c.epoch();
         c.clear_people();
+        c.put_person(who(1, 1), Evidence::default(), e, t0());
+        assert!(c.person(1, t0()).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_still_judges_loads_in_flight() {
+        let c = Cache::new(Duration::minutes(5), 1);
+        let e = c.epoch();
+        c.invalidate(&[DocIndex([1; 32])]);
+        // Another load fills the cache to capacity and beyond.
+        c.put_person(who(2, 2), Evidence::default(), c.epoch(), t0());
+        c.put_person(who(3, 3), Evidence::default(), c.epoch(), t0());
         c.put_person(who(1, 1), Evidence::default(), e, t0());
         assert!(c.person(1, t0()).is_none());
     }

@@ -70,9 +70,20 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT,
                 "superseded_revision",
                 format!(
-                    "this is revision {matched} of the record, which revision {current} has since corrected; nothing was changed (a late retry?)"
+                    "this is revision {matched} of the record, which revision {current} has since corrected; nothing was changed (a late retry?). To restore it on purpose, send it again with \"supersedes\": {current}"
                 ),
             ),
+            StoreError::RevisionMismatch { expected, current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "revision_mismatch",
+                format!(
+                    "the submission supersedes revision {expected} but the record is at revision {current}; check its history and try again"
+                ),
+            ),
+            StoreError::Rejected {
+                code: code @ "designation_kind_forbidden",
+                message,
+            } => ApiError::new(StatusCode::FORBIDDEN, code, message),
             StoreError::Rejected { code, message } => ApiError::bad_request(code, message),
             StoreError::WrongCategory(r) => ApiError::bad_request(
                 "record_kind_mismatch",

@@ -245,6 +245,27 @@ async fn resubmission_is_idempotent_and_corrections_keep_history() {
         (c4, b4["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("superseded_revision"))
     );
+    // Restoring it on purpose names the revision it replaces.
+    let mut restore = body.clone();
+    restore["supersedes"] = json!(1);
+    let (c5, b5) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), restore.clone())
+        .await;
+    assert_eq!(
+        (c5, b5["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("revision_mismatch"))
+    );
+    restore["supersedes"] = json!(2);
+    let (c6, b6) = app
+        .post("/api/v1/test-results", Some(&app.keys.lab), restore)
+        .await;
+    assert_eq!(
+        (c6, b6["revision"].as_u64()),
+        (StatusCode::OK, Some(3)),
+        "{b6}"
+    );
+    let (_, h) = app.get("/api/v1/records/T-9", Some(&app.keys.lab)).await;
+    assert_eq!(h["revisions"][2]["body"]["outcome"], "positive");
     // Another provider cannot read it.
     let (code, _) = app.get("/api/v1/records/T-9", Some(&app.keys.cdc)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -252,8 +273,8 @@ async fn resubmission_is_idempotent_and_corrections_keep_history() {
     // The person registers after the results arrived and sees the current one at once.
     let token = app.enrol(DOC, "孙七").await;
     let s = app.status(&token).await;
-    assert_eq!(s["colour"], "green");
-    assert_eq!(s["test_recency"]["days"], 0);
+    assert_eq!(s["colour"], "yellow");
+    assert_eq!(s["reasons"][0]["code"], "pcr_positive");
 }
 
 #[tokio::test]

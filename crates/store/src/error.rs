@@ -15,6 +15,8 @@ pub enum StoreError {
         "this content is revision {matched} of the record, since superseded by revision {current}"
     )]
     Superseded { matched: u32, current: u32 },
+    #[error("the submission supersedes revision {expected} but the current revision is {current}")]
+    RevisionMismatch { expected: u32, current: u32 },
     #[error("{message}")]
     Rejected {
         code: &'static str,

@@ -83,6 +83,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError>;
 
+    /// A deliberate correction of revision `supersedes`, which must be the current one
+    /// ([`StoreError::RevisionMismatch`] otherwise). Unlike [`Store::submit`] it is stored even
+    /// when its content equals an earlier revision: how a provider restores one on purpose.
+    async fn submit_superseding(
+        &self,
+        submission: &Submission,
+        supersedes: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError>;
+
     /// Releases a designation at `released_at`: a new revision of its current revision, in
     /// one transaction, so a correction landing meanwhile is kept. [`StoreError::NotFound`] if
     /// the provider has no such record; [`StoreError::Rejected`] if its kind is not in
@@ -107,6 +117,9 @@ pub trait Store: Send + Sync + 'static {
     /// returns what is there when it differs from `value`: how nodes find out they were given
     /// different key files.
     async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Records `value` under `key`, replacing what is there (after a deliberate key rotation).
+    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
 
     /// The id of the newest evidence row: where a change feed reader starts.
     async fn evidence_high_water(&self) -> Result<i64, StoreError>;

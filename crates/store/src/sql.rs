@@ -170,7 +170,7 @@ impl SqlStore {
     /// One write of a record in one transaction: read the current revision, decide, write.
     async fn write_once(&self, w: &Write<'_>, now: DateTime<Utc>) -> Result<Stored, StoreError> {
         let (provider_id, record_id) = match w {
-            Write::Submit(s) => (s.provider_id, s.record_id.as_str()),
+            Write::Submit(s, _) => (s.provider_id, s.record_id.as_str()),
             Write::Release {
                 provider_id,
                 record_id,
@@ -188,13 +188,14 @@ impl SqlStore {
         .await?;
         let current_body = current.as_ref().map(body_from_row).transpose()?;
         let decided = match w {
-            Write::Submit(s) => decide_submit(s, current_body),
+            Write::Submit(s, _) => decide_submit(s, current_body),
             Write::Release {
                 released_at,
                 allowed,
                 ..
             } => match (&current, current_body) {
                 (Some(row), Some(body)) => decide_release(
+                    record_id,
                     doc_index_from(row.try_get("subject_index")?)?,
                     body,
                     *released_at,
@@ -211,6 +212,23 @@ impl SqlStore {
             }
         };
         let hash = content_hash(&subject, &body);
+        let supersedes = match w {
+            Write::Submit(_, n) => *n,
+            Write::Release { .. } => None,
+        };
+        if let Some(expected) = supersedes {
+            let current_revision = match &current {
+                Some(row) => to_revision(row.try_get("revision")?)?,
+                None => 0,
+            };
+            if expected != current_revision {
+                tx.rollback().await?;
+                return Err(StoreError::RevisionMismatch {
+                    expected,
+                    current: current_revision,
+                });
+            }
+        }
         let (revision, previous_subject) = match &current {
             None => (1, None),
             Some(row) => {
@@ -228,16 +246,18 @@ impl SqlStore {
                 }
                 // The content of an earlier, superseded revision arriving again is a late
                 // retry far more often than a wish to undo the correction: refuse it rather
-                // than let it silently revert the record.
-                if let Some(old) = sqlx::query(
-                    "SELECT revision FROM evidence WHERE provider_id = $1 AND record_id = $2 \
+                // than let it silently revert the record, unless the provider said which
+                // revision it means to replace.
+                if supersedes.is_none()
+                    && let Some(old) = sqlx::query(
+                        "SELECT revision FROM evidence WHERE provider_id = $1 AND record_id = $2 \
                      AND content_hash = $3 ORDER BY revision DESC LIMIT 1",
-                )
-                .bind(provider_id)
-                .bind(record_id)
-                .bind(hash.clone())
-                .fetch_optional(&mut *tx)
-                .await?
+                    )
+                    .bind(provider_id)
+                    .bind(record_id)
+                    .bind(hash.clone())
+                    .fetch_optional(&mut *tx)
+                    .await?
                 {
                     let matched = to_revision(old.try_get("revision")?)?;
                     tx.rollback().await?;
@@ -474,11 +494,21 @@ impl Store for SqlStore {
         // index and retries, and then sees the winner's row.
         let mut attempt = 0;
         loop {
-            match self.write_once(&Write::Submit(s), now).await {
+            match self.write_once(&Write::Submit(s, None), now).await {
                 Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
                 other => return other,
             }
         }
+    }
+
+    async fn submit_superseding(
+        &self,
+        s: &Submission,
+        supersedes: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        self.write_once(&Write::Submit(s, Some(supersedes)), now)
+            .await
     }
 
     async fn release(
@@ -593,6 +623,19 @@ impl Store for SqlStore {
         Ok((stored != value).then_some(stored))
     }
 
+    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM evidence")
@@ -683,8 +726,9 @@ async fn check_master_key(pool: &AnyPool, vault: &Vault) -> Result<(), StoreErro
 
 /// What a write does to a record.
 enum Write<'a> {
-    /// A provider's submission of the whole record.
-    Submit(&'a Submission),
+    /// A provider's submission of the whole record; with `Some(n)`, a deliberate correction
+    /// of revision `n`.
+    Submit(&'a Submission, Option<u32>),
     /// The release of a designation, applied to its current revision.
     Release {
         provider_id: i64,
@@ -729,6 +773,7 @@ fn decide_submit(
 
 /// The subject and body after releasing the current revision `body` at `released_at`.
 fn decide_release(
+    record_id: &str,
     subject: DocIndex,
     body: EvidenceBody,
     released_at: DateTime<Utc>,
@@ -741,7 +786,7 @@ fn decide_release(
         ..
     } = body
     else {
-        return Err(StoreError::WrongCategory("the record".into()));
+        return Err(StoreError::WrongCategory(record_id.to_owned()));
     };
     if !allowed.contains(&kind) {
         return Err(StoreError::Rejected {

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use healthcode_domain::evidence::check_record_id;
 use healthcode_domain::{
     DesignationKind, DocumentNumber, DocumentType, EvidenceError, TestKind, TestOutcome,
     TestResult, VaccinationKind,
@@ -31,21 +32,10 @@ pub struct SubmitOut {
 
 type Submitted = (StatusCode, Json<SubmitOut>);
 
-/// Record ids are the provider's own keys: 1 to 128 characters of letters, digits and `.-_:`
-/// (no `/`, so that every id is one path segment in `/records/{record_id}`).
+/// Record ids are the provider's own keys (rule in `healthcode_domain::evidence`).
 fn record_id(raw: String) -> Result<String, ApiError> {
-    let ok = (1..=128).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
-    if ok {
-        Ok(raw)
-    } else {
-        Err(ApiError::bad_request(
-            "record_id_invalid",
-            "record_id must be 1 to 128 characters of letters, digits and . - _ :",
-        ))
-    }
+    check_record_id(&raw)?;
+    Ok(raw)
 }
 
 fn document(kind: &str, number: &str) -> Result<DocumentNumber, ApiError> {
@@ -65,12 +55,18 @@ fn not_in_future(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Stores a submission; `supersedes` names the current revision a deliberate correction
+/// replaces (see `Store::submit_superseding`).
 async fn store(
     state: &AppState,
     submission: Submission,
+    supersedes: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<Submitted, ApiError> {
-    let stored: Stored = state.store.submit(&submission, now).await?;
+    let stored: Stored = match supersedes {
+        None => state.store.submit(&submission, now).await?,
+        Some(n) => state.store.submit_superseding(&submission, n, now).await?,
+    };
     respond(
         state,
         submission.provider_id,
@@ -124,6 +120,8 @@ pub struct TestResultIn {
     resulted_at: DateTime<Utc>,
     kind: TestKind,
     result: TestOutcome,
+    /// For a deliberate correction: the current revision this one replaces.
+    supersedes: Option<u32>,
 }
 
 pub async fn submit_test_result(
@@ -132,6 +130,7 @@ pub async fn submit_test_result(
     ApiJson(body): ApiJson<TestResultIn>,
 ) -> Result<Submitted, ApiError> {
     let now = state.clock.now();
+    let body_supersedes = body.supersedes;
     let record_id = record_id(body.record_id)?;
     let doc = document(&body.document_type, &body.document_number)?;
     let (sampled_at, resulted_at) = (second(body.sampled_at)?, second(body.resulted_at)?);
@@ -147,7 +146,7 @@ pub async fn submit_test_result(
             resulted_at,
         },
     };
-    store(&state, submission, now).await
+    store(&state, submission, body_supersedes, now).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +167,8 @@ pub struct VaccinationIn {
     dose_number: Option<u8>,
     product: Option<String>,
     administered_at: DateTime<Utc>,
+    /// For a deliberate correction: the current revision this one replaces.
+    supersedes: Option<u32>,
 }
 
 fn dose() -> VaccinationEventKind {
@@ -180,6 +181,7 @@ pub async fn submit_vaccination(
     ApiJson(body): ApiJson<VaccinationIn>,
 ) -> Result<Submitted, ApiError> {
     let now = state.clock.now();
+    let body_supersedes = body.supersedes;
     let record_id = record_id(body.record_id)?;
     let doc = document(&body.document_type, &body.document_number)?;
     let at = second(body.administered_at)?;
@@ -206,7 +208,7 @@ pub async fn submit_vaccination(
         subject: state.store.blind_index(&doc),
         body: EvidenceBody::Vaccination { kind, at },
     };
-    store(&state, submission, now).await
+    store(&state, submission, body_supersedes, now).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,6 +220,8 @@ pub struct DesignationIn {
     kind: DesignationKind,
     started_at: DateTime<Utc>,
     ends_at: Option<DateTime<Utc>>,
+    /// For a deliberate correction: the current revision this one replaces.
+    supersedes: Option<u32>,
 }
 
 fn may_designate(provider: &Provider, kind: DesignationKind) -> Result<(), ApiError> {
@@ -233,7 +237,8 @@ fn may_designate(provider: &Provider, kind: DesignationKind) -> Result<(), ApiEr
 }
 
 /// Designates a person. Resubmitting a designation that has since been released does not
-/// undo the release: a new designation needs a new record id.
+/// undo the release, unless it now starts after the release: that is a new period of the
+/// designation, in force again (see `Store::submit`).
 ///
 /// A record id already used for a test result or vaccination is refused by the store as a
 /// change of category.
@@ -244,6 +249,7 @@ pub async fn submit_designation(
 ) -> Result<Submitted, ApiError> {
     may_designate(&provider, body.kind)?;
     let now = state.clock.now();
+    let body_supersedes = body.supersedes;
     let record_id = record_id(body.record_id)?;
     let doc = document(&body.document_type, &body.document_number)?;
     let started_at = second(body.started_at)?;
@@ -264,7 +270,7 @@ pub async fn submit_designation(
             released_at: None,
         },
     };
-    store(&state, submission, now).await
+    store(&state, submission, body_supersedes, now).await
 }
 
 #[derive(Debug, Deserialize)]
