@@ -78,6 +78,8 @@ pub enum EvidenceError {
     DoseNumber,
     #[error("the vaccine product code is not in the policy's vaccine table")]
     UnknownProduct,
+    #[error("record_id must be 1 to 128 characters of letters, digits and . - _ :")]
+    RecordId,
 }
 
 impl EvidenceError {
@@ -88,6 +90,7 @@ impl EvidenceError {
             EvidenceError::EndBeforeStart => "end_before_start",
             EvidenceError::DoseNumber => "dose_number_invalid",
             EvidenceError::UnknownProduct => "vaccine_product_unknown",
+            EvidenceError::RecordId => "record_id_invalid",
         }
     }
 }

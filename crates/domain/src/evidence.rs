@@ -9,6 +9,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::EvidenceError;
 
+/// Checks a provider's record id: 1 to 128 characters of letters, digits and `.-_:` (no `/`,
+/// so that every id is one path segment in `/records/{record_id}`).
+pub fn check_record_id(raw: &str) -> Result<(), EvidenceError> {
+    let ok = (1..=128).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EvidenceError::RecordId)
+    }
+}
+
 /// Where an item of evidence came from: the store's id for it, the provider that submitted it
 /// and the provider's own record id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

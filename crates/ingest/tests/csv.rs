@@ -1,0 +1,222 @@
+//! Test-result CSV files as labs send them, good and broken.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use healthcode_domain::{TestKind, TestOutcome};
+use healthcode_ingest::{Encoding, FileError, TestResultRow, read_test_results};
+use proptest::prelude::*;
+
+const HEADER: &str = "record_id,document_type,document_number,sampled_at,resulted_at,kind,result";
+const ID: &str = "11010519491231002X";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 5, 2, 0, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+fn read(bytes: &[u8]) -> (Vec<TestResultRow>, Vec<(u64, &'static str)>) {
+    let rows = read_test_results(bytes, Shanghai, now()).expect("header ok");
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for r in rows {
+        match r {
+            Ok(row) => ok.push(row),
+            Err(e) => bad.push((e.line, e.code)),
+        }
+    }
+    (ok, bad)
+}
+
+#[test]
+fn a_good_file() {
+    let file = format!(
+        "{HEADER}\nT-1,resident_id,{ID},2026-05-01 08:00:00,2026-05-01 20:00,pcr,negative\n\
+         T-2,passport,E12345678,2026-05-01T00:00:00Z,2026-05-01T10:00:00+08:00,antigen,positive\n"
+    );
+    let (ok, bad) = read(file.as_bytes());
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ok.len(), 2);
+    assert_eq!(ok[0].line, 2);
+    assert_eq!(ok[0].record_id, "T-1");
+    assert_eq!(ok[0].document.expose(), ID);
+    assert_eq!(
+        (ok[0].kind, ok[0].outcome),
+        (TestKind::Pcr, TestOutcome::Negative)
+    );
+    // Local times are Beijing time.
+    assert_eq!(
+        ok[0].sampled_at,
+        Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+            .single()
+            .expect("t")
+    );
+    assert_eq!(
+        ok[1].resulted_at,
+        Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0)
+            .single()
+            .expect("t")
+    );
+    assert_eq!(
+        (ok[1].kind, ok[1].outcome),
+        (TestKind::Antigen, TestOutcome::Positive)
+    );
+}
+
+#[test]
+fn chinese_headers_values_gb18030_tabs_crlf_bom_and_extra_columns() {
+    let text = format!(
+        "姓名\t记录编号\t证件类型\t证件号码\t采样时间\t报告时间\t检测类型\t检测结果\r\n\
+         张三\tT-1\t居民身份证\t{ID}\t2026/05/01 08:00\t2026/05/01 20:00\t核酸\t阴性\r\n"
+    );
+    let (gb, _, _) = encoding_rs::GB18030.encode(&text);
+    let rows = read_test_results(&gb[..], Shanghai, now()).expect("header ok");
+    assert_eq!(rows.encoding, Encoding::Gb18030);
+    assert_eq!(rows.ignored_columns, vec!["姓名".to_owned()]);
+    let all: Vec<_> = rows.collect();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].as_ref().expect("ok").outcome, TestOutcome::Negative);
+
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+    let rows = read_test_results(with_bom.as_slice(), Shanghai, now()).expect("header ok");
+    assert_eq!(rows.encoding, Encoding::Utf8);
+    assert_eq!(rows.filter(Result::is_ok).count(), 1);
+}
+
+#[test]
+fn every_broken_row_is_named_and_the_good_ones_still_come_through() {
+    let file = format!(
+        "{HEADER}\n\
+         T-1,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-2,resident_id,110105194912310021,2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-3,resident_id,{ID},2026-05-01 08:00,2026-05-01 07:00,pcr,negative\n\
+         T-4,resident_id,{ID},2026-05-01 08:00,2026-05-09 20:00,pcr,negative\n\
+         T-5,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,maybe\n\
+         T-6,resident_id,{ID},yesterday,2026-05-01 20:00,pcr,negative\n\
+         T-7,library_card,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T 8,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-9,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,blood,negative\n\
+         \n\
+         T-10,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-11,resident_id,{ID},2026-05-01 08:00"
+    );
+    let mut bytes = file.into_bytes();
+    // A stray byte that is not UTF-8: a file this small is then read as GB18030 (see
+    // `text`), where it decodes to U+FFFD, and the row is refused for its value.
+    let bad_row =
+        format!("\nT-12,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,neg\u{e9}tive");
+    let mut bad_row = bad_row.into_bytes();
+    let at = bad_row.len() - 6;
+    bad_row[at] = 0xFF;
+    // Put it before the cut-off last row.
+    let cut = bytes.iter().rposition(|b| *b == b'\n').expect("newline");
+    let tail = bytes.split_off(cut);
+    bytes.extend_from_slice(&bad_row);
+    bytes.extend_from_slice(&tail);
+
+    let (ok, bad) = read(&bytes);
+    assert_eq!(
+        ok.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(),
+        vec!["T-1", "T-10"]
+    );
+    assert_eq!(
+        bad,
+        vec![
+            (3, "document_number_check_digit"),
+            (4, "result_before_sample"),
+            (5, "time_in_future"),
+            (6, "result_unknown"),
+            (7, "time_invalid"),
+            (8, "document_type_unknown"),
+            (9, "record_id_invalid"),
+            (10, "kind_unknown"),
+            (13, "result_unknown"),
+            (14, "field_count"),
+        ]
+    );
+}
+
+#[test]
+fn invalid_utf8_after_the_first_block_is_named_on_its_row() {
+    let mut file = String::from(HEADER);
+    for i in 0..2_000 {
+        file.push_str(&format!(
+            "\nT-{i},resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative"
+        ));
+    }
+    let mut bytes = file.into_bytes();
+    assert!(bytes.len() > 64 * 1024);
+    bytes.extend_from_slice(
+        format!("\nT-x,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,").as_bytes(),
+    );
+    bytes.extend_from_slice(b"neg\xFFtive\n");
+    let (ok, bad) = read(&bytes);
+    assert_eq!(ok.len(), 2_000);
+    assert_eq!(bad, vec![(2_002, "invalid_utf8")]);
+}
+
+#[test]
+fn unusable_headers_refuse_the_file() {
+    let err = |text: &str| {
+        read_test_results(text.as_bytes(), Shanghai, now())
+            .err()
+            .expect("refused")
+    };
+    assert_eq!(err(""), FileError::Empty);
+    assert!(
+        matches!(err("record_id,document_type\nx,y\n"), FileError::MissingColumns(m) if m.contains("document_number") && m.contains("result"))
+    );
+    assert_eq!(
+        err(&format!("{HEADER},检测结果\n")),
+        FileError::DuplicateColumn("result".into())
+    );
+}
+
+#[test]
+fn an_unclosed_quote_stops_with_a_clear_error() {
+    let file = format!(
+        "{HEADER}\nT-1,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         \"T-2,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n"
+    );
+    let (ok, bad) = read(file.as_bytes());
+    assert_eq!(ok.len(), 1);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+}
+
+#[test]
+fn many_rows_stream() {
+    let mut file = String::from(HEADER);
+    for i in 0..50_000 {
+        file.push_str(&format!(
+            "\nT-{i},resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative"
+        ));
+    }
+    let rows = read_test_results(file.as_bytes(), Shanghai, now()).expect("ok");
+    let mut n = 0;
+    let mut last_line = 0;
+    for r in rows {
+        let r = r.expect("valid");
+        assert!(r.line > last_line);
+        last_line = r.line;
+        n += 1;
+    }
+    assert_eq!((n, last_line), (50_000, 50_001));
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(rows) = read_test_results(bytes.as_slice(), Shanghai, now()) {
+            for _ in rows.take(1000) {}
+        }
+    }
+
+    #[test]
+    fn arbitrary_rows_under_a_good_header_never_panic(body in "[ -~\n,\t\"张阴性]{0,400}") {
+        let file = format!("{HEADER}\n{body}");
+        let rows = read_test_results(file.as_bytes(), Shanghai, now()).expect("header ok");
+        for _ in rows.take(1000) {}
+    }
+}
