@@ -6,6 +6,7 @@
 
 mod config;
 mod demo;
+mod import;
 mod setup;
 mod verify;
 
@@ -56,6 +57,31 @@ enum Command {
     },
     /// Verify a code offline against trust-list files (exit 0 valid, 1 invalid, 2 usage).
     Verify(VerifyArgs),
+    /// Import evidence files (docs/IMPORT.md) directly into the database.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A lab's CSV file of test results. Exit 0: every row accepted; 1: some rows rejected
+    /// (the others are stored); 2: the file or the key was refused.
+    Tests {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The lab's API key.
+        #[arg(long, env = "HEALTHCODE_API_KEY")]
+        api_key: String,
+        /// Time zone of times written without an offset (default: the region's).
+        #[arg(long, env = "HEALTHCODE_TIMEZONE")]
+        timezone: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -206,8 +232,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run(other)) {
-                Ok(()) => ExitCode::SUCCESS,
+            let result = match other {
+                Command::Import { command } => runtime.block_on(run_import(command)),
+                other => runtime.block_on(run(other)).map(|()| ExitCode::SUCCESS),
+            };
+            match result {
+                Ok(code) => code,
                 Err(e) => {
                     eprintln!("healthcode: {e:#}");
                     ExitCode::FAILURE
@@ -276,8 +306,46 @@ async fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Verify(_) => Ok(()),
+        Command::Verify(_) | Command::Import { .. } => Ok(()),
     }
+}
+
+/// `healthcode import …`: exit 0 when every row was accepted, 1 when some were rejected,
+/// 2 when the file or the key was refused.
+async fn run_import(command: ImportCommand) -> Result<ExitCode> {
+    let ImportCommand::Tests {
+        data,
+        api_key,
+        timezone,
+        json,
+        file,
+    } = command;
+    let config = FileConfig::load(data.config.as_deref())?;
+    let tz_name = config.timezone(timezone.as_deref());
+    let tz: chrono_tz::Tz = tz_name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {tz_name:?}"))?;
+    let dir = DataDir::new(&config.data_dir(data.data_dir.as_deref()))?;
+    let store = dir
+        .store(config.database_url(data.database_url.as_deref()))
+        .await?;
+    let report = match import::tests(store.as_ref(), &api_key, &file, tz, SystemClock.now()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("healthcode import: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        import::print(&report);
+    }
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Everything `serve` and `demo` need, resolved from flags, environment and config file.

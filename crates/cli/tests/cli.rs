@@ -455,3 +455,86 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
         c.close().await.ok();
     });
 }
+
+#[test]
+fn import_tests_reports_every_row_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8");
+    let key_of = |kind: &str| {
+        let out = Command::new(BIN)
+            .args([
+                "providers",
+                "add",
+                "--kind",
+                kind,
+                "--name",
+                kind,
+                "--data-dir",
+                data,
+            ])
+            .output()
+            .expect("providers add");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .find(|w| w.starts_with("hcp_"))
+            .expect("key")
+            .to_owned()
+    };
+    let lab = key_of("lab");
+    let cdc = key_of("cdc");
+    let file = dir.path().join("results.csv");
+    std::fs::write(
+        &file,
+        "record_id,document_type,document_number,sampled_at,resulted_at,kind,result\n\
+         I-1,resident_id,11010519491231002X,2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         I-2,resident_id,110105194912310021,2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         I-3,resident_id,110101199003070011,2026-05-01 08:00,2026-05-01 20:00,antigen,positive\n\
+         I-4,passport,E12345678,2026-05-01 08:00,2026-05-01 07:00,pcr,negative\n\
+         I-5,passport,E12345678,2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n",
+    )
+    .expect("write csv");
+    let import = |key: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["import", "tests", "--api-key", key, "--data-dir", data])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .expect("import")
+    };
+    let out = import(&lab, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("5 rows: 3 accepted (3 new, 0 corrected, 0 unchanged), 2 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("line 3:") && stdout.contains("(document_number_check_digit)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("line 5:") && stdout.contains("(result_before_sample)"),
+        "{stdout}"
+    );
+
+    // The same file again changes nothing.
+    let out = import(&lab, &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(
+        (report["accepted"].as_u64(), report["unchanged"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(report["rejected"][0]["line"], 3);
+
+    // A key of another kind, or a file with no usable header, is refused whole (exit 2).
+    let out = import(&cdc, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a lab key"));
+    std::fs::write(&file, "name,phone\nx,y\n").expect("write");
+    let out = import(&lab, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header_missing_columns"));
+}
