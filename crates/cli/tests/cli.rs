@@ -72,6 +72,18 @@ fn start(args: &[&str]) -> Server {
     Server { child }
 }
 
+/// Starts `serve` on `data_dir` and `url`, expects it to refuse, and returns what it said.
+fn serve_refused(data_dir: &Path, url: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(["--database-url", url])
+        .output()
+        .expect("start serve");
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn verify(code: &str, trust_list: &str, extra: &[&str]) -> (i32, Value) {
     let out = Command::new(BIN)
         .args(["verify", code, "--trust-list", trust_list, "--json"])
@@ -408,37 +420,11 @@ fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
         dir2.path().join("keys/master.key"),
     )
     .expect("copy master key");
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir2.path().to_str().expect("utf-8"),
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .expect("second node");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_refused(dir2.path(), &url);
     assert!(err.contains("code_signing_kid"), "{err}");
     // And one with another master key is refused before that.
     let dir3 = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir3.path().to_str().expect("utf-8"),
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .expect("third node");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("master key does not match"));
+    assert!(serve_refused(dir3.path(), &url).contains("master key does not match"));
 
     // Personal fields are ciphertext in the database.
     rt.block_on(async {

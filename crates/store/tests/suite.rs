@@ -86,6 +86,14 @@ async fn postgres() -> Option<Fixture> {
     })
 }
 
+/// Adds a provider with key hash `[1; 32]`.
+async fn provider(store: &SqlStore, kind: ProviderKind, name: &str) -> healthcode_store::Provider {
+    store
+        .add_provider(kind, name, &[1; 32], t(8))
+        .await
+        .expect("add")
+}
+
 fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -214,10 +222,7 @@ async fn people_are_encrypted_and_unique(store: Arc<SqlStore>) {
 }
 
 async fn providers_have_unique_names(store: Arc<SqlStore>) {
-    let lab = store
-        .add_provider(ProviderKind::Lab, "Lab One", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let lab = provider(&store, ProviderKind::Lab, "Lab One").await;
     let by_key = store.provider_by_key(&[1; 32]).await.expect("lookup");
     assert_eq!(by_key, Some(lab));
     assert!(
@@ -234,10 +239,7 @@ async fn providers_have_unique_names(store: Arc<SqlStore>) {
 }
 
 async fn submissions_are_idempotent_and_corrections_keep_history(store: Arc<SqlStore>) {
-    let lab = store
-        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
     let subject = store.blind_index(&doc(ID_A));
     let first = Submission {
         provider_id: lab.id,
@@ -287,10 +289,7 @@ async fn submissions_are_idempotent_and_corrections_keep_history(store: Arc<SqlS
 }
 
 async fn evidence_before_registration_applies(store: Arc<SqlStore>) {
-    let cdc = store
-        .add_provider(ProviderKind::Cdc, "CDC", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let cdc = provider(&store, ProviderKind::Cdc, "CDC").await;
     let subject = store.blind_index(&doc(ID_B));
     store
         .submit(
@@ -353,10 +352,7 @@ async fn sessions_expire(store: Arc<SqlStore>) {
 }
 
 async fn racing_submissions_make_one_revision(store: Arc<SqlStore>) {
-    let lab = store
-        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
     let subject = store.blind_index(&doc(ID_A));
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -382,10 +378,7 @@ async fn racing_submissions_make_one_revision(store: Arc<SqlStore>) {
 }
 
 async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
-    let lab = store
-        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
     let start = store.evidence_high_water().await.expect("high water");
     assert!(
         store
@@ -436,10 +429,7 @@ async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
 }
 
 async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
-    let cdc = store
-        .add_provider(ProviderKind::Cdc, "CDC", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let cdc = provider(&store, ProviderKind::Cdc, "CDC").await;
     let subject = store.blind_index(&doc(ID_A));
     let designation = |released_at| Submission {
         provider_id: cdc.id,
@@ -498,10 +488,7 @@ async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
 }
 
 async fn a_late_retry_cannot_revert_a_correction(store: Arc<SqlStore>) {
-    let lab = store
-        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
     let subject = store.blind_index(&doc(ID_A));
     let positive = Submission {
         provider_id: lab.id,
@@ -535,10 +522,7 @@ async fn a_late_retry_cannot_revert_a_correction(store: Arc<SqlStore>) {
 }
 
 async fn releases_are_checked_and_atomic(store: Arc<SqlStore>) {
-    let cdc = store
-        .add_provider(ProviderKind::Cdc, "CDC", &[1; 32], t(8))
-        .await
-        .expect("add");
+    let cdc = provider(&store, ProviderKind::Cdc, "CDC").await;
     let a = store.blind_index(&doc(ID_A));
     let b = store.blind_index(&doc(ID_B));
     let all = DesignationKind::ALL;
