@@ -28,8 +28,24 @@ pub enum StoreError {
     Corrupt(String),
     #[error("key file: {0}")]
     KeyFile(String),
+    #[error("the database is busy with a conflicting write; try again")]
+    Contention,
     #[error("database: {0}")]
     Database(String),
+}
+
+impl StoreError {
+    /// The stable code of an error that refuses one record for its content (and so belongs in
+    /// an import report), `None` for failures of the store itself.
+    pub fn row_code(&self) -> Option<&'static str> {
+        match self {
+            StoreError::WrongCategory(_) => Some("record_kind_mismatch"),
+            StoreError::Superseded { .. } => Some("superseded_revision"),
+            StoreError::RevisionMismatch { .. } => Some("revision_mismatch"),
+            StoreError::Rejected { code, .. } => Some(code),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -38,6 +54,13 @@ impl From<sqlx::Error> for StoreError {
             && db.is_unique_violation()
         {
             return StoreError::Conflict("a row with the same key");
+        }
+        // PostgreSQL's deadlock and serialisation failures, SQLite's busy database: the
+        // transaction lost a race and can be run again.
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("40P01" | "40001" | "5" | "517"))
+        {
+            return StoreError::Contention;
         }
         StoreError::Database(e.to_string())
     }

@@ -19,8 +19,24 @@ pub use error::StoreError;
 pub use model::{
     Change, EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, BatchOutcome, SqlStore};
 pub use vault::{DocIndex, Vault};
+
+/// An import in one transaction (see [`Store::begin_bulk`]). Dropped without a commit, it
+/// rolls back.
+#[async_trait]
+pub trait BulkWrite: Send {
+    /// Writes a batch, as [`Store::submit_batch`] does, inside the transaction.
+    async fn write(
+        &mut self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError>;
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+}
 
 /// Everything the server keeps.
 #[async_trait]
@@ -82,6 +98,20 @@ pub trait Store: Send + Sync + 'static {
         submission: &Submission,
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError>;
+
+    /// Stores a batch of records, each exactly as [`Store::submit`] would, in one transaction
+    /// and a few statements: the bulk-import path. A record named twice in one batch gets its
+    /// second submission as a correction of the first.
+    async fn submit_batch(
+        &self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError>;
+
+    /// Starts an all-or-nothing import: batches written through the returned [`BulkWrite`]
+    /// share one transaction and become visible together at [`BulkWrite::commit`]. On the
+    /// embedded database it holds the write lock throughout: other writes wait.
+    async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError>;
 
     /// A deliberate correction of revision `supersedes`, which must be the current one
     /// ([`StoreError::RevisionMismatch`] otherwise). Unlike [`Store::submit`] it is stored even

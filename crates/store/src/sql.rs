@@ -14,20 +14,24 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 use healthcode_domain::{
     Designation, DesignationKind, DocumentNumber, DocumentType, Evidence, EvidenceMeta, PersonName,
     PhoneNumber, TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind,
 };
 
-use crate::Store;
 use crate::error::StoreError;
 use crate::model::{
     Change, EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
 use crate::vault::{DocIndex, Field, Vault};
+use crate::{BulkWrite, Store};
+
+mod bulk;
+
+pub use bulk::BatchOutcome;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -43,7 +47,7 @@ pub struct SqlStore {
     backend: Backend,
     vault: Arc<Vault>,
     /// Serialises write transactions on SQLite; `None` on PostgreSQL.
-    write_lock: Option<Mutex<()>>,
+    write_lock: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -108,7 +112,7 @@ impl SqlStore {
             pool,
             backend,
             vault,
-            write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
         })
     }
 
@@ -124,6 +128,50 @@ impl SqlStore {
         match &self.write_lock {
             Some(m) => Some(m.lock().await),
             None => None,
+        }
+    }
+
+    /// A batch in a transaction of its own, run again when it loses a race (a deadlock
+    /// between two imports on PostgreSQL, a busy database on SQLite).
+    async fn batch_once(
+        &self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let (guard, mut tx) = self.begin_write().await?;
+            let written = match bulk::write_batch(self.backend, &mut tx, batch, now).await {
+                Ok(outcome) => tx
+                    .commit()
+                    .await
+                    .map(|()| outcome)
+                    .map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            drop(guard);
+            match written {
+                Err(StoreError::Contention | StoreError::Conflict(_)) if attempt < 3 => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens a write transaction. On SQLite it holds the process's write lock, and starts with
+    /// `BEGIN IMMEDIATE` so that a writer in another process makes it wait (busy timeout)
+    /// instead of failing when a read inside it would have to become a write.
+    async fn begin_write(
+        &self,
+    ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Any>), StoreError> {
+        match &self.write_lock {
+            Some(lock) => {
+                let guard = lock.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok((Some(guard), tx))
+            }
+            None => Ok((None, self.pool.begin().await?)),
         }
     }
 
@@ -177,8 +225,7 @@ impl SqlStore {
                 ..
             } => (*provider_id, *record_id),
         };
-        let _guard = self.write_guard().await;
-        let mut tx = self.pool.begin().await?;
+        let (_guard, mut tx) = self.begin_write().await?;
         let current = sqlx::query(
             "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
         )
@@ -249,17 +296,10 @@ impl SqlStore {
                 // than let it silently revert the record, unless the provider said which
                 // revision it means to replace.
                 if supersedes.is_none()
-                    && let Some(old) = sqlx::query(
-                        "SELECT revision FROM evidence WHERE provider_id = $1 AND record_id = $2 \
-                     AND content_hash = $3 ORDER BY revision DESC LIMIT 1",
-                    )
-                    .bind(provider_id)
-                    .bind(record_id)
-                    .bind(hash.clone())
-                    .fetch_optional(&mut *tx)
-                    .await?
+                    && let Some(matched) =
+                        bulk::superseded_revision_with(&mut tx, provider_id, record_id, &hash)
+                            .await?
                 {
-                    let matched = to_revision(old.try_get("revision")?)?;
                     tx.rollback().await?;
                     return Err(StoreError::Superseded {
                         matched,
@@ -490,15 +530,27 @@ impl Store for SqlStore {
     }
 
     async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
-        // Two submissions of one record can race: the loser hits the one-current-revision
-        // index and retries, and then sees the winner's row.
-        let mut attempt = 0;
-        loop {
-            match self.write_once(&Write::Submit(s, None), now).await {
-                Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
-                other => return other,
-            }
-        }
+        self.batch_once(std::slice::from_ref(s), now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a batch of one came back empty".into()))?
+    }
+
+    async fn submit_batch(
+        &self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError> {
+        self.batch_once(batch, now).await
+    }
+
+    async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
+        let (guard, tx) = self.begin_write().await?;
+        Ok(Box::new(SqlBulk {
+            backend: self.backend,
+            tx: Some(tx),
+            _guard: guard,
+        }))
     }
 
     async fn submit_superseding(
@@ -656,22 +708,73 @@ impl Store for SqlStore {
     }
 
     async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
+        // Skipped ids come in runs (an import that lost a race, a rolled-back batch): one
+        // range per run keeps a run of a hundred thousand to one condition.
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for id in sorted {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == id => *end = id,
+                _ => runs.push((id, id)),
+            }
+        }
         let mut out = Vec::new();
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in runs.chunks(250) {
+            let conditions: Vec<String> = (0..chunk.len())
+                .map(|i| format!("e.id BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
+                .collect();
             let sql = format!(
-                "{CHANGES_SELECT} WHERE e.id IN ({}) ORDER BY e.id",
-                placeholders.join(", ")
+                "{CHANGES_SELECT} WHERE {} ORDER BY e.id",
+                conditions.join(" OR ")
             );
             let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
+            for (start, end) in chunk {
+                q = q.bind(*start).bind(*end);
             }
             for row in q.fetch_all(&self.pool).await? {
                 out.push(change_from_row(&row)?);
             }
         }
         Ok(out)
+    }
+}
+
+/// One transaction across many batches, for all-or-nothing imports.
+struct SqlBulk {
+    backend: Backend,
+    tx: Option<Transaction<'static, Any>>,
+    /// SQLite's write lock, held until the end.
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+#[async_trait]
+impl BulkWrite for SqlBulk {
+    async fn write(
+        &mut self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| StoreError::Database("the transaction has ended".into()))?;
+        bulk::write_batch(self.backend, tx, batch, now).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        match self.tx.take() {
+            Some(tx) => Ok(tx.commit().await?),
+            None => Err(StoreError::Database("the transaction has ended".into())),
+        }
+    }
+
+    async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
+        match self.tx.take() {
+            Some(tx) => Ok(tx.rollback().await?),
+            None => Ok(()),
+        }
     }
 }
 

@@ -166,6 +166,10 @@ on_both!(
     a_record_keeps_its_category_and_its_release,
     a_late_retry_cannot_revert_a_correction,
     releases_are_checked_and_atomic,
+    a_batch_stores_each_row_as_a_single_submission_would,
+    a_batch_spans_many_statements_and_reruns_change_nothing,
+    a_bulk_transaction_is_all_or_nothing,
+    racing_batches_store_each_record_once,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -522,7 +526,10 @@ async fn a_late_retry_cannot_revert_a_correction(store: Arc<SqlStore>) {
 }
 
 async fn releases_are_checked_and_atomic(store: Arc<SqlStore>) {
-    let cdc = provider(&store, ProviderKind::Cdc, "CDC").await;
+    let cdc = store
+        .add_provider(ProviderKind::Cdc, "CDC", &[2; 32], t(8))
+        .await
+        .expect("add");
     let a = store.blind_index(&doc(ID_A));
     let b = store.blind_index(&doc(ID_B));
     let all = DesignationKind::ALL;
@@ -577,4 +584,266 @@ async fn releases_are_checked_and_atomic(store: Arc<SqlStore>) {
     let ev = store.evidence_for(&b).await.expect("evidence");
     assert_eq!(ev.designations[0].released_at, Some(t(11)));
     assert!(store.evidence_for(&a).await.expect("evidence").is_empty());
+}
+
+fn test_row(lab: i64, record: &str, subject: DocIndex, body: EvidenceBody) -> Submission {
+    Submission {
+        provider_id: lab,
+        record_id: record.into(),
+        subject,
+        body,
+    }
+}
+
+/// A distinct subject per row, without registering anyone.
+fn subject_n(n: u32) -> DocIndex {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    DocIndex(b)
+}
+
+async fn a_batch_stores_each_row_as_a_single_submission_would(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    let cdc = store
+        .add_provider(ProviderKind::Cdc, "CDC", &[2; 32], t(8))
+        .await
+        .expect("add");
+    let a = store.blind_index(&doc(ID_A));
+    let b = store.blind_index(&doc(ID_B));
+    let first = store
+        .submit(
+            &test_row(lab.id, "R1", a, pcr(TestOutcome::Negative, 8)),
+            t(10),
+        )
+        .await
+        .expect("submit");
+    store
+        .submit(
+            &test_row(lab.id, "R2", a, pcr(TestOutcome::Negative, 8)),
+            t(10),
+        )
+        .await
+        .expect("submit");
+    store
+        .submit(
+            &test_row(lab.id, "R2", a, pcr(TestOutcome::Positive, 8)),
+            t(10),
+        )
+        .await
+        .expect("correct");
+    let designation = EvidenceBody::Designation {
+        kind: DesignationKind::CloseContact,
+        started_at: t(8),
+        ends_at: None,
+        released_at: None,
+    };
+    let batch = vec![
+        // unchanged
+        test_row(lab.id, "R1", a, pcr(TestOutcome::Negative, 8)),
+        // new
+        test_row(lab.id, "R3", b, pcr(TestOutcome::Negative, 9)),
+        // the content of R2's superseded first revision: refused
+        test_row(lab.id, "R2", a, pcr(TestOutcome::Negative, 8)),
+        // named twice: created, then corrected (and moved to another person)
+        test_row(lab.id, "R4", a, pcr(TestOutcome::Negative, 9)),
+        test_row(lab.id, "R4", b, pcr(TestOutcome::Negative, 9)),
+        // a test record cannot become a designation
+        test_row(lab.id, "R1", a, designation.clone()),
+        // the same record id under another provider is another record
+        test_row(cdc.id, "R1", a, designation),
+    ];
+    let out = store.submit_batch(&batch, t(11)).await.expect("batch");
+    assert_eq!(out.len(), batch.len());
+    let ok = |i: usize| out[i].as_ref().expect("stored").clone();
+    assert_eq!(ok(0).outcome, Outcome::Unchanged);
+    assert_eq!(ok(0).id, first.id);
+    assert_eq!((ok(1).outcome, ok(1).revision), (Outcome::Created, 1));
+    assert!(matches!(
+        out[2],
+        Err(StoreError::Superseded {
+            matched: 1,
+            current: 2
+        })
+    ));
+    assert_eq!((ok(3).outcome, ok(3).revision), (Outcome::Created, 1));
+    assert_eq!((ok(4).outcome, ok(4).revision), (Outcome::Corrected, 2));
+    assert_eq!(ok(4).previous_subject, Some(a));
+    assert!(matches!(out[5], Err(StoreError::WrongCategory(_))));
+    assert_eq!(ok(6).outcome, Outcome::Created);
+    assert_eq!(
+        out[2].as_ref().err().and_then(StoreError::row_code),
+        Some("superseded_revision")
+    );
+
+    let history = store.history(lab.id, "R4").await.expect("history");
+    assert_eq!(history.len(), 2);
+    assert!(!history[0].current && history[1].current);
+    let ev_a = store.evidence_for(&a).await.expect("a");
+    let ev_b = store.evidence_for(&b).await.expect("b");
+    let ids = |e: &healthcode_domain::Evidence| -> Vec<String> {
+        let mut v: Vec<String> = e.tests.iter().map(|t| t.meta.record_id.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&ev_a), ["R1", "R2"]);
+    assert_eq!(ids(&ev_b), ["R3", "R4"]);
+    assert_eq!(ev_a.designations.len(), 1);
+    // The feed names both people R4 concerned.
+    let changes = store.evidence_changes(0, 100).await.expect("feed");
+    let r4 = changes
+        .iter()
+        .find(|c| c.id == ok(4).id)
+        .expect("R4 in the feed");
+    assert!(r4.subjects.contains(&a) && r4.subjects.contains(&b));
+}
+
+async fn a_batch_spans_many_statements_and_reruns_change_nothing(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    let rows: Vec<Submission> = (0..2_500)
+        .map(|n| {
+            test_row(
+                lab.id,
+                &format!("B-{n}"),
+                subject_n(n),
+                pcr(TestOutcome::Negative, 8),
+            )
+        })
+        .collect();
+    let out = store.submit_batch(&rows, t(10)).await.expect("batch");
+    assert!(
+        out.iter()
+            .all(|r| matches!(r, Ok(s) if s.outcome == Outcome::Created))
+    );
+    let mut ids: Vec<i64> = out.iter().map(|r| r.as_ref().expect("ok").id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len(), "every row has its own id");
+    for (n, r) in out.iter().enumerate().step_by(499) {
+        let stored = r.as_ref().expect("ok");
+        let ev = store
+            .evidence_for(&subject_n(n as u32))
+            .await
+            .expect("read");
+        assert_eq!(ev.tests.len(), 1);
+        assert_eq!(
+            ev.tests[0].meta.id, stored.id,
+            "row {n} got its own id back"
+        );
+        assert_eq!(ev.tests[0].meta.record_id, format!("B-{n}"));
+    }
+    // Looked up again by id, as a change-feed reader does for ids it skipped: runs of ids and
+    // stray ones, some that do not exist.
+    let mut asked: Vec<i64> = ids.iter().copied().filter(|id| id % 7 != 3).collect();
+    asked.extend([-5, 0, ids[ids.len() - 1] + 1, ids[ids.len() - 1] + 1_000]);
+    let found = store.evidence_changes_at(&asked).await.expect("at");
+    assert_eq!(found.len(), ids.iter().filter(|id| *id % 7 != 3).count());
+    assert!(found.windows(2).all(|w| w[0].id < w[1].id));
+    let again = store.submit_batch(&rows, t(11)).await.expect("again");
+    assert!(
+        again
+            .iter()
+            .all(|r| matches!(r, Ok(s) if s.outcome == Outcome::Unchanged))
+    );
+    assert_eq!(
+        store.evidence_high_water().await.expect("hw"),
+        *ids.last().expect("ids")
+    );
+}
+
+async fn a_bulk_transaction_is_all_or_nothing(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    let rows = |from: u32| -> Vec<Submission> {
+        (from..from + 10)
+            .map(|n| {
+                test_row(
+                    lab.id,
+                    &format!("A-{n}"),
+                    subject_n(n),
+                    pcr(TestOutcome::Negative, 8),
+                )
+            })
+            .collect()
+    };
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    bulk.write(&rows(0), t(10)).await.expect("write");
+    bulk.write(&rows(10), t(10)).await.expect("write");
+    bulk.rollback().await.expect("rollback");
+    assert_eq!(store.evidence_high_water().await.expect("hw"), 0);
+
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    bulk.write(&rows(0), t(10)).await.expect("write");
+    let second = bulk.write(&rows(0), t(10)).await.expect("write");
+    assert!(
+        second
+            .iter()
+            .all(|r| matches!(r, Ok(s) if s.outcome == Outcome::Unchanged))
+    );
+    bulk.commit().await.expect("commit");
+    assert_eq!(
+        store.evidence_changes(0, 100).await.expect("feed").len(),
+        10
+    );
+
+    // Dropped without a commit: rolled back, and the write lock is free again.
+    {
+        let mut bulk = store.begin_bulk().await.expect("begin");
+        bulk.write(&rows(20), t(10)).await.expect("write");
+    }
+    store
+        .submit(
+            &test_row(
+                lab.id,
+                "after",
+                subject_n(99),
+                pcr(TestOutcome::Negative, 8),
+            ),
+            t(10),
+        )
+        .await
+        .expect("a write after the dropped import");
+    assert_eq!(
+        store.evidence_changes(0, 100).await.expect("feed").len(),
+        11
+    );
+}
+
+async fn racing_batches_store_each_record_once(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    // Four imports of overlapping slices of one file, at once.
+    let rows: Arc<Vec<Submission>> = Arc::new(
+        (0..3_000)
+            .map(|n| {
+                test_row(
+                    lab.id,
+                    &format!("X-{n}"),
+                    subject_n(n),
+                    pcr(TestOutcome::Negative, 8),
+                )
+            })
+            .collect(),
+    );
+    let mut tasks = Vec::new();
+    for k in 0..4usize {
+        let store = store.clone();
+        let rows = rows.clone();
+        tasks.push(tokio::spawn(async move {
+            let slice = &rows[k * 500..k * 500 + 1_500];
+            store.submit_batch(slice, t(10)).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        for r in task.await.expect("join").expect("batch") {
+            let s = r.expect("stored");
+            assert_eq!(s.revision, 1);
+            if s.outcome == Outcome::Created {
+                created += 1;
+            }
+        }
+    }
+    assert_eq!(created, 3_000, "each record created exactly once");
+    assert_eq!(
+        store.evidence_changes(0, 10_000).await.expect("feed").len(),
+        3_000
+    );
 }
