@@ -6,6 +6,7 @@
 
 mod config;
 mod demo;
+mod generate;
 mod import;
 mod setup;
 mod verify;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use healthcode_domain::{Policy, Region};
+use healthcode_ingest::Category;
 use healthcode_server::clock::{Clock, SystemClock};
 use healthcode_server::identity::{DevelopmentProvider, IdentityProvider};
 use healthcode_server::{AppState, ServerConfig};
@@ -57,7 +59,8 @@ enum Command {
     },
     /// Verify a code offline against trust-list files (exit 0 valid, 1 invalid, 2 usage).
     Verify(VerifyArgs),
-    /// Import evidence files (docs/IMPORT.md) directly into the database.
+    /// Import a provider's file of evidence (docs/IMPORT.md), into the database or through a
+    /// running server.
     Import {
         #[command(subcommand)]
         command: ImportCommand,
@@ -66,22 +69,34 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImportCommand {
-    /// A lab's CSV file of test results. Exit 0: every row accepted; 1: some rows rejected
-    /// (the others are stored); 2: the file or the key was refused.
-    Tests {
-        #[command(flatten)]
-        data: DataArgs,
-        /// The lab's API key.
-        #[arg(long, env = "HEALTHCODE_API_KEY")]
-        api_key: String,
-        /// Time zone of times written without an offset (default: the region's).
-        #[arg(long, env = "HEALTHCODE_TIMEZONE")]
-        timezone: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        file: PathBuf,
-    },
+    /// A lab's test results (CSV or FHIR R4). Exit 0: every row accepted; 1: some rows
+    /// rejected; 2: the file or the key refused; 3: interrupted (safe to run again).
+    Tests(ImportArgs),
+    /// A vaccination centre's records (CSV or FHIR R4). Exit codes as for `tests`.
+    Vaccinations(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The provider's API key.
+    #[arg(long, env = "HEALTHCODE_API_KEY")]
+    api_key: String,
+    /// Send the file to this server (for example http://127.0.0.1:8080) instead of writing
+    /// to a database directly.
+    #[arg(long, env = "HEALTHCODE_SERVER")]
+    server: Option<String>,
+    /// Store every row or none: a file with any rejected row changes nothing.
+    #[arg(long)]
+    atomic: bool,
+    /// Time zone of times written without an offset (default: the region's).
+    #[arg(long, env = "HEALTHCODE_TIMEZONE")]
+    timezone: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    file: PathBuf,
 }
 
 #[derive(Args, Clone)]
@@ -146,12 +161,25 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct DemoArgs {
+    #[command(subcommand)]
+    command: Option<DemoCommand>,
     #[command(flatten)]
     serve: ServeArgs,
     /// Seed for the generated residents.
     #[arg(long, default_value_t = 2022)]
     seed: u64,
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Write a realistic import file: valid document numbers, plausible times, a realistic
+    /// share of positives, and rows broken on purpose when asked.
+    Generate {
+        #[command(subcommand)]
+        what: generate::Generate,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,6 +281,10 @@ async fn run(command: Command) -> Result<()> {
             let prepared = prepare(&args).await?;
             serve(prepared, None).await
         }
+        Command::Demo(DemoArgs {
+            command: Some(DemoCommand::Generate { what }),
+            ..
+        }) => generate::run(what, SystemClock.now()),
         Command::Demo(args) => demo(args).await,
         Command::Providers {
             command: ProvidersCommand::Add { data, kind, name },
@@ -310,41 +342,74 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
-/// `healthcode import …`: exit 0 when every row was accepted, 1 when some were rejected,
-/// 2 when the file or the key was refused.
+/// `healthcode import …`: exit 0 when every row was accepted and stored, 1 when some were
+/// rejected, 2 when the file or the key was refused, 3 when the import was interrupted.
 async fn run_import(command: ImportCommand) -> Result<ExitCode> {
-    let ImportCommand::Tests {
-        data,
-        api_key,
-        timezone,
-        json,
-        file,
-    } = command;
-    let config = FileConfig::load(data.config.as_deref())?;
-    let tz_name = config.timezone(timezone.as_deref());
-    let tz: chrono_tz::Tz = tz_name
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown time zone {tz_name:?}"))?;
-    let dir = DataDir::new(&config.data_dir(data.data_dir.as_deref()))?;
-    let store = dir
-        .store(config.database_url(data.database_url.as_deref()))
-        .await?;
-    let report = match import::tests(store.as_ref(), &api_key, &file, tz, SystemClock.now()).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("healthcode import: {e:#}");
-            return Ok(ExitCode::from(2));
+    let (category, args) = match command {
+        ImportCommand::Tests(a) => (Category::Tests, a),
+        ImportCommand::Vaccinations(a) => (Category::Vaccinations, a),
+    };
+    let ended = match &args.server {
+        Some(server) => {
+            import::remote(server, &args.api_key, &args.file, category, args.atomic).await?
+        }
+        None => {
+            let config = FileConfig::load(args.data.config.as_deref())?;
+            let tz_name = config.timezone(args.timezone.as_deref());
+            let tz: chrono_tz::Tz = tz_name
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown time zone {tz_name:?}"))?;
+            let policy = Arc::new(load_policy(config.policy(None))?);
+            let dir = DataDir::new(&config.data_dir(args.data.data_dir.as_deref()))?;
+            let store = dir
+                .store(config.database_url(args.data.database_url.as_deref()))
+                .await?;
+            let ended = import::direct(
+                store.clone(),
+                policy,
+                &args.api_key,
+                &args.file,
+                category,
+                args.atomic,
+                tz,
+                SystemClock.now(),
+            )
+            .await?;
+            store.close().await;
+            ended
         }
     };
-    if json {
+    let report = match ended {
+        import::Ended::Report(report) => report,
+        import::Ended::Refused(why) => {
+            eprintln!("healthcode import: {why}");
+            return Ok(ExitCode::from(2));
+        }
+        import::Ended::Interrupted(why) => {
+            eprintln!("healthcode import: {why}");
+            return Ok(ExitCode::from(3));
+        }
+    };
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         import::print(&report);
     }
-    Ok(if report.rejected.is_empty() {
+    Ok(if report.rejected_count == 0 && report.committed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+fn load_policy(path: Option<PathBuf>) -> Result<Policy> {
+    Ok(match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read policy {}", path.display()))?;
+            Policy::from_toml(&text)?
+        }
+        None => Policy::default_policy()?,
     })
 }
 
@@ -367,14 +432,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         &file.region(args.region.as_deref()),
         &file.timezone(args.timezone.as_deref()),
     )?;
-    let policy = match file.policy(args.policy.as_deref()) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read policy {}", path.display()))?;
-            Policy::from_toml(&text)?
-        }
-        None => Policy::default_policy()?,
-    };
+    let policy = load_policy(file.policy(args.policy.as_deref()))?;
     let store: Arc<dyn Store> = dir
         .store(file.database_url(args.data.database_url.as_deref()))
         .await?;

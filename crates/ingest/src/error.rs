@@ -1,7 +1,10 @@
-//! Why a file or a row was refused. A row error names its line and carries a stable code and
-//! a sentence a person at the lab can act on.
+//! Why a file or a row was refused. A row error names where the row is (a line, or a Bundle
+//! entry) and carries a stable code and a sentence a person at the provider can act on.
 
+use healthcode_domain::{DocumentError, EvidenceError};
 use thiserror::Error;
+
+use crate::record::Position;
 
 /// The file as a whole cannot be read: nothing in it is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -14,6 +17,8 @@ pub enum FileError {
     MissingColumns(String),
     #[error("the header names column {0} twice")]
     DuplicateColumn(String),
+    #[error("the file is JSON but not FHIR R4 resources: {0} (see docs/IMPORT.md)")]
+    NotFhir(String),
     #[error("the file could not be read: {0}")]
     Io(String),
 }
@@ -25,26 +30,65 @@ impl FileError {
             FileError::Header(_) => "header_unreadable",
             FileError::MissingColumns(_) => "header_missing_columns",
             FileError::DuplicateColumn(_) => "header_duplicate_column",
+            FileError::NotFhir(_) => "json_not_fhir",
             FileError::Io(_) => "file_unreadable",
         }
     }
 }
 
-/// One row refused, with its line (the header is line 1).
+/// One row refused, with where it is in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("line {line}: {message} ({code})")]
+#[error("{at}: {message} ({code})")]
 pub struct RowError {
-    pub line: u64,
+    pub at: Position,
     pub code: &'static str,
     pub message: String,
 }
 
 impl RowError {
-    pub fn new(line: u64, code: &'static str, message: impl Into<String>) -> RowError {
+    pub fn new(at: Position, code: &'static str, message: impl Into<String>) -> RowError {
         RowError {
-            line,
+            at,
             code,
             message: message.into(),
         }
+    }
+}
+
+/// What is wrong with a row before it is known where the row is: the value checks are shared
+/// by every format, and only the reader knows whether it is at a line or an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    code: &'static str,
+    message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn at(self, at: Position) -> RowError {
+        RowError {
+            at,
+            code: self.code,
+            message: self.message,
+        }
+    }
+}
+
+/// The domain's errors keep their codes, so a rejected row reads as the API would answer.
+impl From<DocumentError> for Problem {
+    fn from(e: DocumentError) -> Problem {
+        Problem::new(e.code(), e.to_string())
+    }
+}
+
+impl From<EvidenceError> for Problem {
+    fn from(e: EvidenceError) -> Problem {
+        Problem::new(e.code(), e.to_string())
     }
 }

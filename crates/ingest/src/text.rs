@@ -12,8 +12,8 @@ use std::io::{self, Cursor, Read};
 use encoding_rs::{Decoder, GB18030};
 
 /// Bytes looked at to decide the encoding and the delimiter.
-const SNIFF: usize = 64 * 1024;
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const SNIFF: usize = 64 * 1024;
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {

@@ -2,32 +2,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, TimeZone, Utc};
+mod common;
+
 use chrono_tz::Asia::Shanghai;
+use common::{ID, now, split, test, utc};
 use healthcode_domain::{TestKind, TestOutcome};
-use healthcode_ingest::{Encoding, FileError, TestResultRow, read_test_results};
+use healthcode_ingest::Position::Line;
+use healthcode_ingest::{Encoding, FileError, Position, Record, read_test_results};
 use proptest::prelude::*;
+use std::io::Read;
 
 const HEADER: &str = "record_id,document_type,document_number,sampled_at,resulted_at,kind,result";
-const ID: &str = "11010519491231002X";
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 5, 2, 0, 0, 0)
-        .single()
-        .expect("valid")
-}
-
-fn read(bytes: &[u8]) -> (Vec<TestResultRow>, Vec<(u64, &'static str)>) {
-    let rows = read_test_results(bytes, Shanghai, now()).expect("header ok");
-    let mut ok = Vec::new();
-    let mut bad = Vec::new();
-    for r in rows {
-        match r {
-            Ok(row) => ok.push(row),
-            Err(e) => bad.push((e.line, e.code)),
-        }
-    }
-    (ok, bad)
+fn read(bytes: &[u8]) -> (Vec<Record>, Vec<(Position, &'static str)>) {
+    split(read_test_results(bytes, Shanghai, now()).expect("header ok"))
 }
 
 #[test]
@@ -39,29 +27,27 @@ fn a_good_file() {
     let (ok, bad) = read(file.as_bytes());
     assert!(bad.is_empty(), "{bad:?}");
     assert_eq!(ok.len(), 2);
-    assert_eq!(ok[0].line, 2);
+    assert_eq!(ok[0].at, Line(2));
     assert_eq!(ok[0].record_id, "T-1");
     assert_eq!(ok[0].document.expose(), ID);
-    assert_eq!(
-        (ok[0].kind, ok[0].outcome),
-        (TestKind::Pcr, TestOutcome::Negative)
-    );
     // Local times are Beijing time.
     assert_eq!(
-        ok[0].sampled_at,
-        Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
-            .single()
-            .expect("t")
+        test(&ok[0]),
+        (
+            TestKind::Pcr,
+            TestOutcome::Negative,
+            utc(2026, 5, 1, 0, 0),
+            utc(2026, 5, 1, 12, 0)
+        )
     );
     assert_eq!(
-        ok[1].resulted_at,
-        Utc.with_ymd_and_hms(2026, 5, 1, 2, 0, 0)
-            .single()
-            .expect("t")
-    );
-    assert_eq!(
-        (ok[1].kind, ok[1].outcome),
-        (TestKind::Antigen, TestOutcome::Positive)
+        test(&ok[1]),
+        (
+            TestKind::Antigen,
+            TestOutcome::Positive,
+            utc(2026, 5, 1, 0, 0),
+            utc(2026, 5, 1, 2, 0)
+        )
     );
 }
 
@@ -77,7 +63,7 @@ fn chinese_headers_values_gb18030_tabs_crlf_bom_and_extra_columns() {
     assert_eq!(rows.ignored_columns, vec!["姓名".to_owned()]);
     let all: Vec<_> = rows.collect();
     assert_eq!(all.len(), 1);
-    assert_eq!(all[0].as_ref().expect("ok").outcome, TestOutcome::Negative);
+    assert_eq!(test(all[0].as_ref().expect("ok")).1, TestOutcome::Negative);
 
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
     let rows = read_test_results(with_bom.as_slice(), Shanghai, now()).expect("header ok");
@@ -124,16 +110,16 @@ fn every_broken_row_is_named_and_the_good_ones_still_come_through() {
     assert_eq!(
         bad,
         vec![
-            (3, "document_number_check_digit"),
-            (4, "result_before_sample"),
-            (5, "time_in_future"),
-            (6, "result_unknown"),
-            (7, "time_invalid"),
-            (8, "document_type_unknown"),
-            (9, "record_id_invalid"),
-            (10, "kind_unknown"),
-            (13, "result_unknown"),
-            (14, "field_count"),
+            (Line(3), "document_number_check_digit"),
+            (Line(4), "result_before_sample"),
+            (Line(5), "time_in_future"),
+            (Line(6), "result_unknown"),
+            (Line(7), "time_invalid"),
+            (Line(8), "document_type_unknown"),
+            (Line(9), "record_id_invalid"),
+            (Line(10), "kind_unknown"),
+            (Line(13), "result_unknown"),
+            (Line(14), "field_count"),
         ]
     );
 }
@@ -154,7 +140,7 @@ fn invalid_utf8_after_the_first_block_is_named_on_its_row() {
     bytes.extend_from_slice(b"neg\xFFtive\n");
     let (ok, bad) = read(&bytes);
     assert_eq!(ok.len(), 2_000);
-    assert_eq!(bad, vec![(2_002, "invalid_utf8")]);
+    assert_eq!(bad, vec![(Line(2_002), "invalid_utf8")]);
 }
 
 #[test]
@@ -175,14 +161,43 @@ fn unusable_headers_refuse_the_file() {
 }
 
 #[test]
-fn an_unclosed_quote_stops_with_a_clear_error() {
+fn an_unclosed_quote_swallows_the_rest_into_one_refused_row() {
     let file = format!(
         "{HEADER}\nT-1,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
-         \"T-2,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n"
+         \"T-2,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-3,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n"
     );
     let (ok, bad) = read(file.as_bytes());
     assert_eq!(ok.len(), 1);
-    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad, vec![(Line(3), "field_count")]);
+}
+
+/// Gives `good`, then fails as a disk or a connection can.
+struct FailingAfter<'a>(&'a [u8]);
+
+impl Read for FailingAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("connection reset"));
+        }
+        let n = self.0.read(buf)?;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_stops_with_csv_syntax_after_the_rows_before_it() {
+    let mut file = String::from(HEADER);
+    for i in 0..2_000 {
+        file.push_str(&format!(
+            "\nT-{i},resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative"
+        ));
+    }
+    let rows = read_test_results(FailingAfter(file.as_bytes()), Shanghai, now()).expect("ok");
+    let (ok, bad) = split(rows);
+    assert!(ok.len() < 2_000);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].1, "csv_syntax");
 }
 
 #[test]
@@ -197,9 +212,11 @@ fn many_rows_stream() {
     let mut n = 0;
     let mut last_line = 0;
     for r in rows {
-        let r = r.expect("valid");
-        assert!(r.line > last_line);
-        last_line = r.line;
+        let Line(line) = r.expect("valid").at else {
+            panic!("a CSV row is at a line")
+        };
+        assert!(line > last_line);
+        last_line = line;
         n += 1;
     }
     assert_eq!((n, last_line), (50_000, 50_001));

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod import;
 pub mod limits;
 mod routes;
 pub mod state;
@@ -48,9 +49,29 @@ pub fn router(state: AppState) -> Router {
             get(routes::evidence::record_history),
         )
         .route("/trust-list", get(routes::trust::trust_list))
-        .route("/policy", get(routes::trust::policy));
+        .route("/policy", get(routes::trust::policy))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::overload_error))
+                .load_shed()
+                .concurrency_limit(state.config.max_in_flight)
+                .timeout(state.config.request_timeout),
+        );
+    // Imports stream bodies of any size for as long as they take: no body limit or request
+    // timeout, but few at a time.
+    let imports = Router::new()
+        .route("/imports/test-results", post(routes::imports::test_results))
+        .route("/imports/vaccinations", post(routes::imports::vaccinations))
+        .layer(DefaultBodyLimit::disable())
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::overload_error))
+                .load_shed()
+                .concurrency_limit(state.config.max_imports)
+                .timeout(state.config.import_timeout),
+        );
     Router::new()
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.merge(imports))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(routes::health::not_found)
@@ -59,13 +80,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::rate_limit,
         ))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(limits::overload_error))
-                .load_shed()
-                .concurrency_limit(state.config.max_in_flight)
-                .timeout(state.config.request_timeout),
-        )
         .with_state(state)
 }
 

@@ -26,6 +26,10 @@ pub struct ServerConfig {
     pub code_reuse: chrono::Duration,
     /// Backstop on cached sessions and people should the change feed stall (see `cache`).
     pub cache_ttl: chrono::Duration,
+    /// Bulk imports running at once; more are refused with 503 (see `routes::imports`).
+    pub max_imports: usize,
+    /// How long one bulk import may take, body upload included.
+    pub import_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +44,8 @@ impl Default for ServerConfig {
             },
             code_reuse: chrono::Duration::seconds(10),
             cache_ttl: chrono::Duration::minutes(5),
+            max_imports: 4,
+            import_timeout: Duration::from_secs(3600),
         }
     }
 }

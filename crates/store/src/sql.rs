@@ -44,6 +44,8 @@ pub enum Backend {
 
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where writes go: on SQLite, a pool of one connection; otherwise `pool` itself.
+    writer: AnyPool,
     backend: Backend,
     vault: Arc<Vault>,
     /// Serialises write transactions on SQLite; `None` on PostgreSQL.
@@ -54,6 +56,32 @@ impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SqlStore({:?})", self.backend)
     }
+}
+
+/// Page cache of each SQLite reading connection, and of the writing one, in KiB.
+const SQLITE_READER_CACHE_KIB: i64 = 8 * 1024;
+const SQLITE_WRITER_CACHE_KIB: i64 = 64 * 1024;
+
+fn pool_options(backend: Backend, max: u32, sqlite_cache_kib: i64) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -{sqlite_cache_kib};"
+                        )
+                        .as_str(),
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 impl SqlStore {
@@ -86,30 +114,29 @@ impl SqlStore {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(backend, max, SQLITE_READER_CACHE_KIB)
+            .connect_with(options.clone())
             .await?;
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         check_master_key(&pool, &vault).await?;
+        // SQLite has one writer at a time: give it one connection of its own, whose page
+        // cache then holds the indexes a bulk import keeps inserting into (a batch going to
+        // whichever pooled connection is free would find a cold cache, and re-read pages from
+        // the file). An in-memory database exists per connection, so there it is the pool.
+        let writer = match backend {
+            Backend::Sqlite if !in_memory => {
+                pool_options(backend, 1, SQLITE_WRITER_CACHE_KIB)
+                    .connect_with(options)
+                    .await?
+            }
+            _ => pool.clone(),
+        };
         Ok(SqlStore {
             pool,
+            writer,
             backend,
             vault,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
@@ -121,6 +148,7 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -168,7 +196,7 @@ impl SqlStore {
         match &self.write_lock {
             Some(lock) => {
                 let guard = lock.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
                 Ok((Some(guard), tx))
             }
             None => Ok((None, self.pool.begin().await?)),
@@ -383,7 +411,7 @@ impl Store for SqlStore {
         .bind(name)
         .bind(key_hash.to_vec())
         .bind(now.timestamp())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict("a provider with this name"),
@@ -442,7 +470,7 @@ impl Store for SqlStore {
         .bind(phone_enc)
         .bind(subject.to_vec())
         .bind(now.timestamp())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::Conflict(_) => StoreError::Conflict("a person with this document"),
@@ -503,7 +531,7 @@ impl Store for SqlStore {
         .bind(person_id)
         .bind(now.timestamp())
         .bind(expires_at.timestamp())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -615,8 +643,10 @@ impl Store for SqlStore {
         let rows = sqlx::query(
             "SELECT e.*, p.name AS provider_name FROM evidence e \
              JOIN providers p ON p.id = e.provider_id \
-             WHERE e.subject_index = $1 AND e.is_current = 1 ORDER BY e.id",
+             WHERE substr(e.subject_index, 1, 8) = $1 AND e.subject_index = $2 \
+             AND e.is_current = 1 ORDER BY e.id",
         )
+        .bind(subject.0[..8].to_vec())
         .bind(subject.0.to_vec())
         .fetch_all(&self.pool)
         .await?;
@@ -665,7 +695,7 @@ impl Store for SqlStore {
         sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(value.to_vec())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = $1")
             .bind(key)
@@ -683,7 +713,7 @@ impl Store for SqlStore {
         )
         .bind(key)
         .bind(value.to_vec())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -2,5 +2,6 @@
 
 pub mod evidence;
 pub mod health;
+pub mod imports;
 pub mod residents;
 pub mod trust;

@@ -1,0 +1,51 @@
+//! FHIR R4 input (docs/IMPORT.md, "FHIR R4"): one Bundle, read entry by entry as it streams,
+//! or Bulk Data NDJSON, one resource per line. Observations become test results and
+//! Immunizations vaccinations; Patients are not rows but are remembered, so that later entries
+//! can refer to them.
+//!
+//! What this module does not own: the value checks (`values`, shared with CSV) and whether a
+//! vaccine product is in the policy (the caller's check).
+
+mod bundle;
+mod immunization;
+mod ndjson;
+mod observation;
+mod resources;
+mod shapes;
+mod sniff;
+
+use std::io::{BufReader, Cursor, Read};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::error::{FileError, RowError};
+use crate::record::{Category, Format, Record};
+use resources::Resources;
+use sniff::Json;
+
+pub(crate) type Rows = Box<dyn Iterator<Item = Result<Record, RowError>> + Send>;
+
+/// Reads a JSON file of `category` records: `head` is its first bytes (after any byte-order
+/// mark), which decide between a Bundle and NDJSON, and `rest` the bytes after them.
+pub(crate) fn open<R: Read + Send + 'static>(
+    head: Vec<u8>,
+    rest: R,
+    category: Category,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<(Format, Rows), FileError> {
+    let json = sniff::sniff(&head)?;
+    let input = BufReader::new(Cursor::new(head).chain(rest));
+    let resources = Resources::new(category, tz, now);
+    Ok(match json {
+        Json::Bundle => (
+            Format::FhirBundle,
+            Box::new(bundle::read(input, resources)?),
+        ),
+        Json::Resources => (
+            Format::FhirNdjson,
+            Box::new(ndjson::Lines::new(input, resources)),
+        ),
+    })
+}

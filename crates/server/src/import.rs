@@ -1,0 +1,405 @@
+//! Bulk imports: a provider's file of test results or vaccinations (CSV or FHIR R4, see
+//! docs/IMPORT.md) read as a stream and stored in batches, with a report that accounts for
+//! every row. The API's import endpoints and `healthcode import` both run this.
+//!
+//! Reading and storing overlap: a blocking thread parses rows, checks them and computes each
+//! subject's blind index, while the caller's task writes the previous batch. Memory holds a
+//! few batches whatever the file's size.
+//!
+//! Without `atomic`, each batch commits on its own, so a person's status reflects their
+//! row within a second of its batch (the change feed invalidates exactly the people a batch
+//! touched), and an import cut short keeps the batches before the cut; running it again is
+//! safe. With `atomic`, every batch shares one transaction, committed only if no row was
+//! rejected.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use healthcode_domain::{Policy, VaccinationKind};
+use healthcode_ingest::{Category, FileError, Format, Position, Record, RecordBody, RowError};
+use healthcode_store::{
+    BatchOutcome, BulkWrite, DocIndex, EvidenceBody, Outcome, Provider, ProviderKind, Store,
+    StoreError, Submission,
+};
+
+/// Rows per batch: large enough that statement overhead vanishes, small enough that a batch
+/// commits within a fraction of a second.
+pub const BATCH_ROWS: usize = 20_000;
+/// Rejected rows listed in a report at most; all are counted.
+pub const MAX_LISTED_REJECTIONS: usize = 100_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    pub category: Category,
+    /// All rows or none.
+    pub atomic: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub format: Option<String>,
+    pub rows: u64,
+    pub accepted: u64,
+    pub created: u64,
+    pub corrected: u64,
+    pub unchanged: u64,
+    pub rejected_count: u64,
+    /// Every rejected row (up to [`MAX_LISTED_REJECTIONS`]), in file order.
+    pub rejected: Vec<Rejected>,
+    pub ignored_columns: Vec<String>,
+    pub atomic: bool,
+    /// Whether the accepted rows are stored: false for an atomic import with rejections.
+    pub committed: bool,
+}
+
+/// A rejected row: where it is (a line, or an entry of a FHIR Bundle) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<u64>,
+    pub code: String,
+    pub reason: String,
+}
+
+impl Rejected {
+    fn new(at: Position, code: &'static str, reason: String) -> Rejected {
+        let (line, entry) = match at {
+            Position::Line(n) => (Some(n), None),
+            Position::Entry(n) => (None, Some(n)),
+        };
+        Rejected {
+            line,
+            entry,
+            code: code.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// Why an import stopped.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("a {kind} key cannot import {what}; it needs a {needs} key")]
+    WrongKey {
+        kind: &'static str,
+        what: &'static str,
+        needs: &'static str,
+    },
+    /// The file as a whole is unusable: nothing was stored.
+    #[error("{0}")]
+    File(FileError),
+    /// The store failed. Without `atomic`, the rows reported in `stored` are kept.
+    #[error("the database failed after {stored} rows were stored: {source}")]
+    Store {
+        stored: u64,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// The kind of provider that may import a category.
+pub fn provider_kind_for(category: Category) -> ProviderKind {
+    match category {
+        Category::Tests => ProviderKind::Lab,
+        Category::Vaccinations => ProviderKind::Vaccination,
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Csv => "csv",
+        Format::FhirBundle => "fhir_bundle",
+        Format::FhirNdjson => "fhir_ndjson",
+    }
+}
+
+/// One parsed row, ready to store, or its rejection.
+type Parsed = Result<(Position, Submission), Rejected>;
+
+/// What the parsing thread sends: the file's header facts, then batches.
+enum Message {
+    Opened {
+        format: Format,
+        ignored_columns: Vec<String>,
+    },
+    Batch(Vec<Parsed>),
+    Failed(FileError),
+}
+
+/// Where an import stands after a batch: the report so far, and the people whose evidence the
+/// batch changed (for the cache of the node running the import; other nodes learn of them
+/// from the change feed).
+pub struct Progress<'a> {
+    pub report: &'a Report,
+    pub touched: &'a [DocIndex],
+}
+
+/// Imports `input` as `provider`. `progress` is called after every batch. A file refused
+/// whole, or a key of the wrong kind, is an error with nothing stored.
+#[allow(clippy::too_many_arguments)]
+pub async fn run<R: Read + Send + 'static>(
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    provider: &Provider,
+    input: R,
+    tz: Tz,
+    now: DateTime<Utc>,
+    options: ImportOptions,
+    mut progress: impl FnMut(Progress<'_>) + Send,
+) -> Result<Report, ImportError> {
+    let needs = provider_kind_for(options.category);
+    if provider.kind != needs {
+        return Err(ImportError::WrongKey {
+            kind: provider.kind.as_str(),
+            what: match options.category {
+                Category::Tests => "test results",
+                Category::Vaccinations => "vaccinations",
+            },
+            needs: needs.as_str(),
+        });
+    }
+    let (tx, mut rx) = mpsc::channel(4);
+    let parser = {
+        let store = store.clone();
+        let provider_id = provider.id;
+        tokio::task::spawn_blocking(move || {
+            parse(
+                &*store,
+                &policy,
+                provider_id,
+                options.category,
+                input,
+                tz,
+                now,
+                &tx,
+            )
+        })
+    };
+    let mut report = Report {
+        atomic: options.atomic,
+        ..Report::default()
+    };
+    let mut bulk = None;
+    if options.atomic {
+        bulk = Some(
+            store
+                .begin_bulk()
+                .await
+                .map_err(|source| ImportError::Store { stored: 0, source })?,
+        );
+    }
+    let written = write_all(&*store, &mut bulk, &mut rx, &mut report, now, &mut progress).await;
+    // Dropping the receiver stops the parser at its next send, if it is still reading.
+    drop(rx);
+    let _ = parser.await;
+    match (written, bulk) {
+        (Err(e), Some(bulk)) => {
+            let _ = bulk.rollback().await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+        (Ok(()), Some(bulk)) => {
+            let finish = if report.rejected_count == 0 {
+                bulk.commit().await
+            } else {
+                bulk.rollback().await
+            };
+            finish.map_err(|source| ImportError::Store { stored: 0, source })?;
+            report.committed = report.rejected_count == 0;
+            Ok(report)
+        }
+        (Ok(()), None) => {
+            report.committed = true;
+            Ok(report)
+        }
+    }
+}
+
+/// Receives parsed batches and stores them, tallying the report.
+async fn write_all(
+    store: &dyn Store,
+    bulk: &mut Option<Box<dyn BulkWrite>>,
+    rx: &mut mpsc::Receiver<Message>,
+    report: &mut Report,
+    now: DateTime<Utc>,
+    progress: &mut (impl FnMut(Progress<'_>) + Send),
+) -> Result<(), ImportError> {
+    while let Some(message) = rx.recv().await {
+        let batch = match message {
+            Message::Opened {
+                format,
+                ignored_columns,
+            } => {
+                report.format = Some(format_name(format).to_owned());
+                report.ignored_columns = ignored_columns;
+                continue;
+            }
+            Message::Failed(e) => return Err(ImportError::File(e)),
+            Message::Batch(batch) => batch,
+        };
+        let mut positions = Vec::with_capacity(batch.len());
+        let mut submissions = Vec::with_capacity(batch.len());
+        for parsed in batch {
+            report.rows += 1;
+            match parsed {
+                Ok((at, s)) => {
+                    positions.push(at);
+                    submissions.push(s);
+                }
+                Err(r) => reject(report, r),
+            }
+        }
+        let outcome = match bulk {
+            Some(bulk) => bulk.write(&submissions, now).await,
+            None => store.submit_batch(&submissions, now).await,
+        }
+        .map_err(|source| ImportError::Store {
+            stored: if bulk.is_some() { 0 } else { report.accepted },
+            source,
+        })?;
+        let touched = tally(report, positions, outcome)?;
+        progress(Progress {
+            report,
+            touched: &touched,
+        });
+    }
+    Ok(())
+}
+
+/// Counts a batch's outcome into the report; returns the people whose evidence changed.
+fn tally(
+    report: &mut Report,
+    positions: Vec<Position>,
+    outcome: BatchOutcome,
+) -> Result<Vec<DocIndex>, ImportError> {
+    let mut touched = Vec::new();
+    for (at, result) in positions.into_iter().zip(outcome) {
+        match result {
+            Ok(stored) => {
+                report.accepted += 1;
+                match stored.outcome {
+                    Outcome::Created => report.created += 1,
+                    Outcome::Corrected => report.corrected += 1,
+                    Outcome::Unchanged => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                }
+                touched.push(stored.subject);
+                touched.extend(stored.previous_subject);
+            }
+            Err(e) => match e.row_code() {
+                Some(code) => reject(report, Rejected::new(at, code, e.to_string())),
+                None => {
+                    return Err(ImportError::Store {
+                        stored: report.accepted,
+                        source: e,
+                    });
+                }
+            },
+        }
+    }
+    Ok(touched)
+}
+
+fn reject(report: &mut Report, r: Rejected) {
+    report.rejected_count += 1;
+    if report.rejected.len() < MAX_LISTED_REJECTIONS {
+        report.rejected.push(r);
+    }
+}
+
+/// The parsing side, on a blocking thread: opens the file, then sends batches until the end
+/// or until the receiver is gone.
+#[allow(clippy::too_many_arguments)]
+fn parse<R: Read + Send + 'static>(
+    store: &dyn Store,
+    policy: &Policy,
+    provider_id: i64,
+    category: Category,
+    input: R,
+    tz: Tz,
+    now: DateTime<Utc>,
+    tx: &mpsc::Sender<Message>,
+) {
+    let records = match healthcode_ingest::open(category, input, tz, now) {
+        Ok(records) => records,
+        Err(e) => {
+            let _ = tx.blocking_send(Message::Failed(e));
+            return;
+        }
+    };
+    let opened = Message::Opened {
+        format: records.format,
+        ignored_columns: records.ignored_columns.clone(),
+    };
+    if tx.blocking_send(opened).is_err() {
+        return;
+    }
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    for item in records {
+        batch.push(prepare(store, policy, provider_id, item));
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+            if tx.blocking_send(Message::Batch(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Message::Batch(batch));
+    }
+}
+
+/// A row as the store's submission, or its rejection: the reader's, or an unknown vaccine.
+fn prepare(
+    store: &dyn Store,
+    policy: &Policy,
+    provider_id: i64,
+    item: Result<Record, RowError>,
+) -> Parsed {
+    let record = item.map_err(|e| Rejected::new(e.at, e.code, e.message))?;
+    let body = match record.body {
+        RecordBody::Test {
+            kind,
+            outcome,
+            sampled_at,
+            resulted_at,
+        } => EvidenceBody::Test {
+            kind,
+            outcome,
+            sampled_at,
+            resulted_at,
+        },
+        RecordBody::Vaccination { kind, at } => {
+            if let VaccinationKind::Dose { product, .. } = &kind
+                && !policy.knows_product(product)
+            {
+                return Err(Rejected::new(
+                    record.at,
+                    "vaccine_product_unknown",
+                    format!("vaccine product {product:?} is not in the policy's vaccine table"),
+                ));
+            }
+            EvidenceBody::Vaccination { kind, at }
+        }
+    };
+    Ok((
+        record.at,
+        Submission {
+            provider_id,
+            record_id: record.record_id,
+            subject: store.blind_index(&record.document),
+            body,
+        },
+    ))
+}

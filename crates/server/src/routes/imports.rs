@@ -1,0 +1,112 @@
+//! Bulk imports over HTTP: `POST /api/v1/imports/test-results` (a lab's key) and
+//! `POST /api/v1/imports/vaccinations` (a vaccination centre's key), with the file as the
+//! request body — CSV or FHIR R4, recognised from its content — and `?atomic=true` for all or
+//! nothing. The body is read as it arrives, so a file of any size works; the answer is the
+//! import's report (see [`crate::import`]): 200 when stored, 422 when an atomic import had
+//! rejected rows and stored nothing. A file refused whole is 422 with the usual error body.
+
+use std::io;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use healthcode_ingest::Category;
+
+use crate::error::ApiError;
+use crate::extract::{LabScope, Scoped, VaccinationScope};
+use crate::import::{self, ImportError, ImportOptions, Report};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    #[serde(default)]
+    atomic: bool,
+}
+
+pub async fn test_results(
+    State(state): State<AppState>,
+    Scoped(provider, _): Scoped<LabScope>,
+    q: Result<Query<ImportQuery>, QueryRejection>,
+    body: Body,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    run(state, provider, Category::Tests, query(q)?, body).await
+}
+
+pub async fn vaccinations(
+    State(state): State<AppState>,
+    Scoped(provider, _): Scoped<VaccinationScope>,
+    q: Result<Query<ImportQuery>, QueryRejection>,
+    body: Body,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    run(state, provider, Category::Vaccinations, query(q)?, body).await
+}
+
+fn query(q: Result<Query<ImportQuery>, QueryRejection>) -> Result<ImportQuery, ApiError> {
+    q.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("{}; the only parameter is atomic=true|false", e.body_text()),
+        )
+    })
+}
+
+async fn run(
+    state: AppState,
+    provider: healthcode_store::Provider,
+    category: Category,
+    q: ImportQuery,
+    body: Body,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    let stream = body.into_data_stream().map_err(io::Error::other);
+    let input = SyncIoBridge::new(StreamReader::new(stream));
+    let options = ImportOptions {
+        category,
+        atomic: q.atomic,
+    };
+    let now = state.clock.now();
+    let cache = state.cache.clone();
+    let report = import::run(
+        state.store.clone(),
+        state.policy.clone(),
+        &provider,
+        input,
+        state.region.tz(),
+        now,
+        options,
+        move |p| cache.invalidate(p.touched),
+    )
+    .await
+    .map_err(import_error)?;
+    let status = if report.committed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(report)))
+}
+
+fn import_error(e: ImportError) -> ApiError {
+    match e {
+        ImportError::WrongKey { .. } => ApiError::forbidden(e.to_string()),
+        ImportError::File(f) => ApiError::bad_request(f.code(), format!("{f}; nothing was stored")),
+        ImportError::Store { stored, source } => {
+            tracing::error!(error = %source, stored, "import failed in the store");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "import_interrupted",
+                format!(
+                    "the database failed after {stored} rows were stored; sending the file \
+                     again is safe (stored rows come back unchanged)"
+                ),
+            )
+        }
+    }
+}
