@@ -84,6 +84,24 @@ fn refusal(e: &ImportError, file: &Path) -> String {
     }
 }
 
+/// Reads and checks `file`, storing nothing.
+pub fn check(
+    policy: &Policy,
+    file: &Path,
+    category: Category,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Ended> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    Ok(
+        match import::check(policy, category, io::BufReader::new(input), tz, now) {
+            Ok(report) => Ended::Report(report),
+            Err(e) => Ended::Refused(refusal(&e, file)),
+        },
+    )
+}
+
 /// Sends `file` to the server at `server` and returns its report.
 pub async fn remote(
     server: &str,
@@ -230,6 +248,9 @@ pub fn print(report: &Report) {
         report.unchanged,
         report.rejected_count
     );
+    if !report.committed && !report.atomic {
+        println!("checked only: nothing was stored");
+    }
     if report.atomic && !report.committed {
         println!("atomic import: rows were rejected, so nothing was stored");
     }

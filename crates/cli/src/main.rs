@@ -81,15 +81,18 @@ struct ImportArgs {
     #[command(flatten)]
     data: DataArgs,
     /// The provider's API key.
-    #[arg(long, env = "HEALTHCODE_API_KEY")]
-    api_key: String,
+    #[arg(long, env = "HEALTHCODE_API_KEY", required_unless_present = "check")]
+    api_key: Option<String>,
     /// Send the file to this server (for example http://127.0.0.1:8080) instead of writing
-    /// to a database directly.
-    #[arg(long, env = "HEALTHCODE_SERVER")]
+    /// to a database directly; local times are then read in the server's time zone.
+    #[arg(long, env = "HEALTHCODE_SERVER", conflicts_with_all = ["timezone", "data_dir", "database_url"])]
     server: Option<String>,
     /// Store every row or none: a file with any rejected row changes nothing.
     #[arg(long)]
     atomic: bool,
+    /// Only read and check the file, store nothing (no key or database needed).
+    #[arg(long, conflicts_with_all = ["server", "atomic"])]
+    check: bool,
     /// Time zone of times written without an offset (default: the region's).
     #[arg(long, env = "HEALTHCODE_TIMEZONE")]
     timezone: Option<String>,
@@ -349,16 +352,19 @@ async fn run_import(command: ImportCommand) -> Result<ExitCode> {
         ImportCommand::Tests(a) => (Category::Tests, a),
         ImportCommand::Vaccinations(a) => (Category::Vaccinations, a),
     };
+    let api_key = args.api_key.clone().unwrap_or_default();
+    let config = FileConfig::load(args.data.config.as_deref())?;
+    let tz_name = config.timezone(args.timezone.as_deref());
+    let tz: chrono_tz::Tz = tz_name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {tz_name:?}"))?;
     let ended = match &args.server {
-        Some(server) => {
-            import::remote(server, &args.api_key, &args.file, category, args.atomic).await?
+        _ if args.check => {
+            let policy = load_policy(config.policy(None))?;
+            import::check(&policy, &args.file, category, tz, SystemClock.now())?
         }
+        Some(server) => import::remote(server, &api_key, &args.file, category, args.atomic).await?,
         None => {
-            let config = FileConfig::load(args.data.config.as_deref())?;
-            let tz_name = config.timezone(args.timezone.as_deref());
-            let tz: chrono_tz::Tz = tz_name
-                .parse()
-                .map_err(|_| anyhow::anyhow!("unknown time zone {tz_name:?}"))?;
             let policy = Arc::new(load_policy(config.policy(None))?);
             let dir = DataDir::new(&config.data_dir(args.data.data_dir.as_deref()))?;
             let store = dir
@@ -367,7 +373,7 @@ async fn run_import(command: ImportCommand) -> Result<ExitCode> {
             let ended = import::direct(
                 store.clone(),
                 policy,
-                &args.api_key,
+                &api_key,
                 &args.file,
                 category,
                 args.atomic,
@@ -395,11 +401,13 @@ async fn run_import(command: ImportCommand) -> Result<ExitCode> {
     } else {
         import::print(&report);
     }
-    Ok(if report.rejected_count == 0 && report.committed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if report.rejected_count == 0 && (report.committed || args.check) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 fn load_policy(path: Option<PathBuf>) -> Result<Policy> {

@@ -9,68 +9,14 @@
     clippy::disallowed_methods
 )]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn wait_ready(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Ok(true) = reqwest::blocking_get(&format!("{base}/readyz")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("server at {base} did not become ready");
-}
-
-mod reqwest {
-    /// A dependency-light readiness probe: one HTTP/1.0 GET over a socket.
-    pub fn blocking_get(url: &str) -> std::io::Result<bool> {
-        use std::io::{Read, Write};
-        let rest = url.trim_start_matches("http://");
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let mut s = std::net::TcpStream::connect(host)?;
-        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf)?;
-        Ok(buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200"))
-    }
-}
-
-fn start(args: &[&str]) -> Server {
-    let child = Command::new(BIN)
-        .args(args)
-        .env("HEALTHCODE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start healthcode");
-    Server { child }
-}
+use support::{BIN, free_port, http, read_demo, start, wait_ready};
 
 /// Starts `serve` on `data_dir` and `url`, expects it to refuse, and returns what it said.
 fn serve_refused(data_dir: &Path, url: &str) -> String {
@@ -92,41 +38,6 @@ fn verify(code: &str, trust_list: &str, extra: &[&str]) -> (i32, Value) {
         .expect("run verify");
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap_or(-1), json)
-}
-
-fn http(method: &str, url: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let client = ::reqwest::Client::new();
-        let mut req = match method {
-            "POST" => client.post(url),
-            _ => client.get(url),
-        }
-        .bearer_auth(bearer);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    })
-}
-
-fn read_demo(dir: &Path) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Some(v) = std::fs::read(dir.join("demo.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "demo.json did not appear");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -290,33 +201,13 @@ fn demo_contract_and_walkthrough() {
 
 #[test]
 fn providers_add_prints_a_working_key_and_serve_runs_on_postgres() {
-    let Ok(admin) = std::env::var("HEALTHCODE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI requires HEALTHCODE_TEST_DATABASE_URL"
-        );
-        eprintln!("HEALTHCODE_TEST_DATABASE_URL not set: skipping");
+    let Some(url) = support::postgres_database("hc_cli") else {
         return;
     };
-    let name = format!("hc_cli_{}", std::process::id());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("rt");
-    rt.block_on(async {
-        use sqlx::{Connection, Executor};
-        let mut c = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("admin connect");
-        let _ = c
-            .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-            .await;
-        c.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create db");
-    });
-    let (base_url, _) = admin.rsplit_once('/').expect("db path");
-    let url = format!("{base_url}/{name}");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().to_str().expect("utf-8");
 
@@ -493,7 +384,7 @@ fn import_tests_reports_every_row_and_is_idempotent() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
-        stdout.contains("5 rows: 3 accepted (3 new, 0 corrected, 0 unchanged), 2 rejected"),
+        stdout.contains("5 rows (csv): 3 accepted (3 new, 0 corrected, 0 unchanged), 2 rejected"),
         "{stdout}"
     );
     assert!(

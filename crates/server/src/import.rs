@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use healthcode_domain::{Policy, VaccinationKind};
+use healthcode_domain::{DocumentNumber, Policy, VaccinationKind};
 use healthcode_ingest::{Category, FileError, Format, Position, Record, RecordBody, RowError};
 use healthcode_store::{
     BatchOutcome, BulkWrite, DocIndex, EvidenceBody, Outcome, Provider, ProviderKind, Store,
@@ -360,13 +360,30 @@ fn parse<R: Read + Send + 'static>(
     }
 }
 
-/// A row as the store's submission, or its rejection: the reader's, or an unknown vaccine.
+/// A row as the store's submission, or its rejection.
 fn prepare(
     store: &dyn Store,
     policy: &Policy,
     provider_id: i64,
     item: Result<Record, RowError>,
 ) -> Parsed {
+    let (at, record_id, document, body) = checked(policy, item)?;
+    Ok((
+        at,
+        Submission {
+            provider_id,
+            record_id,
+            subject: store.blind_index(&document),
+            body,
+        },
+    ))
+}
+
+/// A row's evidence, or its rejection: the reader's, or a vaccine the policy does not know.
+fn checked(
+    policy: &Policy,
+    item: Result<Record, RowError>,
+) -> Result<(Position, String, DocumentNumber, EvidenceBody), Rejected> {
     let record = item.map_err(|e| Rejected::new(e.at, e.code, e.message))?;
     let body = match record.body {
         RecordBody::Test {
@@ -393,13 +410,31 @@ fn prepare(
             EvidenceBody::Vaccination { kind, at }
         }
     };
-    Ok((
-        record.at,
-        Submission {
-            provider_id,
-            record_id: record.record_id,
-            subject: store.blind_index(&record.document),
-            body,
-        },
-    ))
+    Ok((record.at, record.record_id, record.document, body))
+}
+
+/// Reads and checks `input` as an import would, and stores nothing: how a provider checks a
+/// file before sending it. The report has every verdict but those only the store can give (a
+/// record id reused for another kind of record, a late retry of a corrected record).
+pub fn check<R: Read + Send + 'static>(
+    policy: &Policy,
+    category: Category,
+    input: R,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Report, ImportError> {
+    let records = healthcode_ingest::open(category, input, tz, now).map_err(ImportError::File)?;
+    let mut report = Report {
+        format: Some(format_name(records.format).to_owned()),
+        ignored_columns: records.ignored_columns.clone(),
+        ..Report::default()
+    };
+    for item in records {
+        report.rows += 1;
+        match checked(policy, item) {
+            Ok(_) => report.accepted += 1,
+            Err(r) => reject(&mut report, r),
+        }
+    }
+    Ok(report)
 }

@@ -50,15 +50,35 @@ pub struct VaccinationView {
     pub en: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+/// A reason with its text. Serialised as the reason's own fields, except that the id of the
+/// evidence it cites is replaced by that evidence, under the same key `evidence` (one key,
+/// not two: JSON parsers disagree on duplicates).
+#[derive(Debug)]
 pub struct ReasonView<'a> {
-    #[serde(flatten)]
     pub reason: Reason,
     pub zh: String,
     pub en: String,
     /// The evidence the reason cites, as stored (no personal identifiers in it).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceItem<'a>>,
+}
+
+impl Serialize for ReasonView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut fields = match serde_json::to_value(self.reason).map_err(S::Error::custom)? {
+            serde_json::Value::Object(fields) => fields,
+            _ => return Err(S::Error::custom("a reason serialises as an object")),
+        };
+        fields.insert("zh".into(), self.zh.clone().into());
+        fields.insert("en".into(), self.en.clone().into());
+        if let Some(item) = &self.evidence {
+            fields.insert(
+                "evidence".into(),
+                serde_json::to_value(item).map_err(S::Error::custom)?,
+            );
+        }
+        fields.serialize(s)
+    }
 }
 
 /// The summary returned with a code: what the screen around the QR shows. The reasons and

@@ -62,6 +62,19 @@ async fn lab_result_shows_on_the_very_next_request() {
     assert_eq!(s["colour"], "yellow");
     assert_eq!(s["reasons"][0]["code"], "antigen_positive_awaiting_pcr");
     assert_eq!(s["reasons"][0]["evidence"]["meta"]["record_id"], "A-1");
+    // One `evidence` key per reason: the cited item replaces the bare id.
+    let raw = app
+        .client
+        .get(app.url("/api/v1/me/status"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("status")
+        .text()
+        .await
+        .expect("text");
+    let reasons = s["reasons"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(raw.matches("\"evidence\":").count(), reasons, "{raw}");
 }
 
 #[tokio::test]
