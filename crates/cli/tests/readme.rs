@@ -88,6 +88,16 @@ fn the_readme_walkthrough_works_verbatim() {
     );
 
     assert!(stdout.contains("\"colour\": \"green\""), "{stdout}");
+    assert!(
+        stdout.contains(
+            "20000 rows (csv): 19997 accepted (19997 new, 0 corrected, 0 unchanged), 3 rejected"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("{\"rows\":20000,\"unchanged\":19997,\"rejected\":[{\"line\":"),
+        "{stdout}"
+    );
     assert!(stdout.contains("VALID  GREEN"), "{stdout}");
     assert!(stdout.contains("\"outcome\":\"created\""), "{stdout}");
     assert!(stdout.contains("\"outcome\":\"unchanged\""), "{stdout}");
