@@ -74,6 +74,9 @@ pub async fn direct(
             "the database failed after {stored} rows were stored ({source}); running the \
              import again is safe"
         )),
+        Err(e @ ImportError::Reader { .. }) => {
+            Ended::Interrupted(format!("{e}; running the import again is safe"))
+        }
     })
 }
 
@@ -253,6 +256,12 @@ pub fn print(report: &Report) {
     }
     if report.atomic && !report.committed {
         println!("atomic import: rows were rejected, so nothing was stored");
+    }
+    if report.checked_only > 0 {
+        println!(
+            "{} valid rows were checked but not written (an atomic import stops writing at a rejected row)",
+            report.checked_only
+        );
     }
     if !report.ignored_columns.is_empty() {
         println!("ignored columns: {}", report.ignored_columns.join(", "));

@@ -84,14 +84,15 @@ struct ImportArgs {
     #[arg(long, env = "HEALTHCODE_API_KEY", required_unless_present = "check")]
     api_key: Option<String>,
     /// Send the file to this server (for example http://127.0.0.1:8080) instead of writing
-    /// to a database directly; local times are then read in the server's time zone.
-    #[arg(long, env = "HEALTHCODE_SERVER", conflicts_with_all = ["timezone", "data_dir", "database_url"])]
+    /// to a database directly. The server reads local times in its own time zone; the
+    /// database options and --timezone are not used.
+    #[arg(long, env = "HEALTHCODE_SERVER")]
     server: Option<String>,
     /// Store every row or none: a file with any rejected row changes nothing.
     #[arg(long)]
     atomic: bool,
     /// Only read and check the file, store nothing (no key or database needed).
-    #[arg(long, conflicts_with_all = ["server", "atomic"])]
+    #[arg(long)]
     check: bool,
     /// Time zone of times written without an offset (default: the region's).
     #[arg(long, env = "HEALTHCODE_TIMEZONE")]

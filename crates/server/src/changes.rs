@@ -24,7 +24,7 @@ const BATCH: i64 = 10_000;
 /// How far below the newest id a reader starts, so that writes in flight when it starts are
 /// found as gaps rather than passed over.
 const START_MARGIN: i64 = 1_000;
-/// Gaps remembered at most; past this the oldest are given up.
+/// Gaps remembered at most; ids skipped beyond this are not looked for again.
 const MAX_GAPS: usize = 100_000;
 
 /// The reader's position in the feed.

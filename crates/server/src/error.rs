@@ -89,6 +89,11 @@ impl From<StoreError> for ApiError {
                 "record_kind_mismatch",
                 format!("record {r} is not of the kind this endpoint handles"),
             ),
+            StoreError::Contention => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the database is busy with a conflicting write; try again",
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal()

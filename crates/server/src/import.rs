@@ -54,6 +54,10 @@ pub struct Report {
     /// Every rejected row (up to [`MAX_LISTED_REJECTIONS`]), in file order.
     pub rejected: Vec<Rejected>,
     pub ignored_columns: Vec<String>,
+    /// Rows that passed every check but were not written: an atomic import writes nothing
+    /// once a row has been rejected.
+    #[serde(default)]
+    pub checked_only: u64,
     pub atomic: bool,
     /// Whether the accepted rows are stored: false for an atomic import with rejections.
     pub committed: bool,
@@ -97,6 +101,10 @@ pub enum ImportError {
     /// The file as a whole is unusable: nothing was stored.
     #[error("{0}")]
     File(FileError),
+    /// The file reader stopped unexpectedly: the batches before it are kept (without
+    /// `atomic`), as after a store failure.
+    #[error("the file reader failed after {stored} rows were stored")]
+    Reader { stored: u64 },
     /// The store failed. Without `atomic`, the rows reported in `stored` are kept.
     #[error("the database failed after {stored} rows were stored: {source}")]
     Store {
@@ -189,24 +197,26 @@ pub async fn run<R: Read + Send + 'static>(
         ..Report::default()
     };
     let mut bulk = None;
-    if options.atomic {
-        bulk = Some(
-            store
-                .begin_bulk()
-                .await
-                .map_err(|source| ImportError::Store { stored: 0, source })?,
-        );
-    }
-    let written = write_all(&*store, &mut bulk, &mut rx, &mut report, now, &mut progress).await;
+    let mut written = write_all(&*store, &mut bulk, &mut rx, &mut report, now, &mut progress).await;
     // Dropping the receiver stops the parser at its next send, if it is still reading.
     drop(rx);
-    let _ = parser.await;
+    // A reader that panicked has closed the channel as the end of the file would: that must
+    // not pass for a complete file (nor commit an atomic import's first part).
+    if parser.await.is_err() && written.is_ok() {
+        let stored = if options.atomic { 0 } else { report.accepted };
+        written = Err(ImportError::Reader { stored });
+    }
     match (written, bulk) {
         (Err(e), Some(bulk)) => {
             let _ = bulk.rollback().await;
             Err(e)
         }
         (Err(e), None) => Err(e),
+        (Ok(()), None) if report.atomic => {
+            // Nothing was written: every row was rejected, or there were none.
+            report.committed = report.rejected_count == 0;
+            Ok(report)
+        }
         (Ok(()), Some(bulk)) => {
             let finish = if report.rejected_count == 0 {
                 bulk.commit().await
@@ -224,7 +234,10 @@ pub async fn run<R: Read + Send + 'static>(
     }
 }
 
-/// Receives parsed batches and stores them, tallying the report.
+/// Receives parsed batches and stores them, tallying the report. An atomic import opens its
+/// transaction at its first batch, and writes nothing more once a row has been rejected (the
+/// batch holding that row included): from then on it can only roll back, so the rest of the
+/// file is checked but not written, and holds no lock.
 async fn write_all(
     store: &dyn Store,
     bulk: &mut Option<Box<dyn BulkWrite>>,
@@ -258,14 +271,27 @@ async fn write_all(
                 Err(r) => reject(report, r),
             }
         }
+        if submissions.is_empty() {
+            continue;
+        }
+        if report.atomic && report.rejected_count > 0 {
+            report.checked_only += submissions.len() as u64;
+            continue;
+        }
+        let stored = if report.atomic { 0 } else { report.accepted };
+        if report.atomic && bulk.is_none() {
+            *bulk = Some(
+                store
+                    .begin_bulk()
+                    .await
+                    .map_err(|source| ImportError::Store { stored, source })?,
+            );
+        }
         let outcome = match bulk {
             Some(bulk) => bulk.write(&submissions, now).await,
             None => store.submit_batch(&submissions, now).await,
         }
-        .map_err(|source| ImportError::Store {
-            stored: if bulk.is_some() { 0 } else { report.accepted },
-            source,
-        })?;
+        .map_err(|source| ImportError::Store { stored, source })?;
         let touched = tally(report, positions, outcome)?;
         progress(Progress {
             report,

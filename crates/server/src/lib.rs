@@ -53,8 +53,6 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(limits::overload_error))
-                .load_shed()
-                .concurrency_limit(state.config.max_in_flight)
                 .timeout(state.config.request_timeout),
         );
     // Imports stream bodies of any size for as long as they take: no body limit or request
@@ -70,6 +68,7 @@ pub fn router(state: AppState) -> Router {
                 .concurrency_limit(state.config.max_imports)
                 .timeout(state.config.import_timeout),
         );
+    // Every request counts against `max_in_flight` and is shed, not queued, beyond it.
     Router::new()
         .nest("/api/v1", api.merge(imports))
         .route("/healthz", get(routes::health::healthz))
@@ -80,6 +79,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limits::rate_limit,
         ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::overload_error))
+                .load_shed()
+                .concurrency_limit(state.config.max_in_flight),
+        )
         .with_state(state)
 }
 

@@ -235,3 +235,90 @@ async fn racing_imports_of_one_file_store_it_once() {
     assert_eq!(count("unchanged"), 6_000);
     assert_eq!(count("rejected_count"), 0);
 }
+
+#[tokio::test]
+async fn an_atomic_import_stops_writing_at_its_first_rejected_row() {
+    let app = TestApp::spawn().await;
+    let spec = Spec {
+        broken_rows: 1,
+        ..Spec::new(Dataset::Tests, 25_000, app.clock_now())
+    };
+    let mut file = Vec::new();
+    let summary = generate::write(&spec, &mut file).expect("generate");
+    assert!(
+        summary.broken[0] < 20_000,
+        "the broken row is in the first batch"
+    );
+    let (code, report) = app
+        .import(
+            "/api/v1/imports/test-results?atomic=true",
+            &app.keys.lab,
+            file,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(report["rows"], 25_000);
+    assert_eq!(report["rejected_count"], 1);
+    // Nothing is written once a row has been rejected, the batch holding it included.
+    assert_eq!(report["checked_only"], 24_999);
+    assert_eq!(report["committed"], false);
+    let store: &dyn healthcode_store::Store = app.store.as_ref();
+    assert_eq!(store.evidence_high_water().await.expect("hw"), 0);
+}
+
+/// A reader that fails hard halfway through a file.
+struct Panicking {
+    head: std::io::Cursor<Vec<u8>>,
+}
+
+impl std::io::Read for Panicking {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.head.read(buf)? {
+            0 => panic!("the reader broke"),
+            n => Ok(n),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reader_that_breaks_is_not_taken_for_the_end_of_the_file() {
+    use healthcode_domain::Policy;
+    use healthcode_ingest::Category;
+    use healthcode_server::extract::secret_hash;
+    use healthcode_server::import::{self, ImportError, ImportOptions};
+    use healthcode_store::Store;
+    use std::sync::Arc;
+
+    let app = TestApp::spawn().await;
+    let mut csv = HEADER.to_owned();
+    csv += &app.csv_pcr("P-1", DOC, "negative", 30);
+    let store: Arc<dyn Store> = app.store.clone();
+    let lab = store
+        .provider_by_key(&secret_hash(&app.keys.lab))
+        .await
+        .expect("query")
+        .expect("lab");
+    for atomic in [false, true] {
+        let input = Panicking {
+            head: std::io::Cursor::new(csv.clone().into_bytes()),
+        };
+        let result = import::run(
+            store.clone(),
+            Arc::new(Policy::default_policy().expect("policy")),
+            &lab,
+            input,
+            chrono_tz::Asia::Shanghai,
+            app.clock_now(),
+            ImportOptions {
+                category: Category::Tests,
+                atomic,
+            },
+            |_| {},
+        )
+        .await;
+        assert!(
+            matches!(result, Err(ImportError::Reader { .. })),
+            "atomic {atomic}: {result:?}"
+        );
+    }
+}

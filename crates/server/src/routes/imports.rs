@@ -4,16 +4,19 @@
 //! nothing. The body is read as it arrives, so a file of any size works; the answer is the
 //! import's report (see [`crate::import`]): 200 when stored, 422 when an atomic import had
 //! rejected rows and stored nothing. A file refused whole is 422 with the usual error body.
+//! An atomic import's body is received whole (into a temporary file) before anything is
+//! written.
 
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use healthcode_ingest::Category;
@@ -65,8 +68,15 @@ async fn run(
     q: ImportQuery,
     body: Body,
 ) -> Result<(StatusCode, Json<Report>), ApiError> {
-    let stream = body.into_data_stream().map_err(io::Error::other);
-    let input = SyncIoBridge::new(StreamReader::new(stream));
+    let input: Box<dyn Read + Send> = if q.atomic {
+        // An atomic import writes in one transaction, which on the embedded database holds
+        // the write lock: receive the whole file first, so a slow upload does not keep every
+        // other writer waiting.
+        Box::new(spool(body).await?)
+    } else {
+        let stream = body.into_data_stream().map_err(io::Error::other);
+        Box::new(SyncIoBridge::new(StreamReader::new(stream)))
+    };
     let options = ImportOptions {
         category,
         atomic: q.atomic,
@@ -85,6 +95,11 @@ async fn run(
     )
     .await
     .map_err(import_error)?;
+    if report.atomic && report.committed {
+        // Batches were invalidated as they were written, before the commit made them
+        // visible: a read in between may have cached the old evidence again.
+        state.cache.clear_people();
+    }
     let status = if report.committed {
         StatusCode::OK
     } else {
@@ -93,8 +108,44 @@ async fn run(
     Ok((status, Json(report)))
 }
 
+/// The request body, received whole into an anonymous temporary file (deleted when closed).
+async fn spool(body: Body) -> Result<std::fs::File, ApiError> {
+    let cut_off = |e: io::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "upload_incomplete",
+            format!("the file could not be received whole ({e}); nothing was stored"),
+        )
+    };
+    let file = tempfile::tempfile().map_err(|e| {
+        tracing::error!(error = %e, "cannot create a temporary file for an atomic import");
+        ApiError::internal()
+    })?;
+    let mut out = tokio::fs::File::from_std(file);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| cut_off(io::Error::other(e)))?;
+        out.write_all(&chunk).await.map_err(cut_off)?;
+    }
+    out.flush().await.map_err(cut_off)?;
+    let mut file = out.into_std().await;
+    file.seek(SeekFrom::Start(0)).map_err(cut_off)?;
+    Ok(file)
+}
+
 fn import_error(e: ImportError) -> ApiError {
     match e {
+        ImportError::Reader { stored } => {
+            tracing::error!(stored, "the import's file reader failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "import_interrupted",
+                format!(
+                    "the import stopped after {stored} rows were stored; sending the file \
+                     again is safe (stored rows come back unchanged)"
+                ),
+            )
+        }
         ImportError::WrongKey { .. } => ApiError::forbidden(e.to_string()),
         ImportError::File(f) => ApiError::bad_request(f.code(), format!("{f}; nothing was stored")),
         ImportError::Store { stored, source } => {

@@ -26,7 +26,7 @@ use crate::vault::DocIndex;
 /// is an `Err` in its place; a failure of the database fails the whole batch instead.
 pub type BatchOutcome = Vec<Result<Stored, StoreError>>;
 
-/// Rows per `INSERT`: 19 parameters each stays under SQLite's limit of 32,766 parameters.
+/// Rows per `INSERT`: 18 parameters each stays under SQLite's limit of 32,766 parameters.
 const INSERT_ROWS: usize = 1_000;
 /// Record ids per `SELECT … IN (…)` and ids per `UPDATE … IN (…)`.
 const LOOKUP_IDS: usize = 500;
@@ -154,10 +154,16 @@ async fn record_inserted(
     backend: Backend,
     conn: &mut AnyConnection,
     batch: &[Submission],
-    rows: Vec<NewRow>,
+    mut rows: Vec<NewRow>,
     now: DateTime<Utc>,
     results: &mut [Option<Result<Stored, StoreError>>],
 ) -> Result<Vec<usize>, StoreError> {
+    // In key order, so that two writers inserting overlapping records take the index entries
+    // in one order and wait for each other instead of deadlocking (PostgreSQL).
+    rows.sort_unstable_by(|a, b| {
+        let (a, b) = (&batch[a.index], &batch[b.index]);
+        (a.provider_id, &a.record_id).cmp(&(b.provider_id, &b.record_id))
+    });
     let ids = insert_rows(backend, conn, batch, &rows, now).await?;
     let mut skipped = Vec::new();
     for row in rows {
