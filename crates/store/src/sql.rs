@@ -334,10 +334,18 @@ impl SqlStore {
                         current: to_revision(revision)?,
                     });
                 }
-                sqlx::query("UPDATE evidence SET is_current = 0 WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                let flipped = sqlx::query(
+                    "UPDATE evidence SET is_current = 0 WHERE id = $1 AND is_current = 1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if flipped.rows_affected() == 0 {
+                    // A concurrent writer replaced this revision after it was read: start over
+                    // from the new current revision.
+                    tx.rollback().await?;
+                    return Err(StoreError::Contention);
+                }
                 let old_subject = doc_index_from(row.try_get("subject_index")?)?;
                 (
                     revision + 1,
@@ -587,8 +595,16 @@ impl Store for SqlStore {
         supersedes: u32,
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        self.write_once(&Write::Submit(s, Some(supersedes)), now)
-            .await
+        let w = Write::Submit(s, Some(supersedes));
+        let mut attempt = 0;
+        loop {
+            match self.write_once(&w, now).await {
+                Err(StoreError::Conflict(_) | StoreError::Contention) if attempt < 3 => {
+                    attempt += 1
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn release(
@@ -608,7 +624,9 @@ impl Store for SqlStore {
         let mut attempt = 0;
         loop {
             match self.write_once(&w, now).await {
-                Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+                Err(StoreError::Conflict(_) | StoreError::Contention) if attempt < 3 => {
+                    attempt += 1
+                }
                 other => return other,
             }
         }

@@ -2,11 +2,13 @@
 //! outcome, row for row, as submitting them one at a time through [`Store::submit`].
 //!
 //! A batch is written in rounds. A round holds at most one submission per record (a file that
-//! names a record twice gets the second as a correction of the first, in the next round), and
-//! costs one `SELECT` of the current revisions, one `UPDATE` for the corrections and one
-//! multi-row `INSERT` per thousand rows. The insert skips rows whose key another writer took
-//! meanwhile (`ON CONFLICT DO NOTHING`); those go into the next round, which reads the other
-//! writer's row and decides again, so a race never fails a batch nor stores a record twice.
+//! names a record twice gets the second as a correction of the first, in the next round). Every
+//! submission is first inserted as a new record, one multi-row `INSERT` per thousand rows;
+//! the insert skips those whose record exists (`ON CONFLICT DO NOTHING`), and only they cost
+//! more: a `SELECT` of their current revisions and one of earlier revisions with the same
+//! content (per 500 records), an `UPDATE` and an `INSERT` for the corrections. A row whose key
+//! another writer took meanwhile goes into the next round, which reads the other writer's row
+//! and decides again, so a race never fails a batch nor stores a record twice.
 //!
 //! [`Store::submit`]: crate::Store::submit
 
@@ -124,8 +126,7 @@ async fn write_round(
         return Ok(existing);
     }
     let mut current = load_current(backend, conn, batch, &existing).await?;
-    let mut flips = Vec::new();
-    let mut rows = Vec::with_capacity(existing.len());
+    let mut corrections = Vec::with_capacity(existing.len());
     let mut lost = Vec::new();
     for i in existing {
         let s = &batch[i];
@@ -135,9 +136,25 @@ async fn write_round(
             lost.push(i);
             continue;
         };
-        match decide(conn, s, cur, i).await? {
+        match decide(s, cur, i)? {
             Decision::Done(r) => results[i] = Some(r),
-            Decision::Insert(row, flip) => {
+            Decision::Correct(row, flip) => corrections.push((row, flip)),
+        }
+    }
+    // A correction whose content equals an earlier revision is a late retry: refused.
+    let earlier = earlier_revisions(backend, conn, batch, &corrections).await?;
+    let mut flips = Vec::with_capacity(corrections.len());
+    let mut rows = Vec::with_capacity(corrections.len());
+    for (row, flip) in corrections {
+        let s = &batch[row.index];
+        match earlier.get(&(s.provider_id, s.record_id.clone(), row.hash.clone())) {
+            Some(&matched) => {
+                results[row.index] = Some(Err(StoreError::Superseded {
+                    matched,
+                    current: to_revision(row.revision - 1)?,
+                }))
+            }
+            None => {
                 flips.push(flip);
                 rows.push(row);
             }
@@ -187,17 +204,13 @@ async fn record_inserted(
 enum Decision {
     /// Nothing to write: unchanged, or refused.
     Done(Result<Stored, StoreError>),
-    /// A correction, and the id of the revision it replaces.
-    Insert(NewRow, i64),
+    /// A correction (unless its content equals an earlier revision), and the id of the
+    /// revision it replaces.
+    Correct(NewRow, i64),
 }
 
 /// What to do with a submission of a record that exists, given its current revision.
-async fn decide(
-    conn: &mut AnyConnection,
-    s: &Submission,
-    cur: Current,
-    index: usize,
-) -> Result<Decision, StoreError> {
+fn decide(s: &Submission, cur: Current, index: usize) -> Result<Decision, StoreError> {
     let (subject, body) = match decide_submit(s, Some(cur.body)) {
         Ok(d) => d,
         Err(e) => return Ok(Decision::Done(Err(e))),
@@ -212,14 +225,6 @@ async fn decide(
             previous_subject: None,
         })));
     }
-    if let Some(matched) =
-        superseded_revision_with(conn, s.provider_id, &s.record_id, &hash).await?
-    {
-        return Ok(Decision::Done(Err(StoreError::Superseded {
-            matched,
-            current: to_revision(cur.revision)?,
-        })));
-    }
     let row = NewRow {
         index,
         revision: cur.revision + 1,
@@ -229,7 +234,53 @@ async fn decide(
         hash,
         outcome: Outcome::Corrected,
     };
-    Ok(Decision::Insert(row, cur.id))
+    Ok(Decision::Correct(row, cur.id))
+}
+
+/// For the records being corrected, the newest earlier revision of each content hash: one
+/// query per provider and 500 records, however many corrections a file holds.
+async fn earlier_revisions(
+    backend: Backend,
+    conn: &mut AnyConnection,
+    batch: &[Submission],
+    corrections: &[(NewRow, i64)],
+) -> Result<HashMap<(i64, String, Vec<u8>), u32>, StoreError> {
+    let mut by_provider: HashMap<i64, Vec<&str>> = HashMap::new();
+    for (row, _) in corrections {
+        let s = &batch[row.index];
+        by_provider
+            .entry(s.provider_id)
+            .or_default()
+            .push(&s.record_id);
+    }
+    let mut out = HashMap::new();
+    for (provider_id, ids) in by_provider {
+        for chunk in ids.chunks(LOOKUP_IDS) {
+            let sql = format!(
+                "SELECT record_id, content_hash, MAX(revision) AS revision FROM evidence \
+                 WHERE provider_id = {} AND is_current = 0 AND record_id IN ({}) \
+                 GROUP BY record_id, content_hash",
+                placeholders(backend, 1, 1),
+                placeholders(backend, 2, chunk.len())
+            );
+            // Not prepared, for the reason given in `load_current`.
+            let mut q = sqlx::query(&sql).persistent(false).bind(provider_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                out.insert(
+                    (
+                        provider_id,
+                        r.try_get("record_id")?,
+                        r.try_get("content_hash")?,
+                    ),
+                    to_revision(r.try_get("revision")?)?,
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The newest earlier revision of a record whose content hash is `hash`, if any.
