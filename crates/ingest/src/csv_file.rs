@@ -1,6 +1,8 @@
 //! What every CSV format shares: a header naming the columns in English or Chinese
 //! (docs/IMPORT.md), comma or tab separated, UTF-8 or GB18030, CRLF or LF, blank lines
-//! skipped. Rows stream: memory does not grow with the file.
+//! skipped. Rows stream: memory does not grow with the file, and a row longer than
+//! [`MAX_RECORD_BYTES`] (an unclosed quote runs to the end of the file) stops the reading
+//! rather than being held whole.
 //!
 //! A format is a [`Layout`]: its columns and a function reading a row's body. The identity
 //! columns (`record_id`, `document_type`, `document_number`) are read here, the same way for
@@ -14,7 +16,8 @@ use csv::ByteRecord;
 
 use healthcode_domain::DocumentNumber;
 
-use crate::error::{FileError, Problem, RowError};
+use crate::error::{FileError, Problem, RowError, echo};
+use crate::limits::{Capped, MAX_RECORD_BYTES, RecordBytes};
 use crate::record::{Position, Record, RecordBody};
 use crate::text::{Encoding, Utf8Text};
 use crate::values;
@@ -59,7 +62,9 @@ pub(crate) const DOCUMENT_NUMBER: Column =
 
 /// Records from a CSV stream, in the [`Layout`] it was opened with.
 pub struct CsvRecords<R: Read> {
-    reader: csv::Reader<Utf8Text<R>>,
+    reader: csv::Reader<Capped<Utf8Text<R>>>,
+    /// How much of the row being read has been, for the cap on a row's size.
+    bytes: RecordBytes,
     layout: &'static Layout,
     /// Where each of the layout's columns is in the file's rows, if it is there.
     index: Vec<Option<usize>>,
@@ -83,8 +88,10 @@ impl<R: Read> CsvRecords<R> {
     ) -> Result<CsvRecords<R>, FileError> {
         let text = Utf8Text::sniff(input).map_err(|e| FileError::Io(e.to_string()))?;
         let encoding = text.encoding;
+        let delimiter = text.delimiter;
+        let (text, bytes) = Capped::new(text);
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(text.delimiter)
+            .delimiter(delimiter)
             .flexible(true)
             .has_headers(false)
             .from_reader(text);
@@ -92,11 +99,19 @@ impl<R: Read> CsvRecords<R> {
         match reader.read_byte_record(&mut header) {
             Ok(true) => {}
             Ok(false) => return Err(FileError::Empty),
-            Err(e) => return Err(FileError::Header(format!("the header cannot be read: {e}"))),
+            Err(e) => {
+                let e = e.to_string();
+                return Err(FileError::Header(format!(
+                    "the header cannot be read: {}",
+                    echo(&e)
+                )));
+            }
         }
+        bytes.start();
         let (index, ignored_columns) = map_header(&header, layout.columns)?;
         Ok(CsvRecords {
             reader,
+            bytes,
             layout,
             index,
             width: header.len(),
@@ -186,6 +201,7 @@ impl<R: Read> Iterator for CsvRecords<R> {
                     return None;
                 }
                 Ok(true) => {
+                    self.bytes.start();
                     let line = self.record.position().map(|p| p.line()).unwrap_or(line);
                     // A blank line is not a row.
                     if self.record.len() == 1 && self.record.get(0).is_some_and(<[u8]>::is_empty) {
@@ -196,13 +212,25 @@ impl<R: Read> Iterator for CsvRecords<R> {
                 }
                 Err(e) => {
                     // The csv reader accepts any bytes (an unclosed quote just runs to the end
-                    // of the file), so an error is the input failing: nothing more can be read.
+                    // of the file, or to the cap), so an error is the input failing or a row
+                    // too large to hold: nothing more can be read.
                     self.done = true;
                     let line = e.position().map(|p| p.line()).unwrap_or(line);
+                    if self.bytes.too_large() {
+                        return Some(Err(RowError::new(
+                            Position::Line(line),
+                            "record_too_large",
+                            format!(
+                                "the row starting here is longer than {} MiB (a quote that is never closed?); the file cannot be read from here on",
+                                MAX_RECORD_BYTES / (1024 * 1024)
+                            ),
+                        )));
+                    }
+                    let e = e.to_string();
                     return Some(Err(RowError::new(
                         Position::Line(line),
                         "csv_syntax",
-                        format!("the file cannot be read from here on: {e}"),
+                        format!("the file cannot be read from here on: {}", echo(&e)),
                     )));
                 }
             }

@@ -1,6 +1,8 @@
 //! Why a file or a row was refused. A row error names where the row is (a line, or a Bundle
 //! entry) and carries a stable code and a sentence a person at the provider can act on.
 
+use std::borrow::Cow;
+
 use healthcode_domain::{DocumentError, EvidenceError};
 use thiserror::Error;
 
@@ -33,6 +35,21 @@ impl FileError {
             FileError::NotFhir(_) => "json_not_fhir",
             FileError::Io(_) => "file_unreadable",
         }
+    }
+}
+
+/// The most characters of a sender's value that a message repeats: enough to recognise it,
+/// while the message stays a sentence however long the value is (a report keeps the messages
+/// of up to 100,000 rejected rows).
+const ECHO_CHARS: usize = 100;
+
+/// `value` as a message repeats it: whole, or its first [`ECHO_CHARS`] characters and `…`.
+/// Every message that quotes the input (a reference, a resource type, a parser's description)
+/// goes through this.
+pub(crate) fn echo(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(value),
+        Some((end, _)) => Cow::Owned(format!("{}…", &value[..end])),
     }
 }
 
@@ -90,5 +107,19 @@ impl From<DocumentError> for Problem {
 impl From<EvidenceError> for Problem {
     fn from(e: EvidenceError) -> Problem {
         Problem::new(e.code(), e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_keeps_short_values_and_cuts_long_ones_at_a_character() {
+        assert_eq!(echo("Patient/p1"), "Patient/p1");
+        let exact = "a".repeat(ECHO_CHARS);
+        assert_eq!(echo(&exact), exact.as_str());
+        let long = "阴".repeat(ECHO_CHARS + 1);
+        assert_eq!(echo(&long), format!("{}…", "阴".repeat(ECHO_CHARS)));
     }
 }

@@ -11,6 +11,7 @@ mod csv_file;
 pub mod error;
 mod fhir;
 pub mod generate;
+mod limits;
 pub mod record;
 pub mod test_results;
 pub mod text;
@@ -19,6 +20,7 @@ mod values;
 
 pub use csv_file::CsvRecords;
 pub use error::{FileError, RowError};
+pub use limits::MAX_RECORD_BYTES;
 pub use record::{Category, Format, Position, Record, RecordBody, Records, open};
 pub use test_results::read_test_results;
 pub use text::Encoding;

@@ -5,12 +5,15 @@
 mod common;
 
 use chrono_tz::Asia::Shanghai;
-use common::{ID, now, split, test, utc};
+use common::{Flood, ID, now, split, test, utc};
 use healthcode_domain::{TestKind, TestOutcome};
 use healthcode_ingest::Position::Line;
-use healthcode_ingest::{Encoding, FileError, Position, Record, read_test_results};
+use healthcode_ingest::{
+    Encoding, FileError, MAX_RECORD_BYTES, Position, Record, read_test_results,
+};
 use proptest::prelude::*;
 use std::io::Read;
+use std::sync::atomic::Ordering;
 
 const HEADER: &str = "record_id,document_type,document_number,sampled_at,resulted_at,kind,result";
 
@@ -170,6 +173,57 @@ fn an_unclosed_quote_swallows_the_rest_into_one_refused_row() {
     let (ok, bad) = read(file.as_bytes());
     assert_eq!(ok.len(), 1);
     assert_eq!(bad, vec![(Line(3), "field_count")]);
+}
+
+#[test]
+fn an_unclosed_quote_in_a_huge_file_stops_at_the_record_cap() {
+    let head = format!(
+        "{HEADER}\nT-1,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n\
+         T-2,resident_id,{ID},\"2026-05-01 08:00,"
+    );
+    // 64 MiB inside the quote, then a good row the reader never reaches.
+    let tail = format!("\"\nT-3,resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative\n");
+    let (input, pulled) = Flood::new(head.as_bytes(), b'x', 64 << 20, tail.as_bytes());
+    let rows = read_test_results(input, Shanghai, now()).expect("header ok");
+    let (ok, bad) = split(rows);
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].record_id, "T-1");
+    assert_eq!(bad, vec![(Line(3), "record_too_large")]);
+    // The reader stopped about the cap past the row's start (the first 64 KiB are read to
+    // decide the encoding, and the csv reader buffers 8 KiB), not at the end of the file.
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(pulled < MAX_RECORD_BYTES + (128 << 10), "{pulled}");
+}
+
+#[test]
+fn rows_up_to_the_cap_are_read_and_one_over_it_stops_the_file() {
+    let row = |id: &str, extra: &str| {
+        format!("{id},resident_id,{ID},2026-05-01 08:00,2026-05-01 20:00,pcr,negative,{extra}\n")
+    };
+    let large = format!("\"{}\n{}\"", "a".repeat(500 << 10), "b".repeat(400 << 10));
+    // Past the cap by more than the csv reader's buffer, which it may fill ahead of a row.
+    let too_large = "c".repeat((MAX_RECORD_BYTES + (16 << 10)) as usize);
+    let file = [
+        format!("{HEADER},note\n"),
+        row("T-1", &large),
+        row("T-2", ""),
+        row("T-3", &too_large),
+        row("T-4", ""),
+    ]
+    .concat();
+    let (ok, bad) = read(file.as_bytes());
+    assert_eq!(
+        ok.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(),
+        vec!["T-1", "T-2"]
+    );
+    assert_eq!(bad, vec![(Line(5), "record_too_large")]);
+
+    let header = format!("{HEADER},{}\n", "d".repeat(too_large.len()));
+    let err = read_test_results(header.as_bytes(), Shanghai, now()).err();
+    assert!(
+        matches!(&err, Some(FileError::Header(m)) if m.contains("longer than 1 MiB")),
+        "{err:?}"
+    );
 }
 
 /// Gives `good`, then fails as a disk or a connection can.

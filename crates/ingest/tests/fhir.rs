@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono_tz::Asia::Shanghai;
-use common::{ID, doc_examples, dose, now, split, test, utc, vaccination};
+use common::{Flood, ID, doc_examples, dose, now, split, test, utc, vaccination};
 use healthcode_domain::{TestKind, TestOutcome, VaccinationKind};
 use healthcode_ingest::Position::{Entry, Line};
-use healthcode_ingest::{Category, FileError, Format, Position, Record, Records, open};
+use healthcode_ingest::{
+    Category, FileError, Format, MAX_RECORD_BYTES, Position, Record, Records, RowError, open,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -505,6 +507,147 @@ fn deep_nesting_is_refused_without_exhausting_the_stack() {
     );
     let (ok, bad) = read(Category::Tests, ndjson.into_bytes());
     assert_eq!((ok.len(), bad.len()), (0, 1));
+}
+
+/// Bytes the reader may pull beyond one record's cap: the 64 KiB read to recognise the format,
+/// and a buffer.
+const SLACK: u64 = 128 << 10;
+
+#[test]
+fn an_ndjson_line_that_never_ends_stops_at_the_record_cap() {
+    let line = |id: &str| serde_json::to_string(&observation(id, |_| {})["resource"]).unwrap();
+    let head = format!(
+        "{}\n{}\n{{\"resourceType\":\"Observation\",\"note\":\"",
+        line("T-1"),
+        line("T-2")
+    );
+    let tail = format!("\"}}\n{}\n", line("T-4"));
+    let (input, pulled) = Flood::new(head.as_bytes(), b'x', 64 << 20, tail.as_bytes());
+    let rows = open(Category::Tests, input, Shanghai, now()).expect("NDJSON");
+    assert_eq!(rows.format, Format::FhirNdjson);
+    let (ok, bad) = split(rows);
+    assert_eq!(ids(&ok), vec!["T-1", "T-2"]);
+    assert_eq!(bad, vec![(Line(3), "record_too_large")]);
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(pulled < MAX_RECORD_BYTES + SLACK, "{pulled}");
+}
+
+#[test]
+fn a_bundle_entry_past_the_record_cap_stops_the_bundle() {
+    let entries = serde_json::to_string(&vec![
+        observation("T-0", |_| {}),
+        observation("T-1", |_| {}),
+    ])
+    .unwrap();
+    let head = format!(
+        r#"{{"resourceType": "Bundle", "type": "batch", "entry": {},{{"resource":{{"resourceType":"Observation","note":""#,
+        entries.trim_end_matches(']')
+    );
+    let (input, pulled) = Flood::new(head.as_bytes(), b'x', 64 << 20, br#""}}]}"#);
+    let rows = open(Category::Tests, input, Shanghai, now()).expect("a Bundle");
+    assert_eq!(rows.format, Format::FhirBundle);
+    let (ok, bad) = split(rows);
+    assert_eq!(ids(&ok), vec!["T-0", "T-1"]);
+    assert_eq!(bad, vec![(Entry(2), "record_too_large")]);
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!(pulled < MAX_RECORD_BYTES + SLACK, "{pulled}");
+
+    // An entry of 900 KiB, and a Bundle far larger than the cap, are read whole.
+    let note = "n".repeat(900 << 10);
+    let mut entries = vec![observation("T-0", |o| {
+        o["note"] = json!([{ "text": note }])
+    })];
+    entries.extend((1..5_000).map(|i| observation(&format!("T-{i}"), |_| {})));
+    let bytes = bundle(entries);
+    assert!(bytes.len() as u64 > 2 * MAX_RECORD_BYTES);
+    let (ok, bad) = read(Category::Tests, bytes);
+    assert_eq!((ok.len(), bad), (5_000, vec![]));
+}
+
+/// The refused rows of a file, with their messages.
+fn errors(category: Category, bytes: Vec<u8>) -> Vec<RowError> {
+    open_bytes(category, bytes)
+        .expect("a FHIR file")
+        .filter_map(Result::err)
+        .collect()
+}
+
+#[test]
+fn references_longer_than_256_bytes_are_refused() {
+    let long = format!("urn:uuid:{}", "p".repeat(300));
+    let fits = format!("urn:uuid:{}", "q".repeat(256 - 9));
+    let entries = vec![
+        patient(&long, "p1", ID),
+        observation("T-1", |o| o["subject"] = json!({ "reference": long })),
+        json!({"fullUrl": "urn:uuid:p2", "resource": {"resourceType": "Patient", "id": "i".repeat(300)}}),
+        observation("T-3", |o| {
+            o["subject"] = json!({ "reference": "urn:uuid:p2" })
+        }),
+        patient(&fits, "p4", ID),
+        observation("T-5", |o| o["subject"] = json!({ "reference": fits })),
+        observation("T-6", |o| {
+            o["subject"] = json!({ "reference": "Patient/p1" })
+        }),
+    ];
+    let rows = errors(Category::Tests, bundle(entries));
+    let codes: Vec<_> = rows.iter().map(|e| (e.at, e.code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            (Entry(0), "reference_too_long"),
+            (Entry(1), "reference_too_long"),
+            (Entry(2), "reference_too_long"),
+            (Entry(3), "subject_unknown"),
+            (Entry(6), "subject_unknown"),
+        ]
+    );
+    for e in &rows {
+        assert!(e.message.chars().count() < 250, "{e}");
+    }
+}
+
+#[test]
+fn messages_repeat_at_most_100_characters_of_a_value() {
+    let huge = "z".repeat(100_000);
+    let entries = vec![
+        entry(json!({ "resourceType": huge })),
+        observation("T-1", |o| o["status"] = json!({ "a": 1 })),
+        observation("T-2", |o| o["subject"] = json!(huge)),
+        observation("T-3", |o| {
+            o["subject"] = json!({ "reference": format!("urn:uuid:{}", "r".repeat(200)) })
+        }),
+    ];
+    let rows = errors(Category::Tests, bundle(entries));
+    let codes: Vec<_> = rows.iter().map(|e| (e.at, e.code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            (Entry(0), "resource_type_unexpected"),
+            (Entry(1), "resource_invalid"),
+            (Entry(2), "resource_invalid"),
+            (Entry(3), "subject_unknown"),
+        ]
+    );
+    for e in &rows {
+        assert!(e.message.chars().count() < 300, "{e}");
+    }
+    assert!(rows[0].message.ends_with(&format!("{}…", "z".repeat(100))));
+    // The position serde_json gives is kept after the shortened description.
+    assert!(rows[2].message.contains("…"), "{}", rows[2].message);
+    assert!(
+        rows[2].message.contains(" at line 1 column "),
+        "{}",
+        rows[2].message
+    );
+
+    let ndjson = format!(
+        "{{\"resourceType\":\"Observation\",\"subject\":\"{huge}\"}}\n{{\"resourceType\":\"{huge}\"}}\n"
+    );
+    let rows = errors(Category::Vaccinations, ndjson.into_bytes());
+    assert_eq!(rows.len(), 2);
+    for e in &rows {
+        assert!(e.message.chars().count() < 300, "{e}");
+    }
 }
 
 /// A Bundle of `total` Observations, made as it is read and never held whole.

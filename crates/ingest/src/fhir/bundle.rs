@@ -5,6 +5,10 @@
 //! while it is mapped. To hand the rows out as a pull iterator, the parse runs on a thread of
 //! its own and sends each row through a bounded channel, so it runs at most [`AHEAD`] rows
 //! ahead of the reader. When the iterator is dropped, the next send fails and the parse stops.
+//!
+//! An entry is held whole while it is mapped, so the reader under the parse counts the bytes
+//! of each entry (and of each of the Bundle's other members) and fails past
+//! [`MAX_RECORD_BYTES`]: the parse stops there, after every entry before it.
 
 use std::fmt;
 use std::io::Read;
@@ -16,8 +20,10 @@ use serde::de::{
 };
 use serde_json::value::RawValue;
 
+use super::json_error;
 use super::resources::Resources;
 use crate::error::{FileError, RowError};
+use crate::limits::{MAX_RECORD_BYTES, RecordBytes};
 use crate::record::{Position, Record};
 
 type Item = Result<Record, RowError>;
@@ -32,14 +38,16 @@ pub(super) struct Entries {
 }
 
 /// Starts parsing `input` as a Bundle on a thread of its own.
+/// `bytes` counts what `input` has given since the last entry, which the parse resets.
 pub(super) fn read<R: Read + Send + 'static>(
     input: R,
+    bytes: RecordBytes,
     resources: Resources,
 ) -> Result<Entries, FileError> {
     let (tx, rows) = mpsc::sync_channel(AHEAD);
     let parser = thread::Builder::new()
         .name("fhir-bundle".into())
-        .spawn(move || parse(input, resources, tx))
+        .spawn(move || parse(input, bytes, resources, tx))
         .map_err(|e| FileError::Io(format!("cannot start reading the Bundle: {e}")))?;
     Ok(Entries {
         rows,
@@ -69,6 +77,7 @@ impl Iterator for Entries {
 struct Sink {
     tx: SyncSender<Item>,
     resources: Resources,
+    bytes: RecordBytes,
     /// Index of the next entry.
     next: u64,
     /// Nobody is receiving any more.
@@ -78,6 +87,7 @@ struct Sink {
 impl Sink {
     /// Maps one entry and sends its row, if it is one. False once nobody is receiving.
     fn entry(&mut self, json: &RawValue) -> bool {
+        self.bytes.start();
         let at = Position::Entry(self.next);
         self.next += 1;
         if let Some(row) = self.resources.entry(json.get(), at) {
@@ -87,10 +97,11 @@ impl Sink {
     }
 }
 
-fn parse<R: Read>(input: R, resources: Resources, tx: SyncSender<Item>) {
+fn parse<R: Read>(input: R, bytes: RecordBytes, resources: Resources, tx: SyncSender<Item>) {
     let mut sink = Sink {
         tx,
         resources,
+        bytes,
         next: 0,
         closed: false,
     };
@@ -103,13 +114,23 @@ fn parse<R: Read>(input: R, resources: Resources, tx: SyncSender<Item>) {
     {
         // The rows before it have been sent. If the receiver is gone by now, nobody is left
         // to tell.
-        let _ = sink.tx.send(Err(stopped(&e, sink.next)));
+        let _ = sink.tx.send(Err(stopped(&e, sink.next, &sink.bytes)));
     }
 }
 
-/// Why the Bundle cannot be read on from entry `next`: broken JSON (a cut-off file), or a
-/// Bundle whose own shape is wrong (`entry` that is not an array).
-fn stopped(e: &serde_json::Error, next: u64) -> RowError {
+/// Why the Bundle cannot be read on from entry `next`: broken JSON (a cut-off file), a
+/// Bundle whose own shape is wrong (`entry` that is not an array), or an entry too large.
+fn stopped(e: &serde_json::Error, next: u64, bytes: &RecordBytes) -> RowError {
+    if e.is_io() && bytes.too_large() {
+        return RowError::new(
+            Position::Entry(next),
+            "record_too_large",
+            format!(
+                "the entry (or a member of the Bundle after the previous entry) is longer than {} MiB; the Bundle cannot be read from here on",
+                MAX_RECORD_BYTES / (1024 * 1024)
+            ),
+        );
+    }
     let code = if e.is_data() {
         "resource_invalid"
     } else {
@@ -118,7 +139,7 @@ fn stopped(e: &serde_json::Error, next: u64) -> RowError {
     RowError::new(
         Position::Entry(next),
         code,
-        format!("the Bundle cannot be read from here on: {e}"),
+        format!("the Bundle cannot be read from here on: {}", json_error(e)),
     )
 }
 
@@ -139,6 +160,8 @@ impl<'de> Visitor<'de> for BundleVisitor<'_> {
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
+            // Each member of the Bundle is a record of its own for the cap on size.
+            self.0.bytes.start();
         }
         Ok(())
     }

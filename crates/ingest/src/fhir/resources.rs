@@ -1,6 +1,6 @@
 //! From one FHIR resource to a [`Record`], or the reason it is refused: the dispatch on
 //! `resourceType`, the record id, the subject (an identifier, or a Patient met earlier), and
-//! the Patients remembered for that.
+//! the Patients remembered for that, within [`MAX_PATIENTS`] and [`MAX_REFERENCE_BYTES`].
 
 use std::collections::HashMap;
 
@@ -10,13 +10,29 @@ use serde::de::DeserializeOwned;
 
 use healthcode_domain::{DocumentNumber, DocumentType};
 
+use super::json_error;
 use super::shapes::{Entry, Head, Identifier, Immunization, Observation, Patient, Reference};
-use crate::error::{Problem, RowError};
+use crate::error::{Problem, RowError, echo};
 use crate::record::{Category, Position, Record, RecordBody};
 use crate::values;
 
 /// Identifier systems that name a document: this prefix, then the document type's wire name.
 const DOCUMENT_SYSTEM: &str = "urn:healthcode:document:";
+
+/// The most Patients one file may have remembered. They are the only memory that grows with
+/// the file, so without a cap the sender would choose how much the reader holds. A hundred
+/// thousand keep it near 30 MiB with the usual `urn:uuid:` references and under about
+/// 100 MiB with the longest allowed (each Patient is two references of at most
+/// [`MAX_REFERENCE_BYTES`], and a document number or a message of a few hundred bytes), so
+/// that an import's memory stays within its budget. A larger file is split, or names people
+/// by identifier in each record, which costs nothing.
+pub(super) const MAX_PATIENTS: usize = 100_000;
+
+/// The longest reference to a Patient (`fullUrl`, or `Patient/{id}`) that is remembered or
+/// looked up. A FHIR id is at most 64 characters and a `urn:uuid:` fullUrl 45, so 256 bytes
+/// leaves room for absolute URLs while the sender cannot choose how much each remembered
+/// Patient costs.
+pub(super) const MAX_REFERENCE_BYTES: usize = 256;
 
 /// An Observation or an Immunization: what every record has, and the body that is its own.
 pub(super) trait RecordResource: DeserializeOwned {
@@ -36,6 +52,10 @@ pub(super) struct Resources {
     /// `Patient/{id}`), with their document or why they have none. This is the only memory
     /// that grows with the file.
     patients: HashMap<String, Result<DocumentNumber, Problem>>,
+    /// Patients remembered so far (each under one or two references).
+    remembered: usize,
+    /// [`MAX_PATIENTS`], lowered by the unit tests.
+    max_patients: usize,
 }
 
 impl Resources {
@@ -45,6 +65,8 @@ impl Resources {
             tz,
             now,
             patients: HashMap::new(),
+            remembered: 0,
+            max_patients: MAX_PATIENTS,
         }
     }
 
@@ -52,7 +74,7 @@ impl Resources {
     pub(super) fn entry(&mut self, json: &str, at: Position) -> Option<Result<Record, RowError>> {
         let entry: Entry<'_> = match serde_json::from_str(json) {
             Ok(entry) => entry,
-            Err(e) => return Some(Err(json_problem(e).at(at))),
+            Err(e) => return Some(Err(json_problem(&e).at(at))),
         };
         let Some(resource) = entry.resource else {
             return Some(Err(Problem::new(
@@ -65,7 +87,8 @@ impl Resources {
     }
 
     /// One resource, as JSON text: its record or why not, or nothing for a Patient, which is
-    /// remembered instead (under `full_url` too, when it came in a Bundle entry).
+    /// remembered instead (under `full_url` too, when it came in a Bundle entry) unless it is
+    /// past a cap.
     pub(super) fn resource(
         &mut self,
         json: &[u8],
@@ -73,12 +96,12 @@ impl Resources {
         at: Position,
     ) -> Option<Result<Record, RowError>> {
         let record = match serde_json::from_slice::<Head>(json) {
-            Err(e) => Err(json_problem(e)),
+            Err(e) => Err(json_problem(&e)),
             Ok(head) => match (head.resource_type.as_str(), self.category) {
-                ("Patient", _) => {
-                    self.remember(json, full_url);
-                    return None;
-                }
+                ("Patient", _) => match self.remember(json, full_url) {
+                    Ok(()) => return None,
+                    Err(p) => Err(p),
+                },
                 ("Observation", Category::Tests) => self.record::<Observation>(json, at),
                 ("Immunization", Category::Vaccinations) => self.record::<Immunization>(json, at),
                 (other, category) => Err(unexpected(other, category)),
@@ -88,7 +111,7 @@ impl Resources {
     }
 
     fn record<E: RecordResource>(&self, json: &[u8], at: Position) -> Result<Record, Problem> {
-        let resource: E = serde_json::from_slice(json).map_err(json_problem)?;
+        let resource: E = serde_json::from_slice(json).map_err(|e| json_problem(&e))?;
         let (identifiers, id) = resource.ids();
         let record_id = identifiers
             .iter()
@@ -103,18 +126,42 @@ impl Resources {
         })
     }
 
-    fn remember(&mut self, json: &[u8], full_url: Option<String>) {
+    /// Remembers a Patient under each reference that can name it. One that cannot be
+    /// remembered (a reference too long, too many Patients) is refused, so the sender learns
+    /// why the records that refer to it are then `subject_unknown`.
+    fn remember(&mut self, json: &[u8], full_url: Option<String>) -> Result<(), Problem> {
         let (id, document) = match serde_json::from_slice::<Patient>(json) {
             Ok(patient) => (patient.id.clone(), patient_document(&patient)),
-            Err(e) => (None, Err(json_problem(e))),
+            Err(e) => (None, Err(json_problem(&e))),
         };
-        if let Some(id) = id {
-            self.patients
-                .insert(format!("Patient/{id}"), document.clone());
+        let names: Vec<String> = id
+            .map(|id| format!("Patient/{id}"))
+            .into_iter()
+            .chain(full_url)
+            .collect();
+        if let Some(long) = names.iter().find(|n| n.len() > MAX_REFERENCE_BYTES) {
+            return Err(reference_too_long(
+                long,
+                "the Patient is not remembered: its fullUrl or Patient/{id} is",
+            ));
         }
-        if let Some(url) = full_url {
-            self.patients.insert(url, document);
+        if names.is_empty() {
+            return Ok(());
         }
+        if self.remembered >= self.max_patients {
+            return Err(Problem::new(
+                "patient_limit",
+                format!(
+                    "the file has more than {} Patients, and this one is not remembered: records referring to it are refused (split the file, or name people by identifier in each record)",
+                    self.max_patients
+                ),
+            ));
+        }
+        self.remembered += 1;
+        for name in names {
+            self.patients.insert(name, document.clone());
+        }
+        Ok(())
     }
 
     /// The document of the person a record is about: named by an identifier in the reference
@@ -131,10 +178,19 @@ impl Resources {
             return document(identifier);
         }
         let reference = subject.reference.as_deref().ok_or_else(missing)?;
+        if reference.len() > MAX_REFERENCE_BYTES {
+            return Err(reference_too_long(
+                reference,
+                "the reference names no remembered Patient: it is",
+            ));
+        }
         self.patients.get(reference).cloned().unwrap_or_else(|| {
             Err(Problem::new(
                 "subject_unknown",
-                format!("the reference {reference} names no Patient that comes before it"),
+                format!(
+                    "the reference {} names no Patient that comes before it",
+                    echo(reference)
+                ),
             ))
         })
     }
@@ -166,6 +222,17 @@ fn document(identifier: &Identifier) -> Result<DocumentNumber, Problem> {
     )?)
 }
 
+/// `what` begins the sentence: what follows from `reference` being too long.
+fn reference_too_long(reference: &str, what: &str) -> Problem {
+    Problem::new(
+        "reference_too_long",
+        format!(
+            "{what} longer than {MAX_REFERENCE_BYTES} bytes: {}",
+            echo(reference)
+        ),
+    )
+}
+
 fn unknown_system() -> Problem {
     Problem::new(
         "document_type_unknown",
@@ -182,19 +249,76 @@ fn unexpected(resource_type: &str, category: Category) -> Problem {
     };
     Problem::new(
         "resource_type_unexpected",
-        format!("{wanted} (and the Patients they refer to), not {resource_type}"),
+        format!(
+            "{wanted} (and the Patients they refer to), not {}",
+            echo(resource_type)
+        ),
     )
 }
 
 /// Text that is not JSON is a syntax error; JSON whose shape FHIR does not give the resource
 /// (a string where an object belongs, no resourceType) is `resource_invalid`.
-fn json_problem(e: serde_json::Error) -> Problem {
+fn json_problem(e: &serde_json::Error) -> Problem {
     if e.is_data() {
         Problem::new(
             "resource_invalid",
-            format!("the resource does not have the shape FHIR R4 gives it: {e}"),
+            format!(
+                "the resource does not have the shape FHIR R4 gives it: {}",
+                json_error(e)
+            ),
         )
     } else {
-        Problem::new("json_syntax", format!("this is not valid JSON: {e}"))
+        Problem::new(
+            "json_syntax",
+            format!("this is not valid JSON: {}", json_error(e)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use chrono::TimeZone;
+
+    fn patient(n: usize) -> String {
+        format!(
+            r#"{{"resourceType":"Patient","id":"p{n}","identifier":[{{"system":"urn:healthcode:document:passport","value":"E1234567{n}"}}]}}"#
+        )
+    }
+
+    /// A million Patients would make a slow test: the cap is lowered, the code path is the same.
+    #[test]
+    fn patients_past_the_cap_are_refused_and_not_remembered() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 5, 2, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut resources = Resources::new(Category::Tests, chrono_tz::Asia::Shanghai, now);
+        resources.max_patients = 2;
+        let mut codes = Vec::new();
+        for n in 0..4 {
+            let full_url = Some(format!("urn:uuid:p{n}"));
+            let row = resources.resource(patient(n).as_bytes(), full_url, Position::Entry(0));
+            codes.push(row.map(|r| r.err().map(|e| e.code)));
+        }
+        assert_eq!(
+            codes,
+            vec![
+                None,
+                None,
+                Some(Some("patient_limit")),
+                Some(Some("patient_limit"))
+            ]
+        );
+        assert_eq!(resources.patients.len(), 4);
+        assert!(resources.patients.contains_key("Patient/p1"));
+        assert!(!resources.patients.contains_key("urn:uuid:p2"));
+        // A Patient met again counts again: the cap is on Patient entries.
+        let again = resources.resource(patient(0).as_bytes(), None, Position::Entry(0));
+        assert_eq!(
+            again.and_then(|r| r.err()).map(|e| e.code),
+            Some("patient_limit")
+        );
     }
 }

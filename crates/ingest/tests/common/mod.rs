@@ -2,6 +2,10 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, TimeZone, Utc};
 use healthcode_domain::{TestKind, TestOutcome, VaccinationKind};
 use healthcode_ingest::{Position, Record, RecordBody, RowError};
@@ -70,4 +74,53 @@ pub fn doc_examples(lang: &str) -> Vec<String> {
         .skip(1)
         .map(|block| block.split("```").next().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// A hostile file made as it is read and never held: `head`, then `len` copies of `filler`,
+/// then `tail`. It counts the bytes the reader pulls, to show where reading stopped.
+pub struct Flood {
+    head: Vec<u8>,
+    filler: u8,
+    len: u64,
+    tail: Vec<u8>,
+    pulled: Arc<AtomicU64>,
+}
+
+impl Flood {
+    pub fn new(head: &[u8], filler: u8, len: u64, tail: &[u8]) -> (Flood, Arc<AtomicU64>) {
+        let pulled = Arc::new(AtomicU64::new(0));
+        let flood = Flood {
+            head: head.to_vec(),
+            filler,
+            len,
+            tail: tail.to_vec(),
+            pulled: pulled.clone(),
+        };
+        (flood, pulled)
+    }
+}
+
+impl Read for Flood {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = if !self.head.is_empty() {
+            let n = buf.len().min(self.head.len());
+            buf[..n].copy_from_slice(&self.head[..n]);
+            self.head.drain(..n);
+            n
+        } else if self.len > 0 {
+            let n = buf
+                .len()
+                .min(usize::try_from(self.len).unwrap_or(usize::MAX));
+            buf[..n].fill(self.filler);
+            self.len -= n as u64;
+            n
+        } else {
+            let n = buf.len().min(self.tail.len());
+            buf[..n].copy_from_slice(&self.tail[..n]);
+            self.tail.drain(..n);
+            n
+        };
+        self.pulled.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
 }
