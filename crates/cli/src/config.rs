@@ -36,6 +36,8 @@ pub struct Limits {
     pub max_body_bytes: Option<usize>,
     pub max_in_flight: Option<usize>,
     pub request_timeout_secs: Option<u64>,
+    pub max_imports: Option<usize>,
+    pub import_timeout_secs: Option<u64>,
     pub code_reuse_secs: Option<i64>,
 }
 
@@ -108,6 +110,12 @@ impl FileConfig {
         if config.request_timeout.is_zero() {
             bail!("request_timeout_secs must be at least 1");
         }
+        if config.max_imports == 0 {
+            bail!("max_imports must be at least 1");
+        }
+        if config.import_timeout.is_zero() {
+            bail!("import_timeout_secs must be at least 1");
+        }
         Ok(())
     }
 }
@@ -128,6 +136,12 @@ impl Limits {
         }
         if let Some(v) = self.request_timeout_secs {
             config.request_timeout = std::time::Duration::from_secs(v);
+        }
+        if let Some(v) = self.max_imports {
+            config.max_imports = v;
+        }
+        if let Some(v) = self.import_timeout_secs {
+            config.import_timeout = std::time::Duration::from_secs(v);
         }
         if let Some(v) = self.code_reuse_secs {
             config.code_reuse = chrono::Duration::seconds(v.max(0));

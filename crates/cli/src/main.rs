@@ -155,6 +155,12 @@ struct ServeArgs {
     /// Seconds before a request is stopped with 503.
     #[arg(long, env = "HEALTHCODE_REQUEST_TIMEOUT_SECS")]
     request_timeout_secs: Option<u64>,
+    /// Bulk imports running at once; more are refused with 503.
+    #[arg(long, env = "HEALTHCODE_MAX_IMPORTS")]
+    max_imports: Option<usize>,
+    /// Seconds a bulk import may take, upload included.
+    #[arg(long, env = "HEALTHCODE_IMPORT_TIMEOUT_SECS")]
+    import_timeout_secs: Option<u64>,
     /// Seconds within which a resident asking again gets the code already signed for them
     /// (when their status is unchanged); 0 signs every time.
     #[arg(long, env = "HEALTHCODE_CODE_REUSE_SECS")]
@@ -483,6 +489,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         max_body_bytes: args.max_body_bytes,
         max_in_flight: args.max_in_flight,
         request_timeout_secs: args.request_timeout_secs,
+        max_imports: args.max_imports,
+        import_timeout_secs: args.import_timeout_secs,
         code_reuse_secs: args.code_reuse_secs,
     };
     file.apply(&flags, &mut config)?;

@@ -322,3 +322,29 @@ async fn a_reader_that_breaks_is_not_taken_for_the_end_of_the_file() {
         );
     }
 }
+
+#[tokio::test]
+async fn imports_have_their_own_limit() {
+    let app = TestApp::builder()
+        .config(|c| c.max_imports = 0)
+        .spawn()
+        .await;
+    let (code, body) = app
+        .import(
+            "/api/v1/imports/test-results",
+            &app.keys.lab,
+            HEADER.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded");
+    // The rest of the API is not affected.
+    let (code, _) = app
+        .post(
+            "/api/v1/test-results",
+            Some(&app.keys.lab),
+            app.pcr("L-1", DOC, "negative", 3),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+}
