@@ -121,9 +121,29 @@ pub async fn remote(
         "{}/api/v1/imports/{path}?atomic={atomic}",
         server.trim_end_matches('/')
     );
+    let client = reqwest::Client::new();
+    // The key is checked before the body is read, and a server that refuses it answers at
+    // once and closes the connection: mid-upload, the client would only see the connection
+    // drop. So ask first with an empty file, which stores nothing (and is refused as
+    // `file_empty` when the key is good).
+    match client.post(&url).bearer_auth(api_key).send().await {
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => {
+            let (status, text) = (r.status(), r.text().await.unwrap_or_default());
+            return Ok(Ended::Refused(format!(
+                "the server refused the import ({status}): {}",
+                error_message(text)
+            )));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Ok(Ended::Interrupted(format!(
+                "cannot reach {url}: {e}; nothing was sent; sending the file again is safe"
+            )));
+        }
+    }
     let (input, bar) = open_counted(file)?;
     let body = reqwest::Body::wrap_stream(chunks(input));
-    let response = reqwest::Client::new()
+    let response = client
         .post(&url)
         .bearer_auth(api_key)
         .body(body)
@@ -147,9 +167,7 @@ pub async fn remote(
     {
         return Ok(Ended::Report(report));
     }
-    let message = serde_json::from_str::<ErrorBody>(&text)
-        .map(|b| format!("{} ({})", b.error.message, b.error.code))
-        .unwrap_or(text);
+    let message = error_message(text);
     Ok(if status.is_server_error() {
         Ended::Interrupted(format!("the server answered {status}: {message}"))
     } else {
@@ -157,6 +175,13 @@ pub async fn remote(
             "the server refused the import ({status}): {message}"
         ))
     })
+}
+
+/// The message and code of an API error body, or the body as it is.
+fn error_message(text: String) -> String {
+    serde_json::from_str::<ErrorBody>(&text)
+        .map(|b| format!("{} ({})", b.error.message, b.error.code))
+        .unwrap_or(text)
 }
 
 #[derive(Deserialize)]
