@@ -243,6 +243,24 @@ impl SqlStore {
         })
     }
 
+    /// [`SqlStore::write_once`], run again when it lost a race to a concurrent writer: the
+    /// next attempt reads that writer's revision and decides again.
+    async fn write_retrying(
+        &self,
+        w: &Write<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.write_once(w, now).await {
+                Err(StoreError::Conflict(_) | StoreError::Contention) if attempt < 3 => {
+                    attempt += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// One write of a record in one transaction: read the current revision, decide, write.
     async fn write_once(&self, w: &Write<'_>, now: DateTime<Utc>) -> Result<Stored, StoreError> {
         let (provider_id, record_id) = match w {
@@ -353,35 +371,24 @@ impl SqlStore {
                 )
             }
         };
-        let cols = Columns::of(&body);
-        let id: i64 = sqlx::query(
-            "INSERT INTO evidence (provider_id, record_id, revision, is_current, subject_index, \
-             category, test_kind, test_outcome, sampled_at, resulted_at, dose_number, product, \
-             designation_kind, started_at, ends_at, released_at, at, content_hash, received_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             RETURNING id",
-        )
-        .bind(provider_id)
-        .bind(record_id)
-        .bind(revision)
-        .bind(subject.0.to_vec())
-        .bind(body.category())
-        .bind(cols.test_kind)
-        .bind(cols.test_outcome)
-        .bind(cols.sampled_at)
-        .bind(cols.resulted_at)
-        .bind(cols.dose_number)
-        .bind(cols.product)
-        .bind(cols.designation_kind)
-        .bind(cols.started_at)
-        .bind(cols.ends_at)
-        .bind(cols.released_at)
-        .bind(cols.at)
-        .bind(hash)
-        .bind(now.timestamp())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let sql = format!(
+            "{INSERT_EVIDENCE} ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18) RETURNING id"
+        );
+        let row = NewEvidence {
+            provider_id,
+            record_id,
+            revision,
+            subject: &subject,
+            body: &body,
+            hash: &hash,
+            received_at: now,
+        };
+        let id: i64 = row
+            .bind(sqlx::query(&sql))
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
         tx.commit().await?;
         Ok(Stored {
             id,
@@ -595,16 +602,8 @@ impl Store for SqlStore {
         supersedes: u32,
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        let w = Write::Submit(s, Some(supersedes));
-        let mut attempt = 0;
-        loop {
-            match self.write_once(&w, now).await {
-                Err(StoreError::Conflict(_) | StoreError::Contention) if attempt < 3 => {
-                    attempt += 1
-                }
-                other => return other,
-            }
-        }
+        self.write_retrying(&Write::Submit(s, Some(supersedes)), now)
+            .await
     }
 
     async fn release(
@@ -621,15 +620,7 @@ impl Store for SqlStore {
             released_at,
             allowed,
         };
-        let mut attempt = 0;
-        loop {
-            match self.write_once(&w, now).await {
-                Err(StoreError::Conflict(_) | StoreError::Contention) if attempt < 3 => {
-                    attempt += 1
-                }
-                other => return other,
-            }
-        }
+        self.write_retrying(&w, now).await
     }
 
     async fn history(
@@ -960,6 +951,52 @@ fn decide_release(
             released_at: Some(released_at),
         },
     ))
+}
+
+/// The start of every insert into `evidence`, up to its `VALUES`. Each row's values are bound
+/// in this order by [`NewEvidence::bind`], with `is_current` written as the literal 1.
+const INSERT_EVIDENCE: &str = "INSERT INTO evidence (provider_id, record_id, revision, \
+     is_current, subject_index, category, test_kind, test_outcome, sampled_at, resulted_at, \
+     dose_number, product, designation_kind, started_at, ends_at, released_at, at, \
+     content_hash, received_at) VALUES";
+
+/// The 18 values of one new evidence row.
+struct NewEvidence<'a> {
+    provider_id: i64,
+    record_id: &'a str,
+    revision: i64,
+    subject: &'a DocIndex,
+    body: &'a EvidenceBody,
+    hash: &'a [u8],
+    received_at: DateTime<Utc>,
+}
+
+impl<'a> NewEvidence<'a> {
+    /// Binds the row's values, in [`INSERT_EVIDENCE`]'s column order.
+    fn bind(
+        &self,
+        q: sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>>,
+    ) -> sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>> {
+        let cols = Columns::of(self.body);
+        q.bind(self.provider_id)
+            .bind(self.record_id)
+            .bind(self.revision)
+            .bind(self.subject.0.to_vec())
+            .bind(self.body.category())
+            .bind(cols.test_kind)
+            .bind(cols.test_outcome)
+            .bind(cols.sampled_at)
+            .bind(cols.resulted_at)
+            .bind(cols.dose_number)
+            .bind(cols.product)
+            .bind(cols.designation_kind)
+            .bind(cols.started_at)
+            .bind(cols.ends_at)
+            .bind(cols.released_at)
+            .bind(cols.at)
+            .bind(self.hash.to_vec())
+            .bind(self.received_at.timestamp())
+    }
 }
 
 /// The typed columns an [`EvidenceBody`] occupies; the rest stay NULL.

@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
 use super::{
-    Backend, Columns, body_from_row, content_hash, decide_submit, doc_index_from, to_revision,
+    Backend, INSERT_EVIDENCE, NewEvidence, body_from_row, content_hash, decide_submit,
+    doc_index_from, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
@@ -385,16 +386,9 @@ async fn insert_rows(
     let mut ids = HashMap::with_capacity(rows.len());
     for chunk in rows.chunks(INSERT_ROWS) {
         let mut sql = String::with_capacity(300 + chunk.len() * 120);
-        sql.push_str(
-            "INSERT INTO evidence (provider_id, record_id, revision, is_current, subject_index, \
-             category, test_kind, test_outcome, sampled_at, resulted_at, dose_number, product, \
-             designation_kind, started_at, ends_at, released_at, at, content_hash, received_at) \
-             VALUES ",
-        );
+        sql.push_str(INSERT_EVIDENCE);
         for n in 0..chunk.len() {
-            if n > 0 {
-                sql.push_str(", ");
-            }
+            sql.push_str(if n > 0 { ", " } else { " " });
             let first = n * COLUMNS + 1;
             sql.push('(');
             sql.push_str(&placeholders(backend, first, 3));
@@ -406,26 +400,16 @@ async fn insert_rows(
         let mut q = sqlx::query(&sql);
         for row in chunk {
             let s = &batch[row.index];
-            let cols = Columns::of(&row.body);
-            q = q
-                .bind(s.provider_id)
-                .bind(s.record_id.as_str())
-                .bind(row.revision)
-                .bind(row.subject.0.to_vec())
-                .bind(row.body.category())
-                .bind(cols.test_kind)
-                .bind(cols.test_outcome)
-                .bind(cols.sampled_at)
-                .bind(cols.resulted_at)
-                .bind(cols.dose_number)
-                .bind(cols.product)
-                .bind(cols.designation_kind)
-                .bind(cols.started_at)
-                .bind(cols.ends_at)
-                .bind(cols.released_at)
-                .bind(cols.at)
-                .bind(row.hash.clone())
-                .bind(now.timestamp());
+            let new = NewEvidence {
+                provider_id: s.provider_id,
+                record_id: &s.record_id,
+                revision: row.revision,
+                subject: &row.subject,
+                body: &row.body,
+                hash: &row.hash,
+                received_at: now,
+            };
+            q = new.bind(q);
         }
         for r in q.fetch_all(&mut *conn).await? {
             ids.insert(
