@@ -170,6 +170,7 @@ on_both!(
     a_batch_spans_many_statements_and_reruns_change_nothing,
     a_bulk_transaction_is_all_or_nothing,
     racing_batches_store_each_record_once,
+    bulk_writes_keep_every_constraint,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -846,4 +847,60 @@ async fn racing_batches_store_each_record_once(store: Arc<SqlStore>) {
         store.evidence_changes(0, 10_000).await.expect("feed").len(),
         3_000
     );
+}
+
+/// Bulk writes run on SQLite with foreign keys unenforced, and check their one foreign key
+/// themselves; every other write finds them enforced again afterwards.
+async fn bulk_writes_keep_every_constraint(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    let row = |provider: i64, n: u32| {
+        test_row(
+            provider,
+            &format!("K-{n}"),
+            subject_n(n),
+            pcr(TestOutcome::Negative, 8),
+        )
+    };
+    // A batch naming a provider that does not exist is refused whole.
+    let unknown = vec![row(lab.id, 1), row(lab.id + 1_000, 2)];
+    assert!(matches!(
+        store.submit_batch(&unknown, t(10)).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    assert!(matches!(
+        bulk.write(&unknown, t(10)).await,
+        Err(StoreError::NotFound)
+    ));
+    bulk.rollback().await.expect("rollback");
+    assert!(
+        store
+            .evidence_changes(0, 100)
+            .await
+            .expect("feed")
+            .is_empty(),
+        "nothing of a refused batch is stored"
+    );
+
+    // After a batch, an all-or-nothing import and a rolled-back one, a write that breaks a
+    // foreign key is still refused by the database.
+    store
+        .submit_batch(&[row(lab.id, 3)], t(10))
+        .await
+        .expect("batch")[0]
+        .as_ref()
+        .expect("stored");
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    bulk.write(&[row(lab.id, 4)], t(10)).await.expect("write");
+    bulk.commit().await.expect("commit");
+    let bulk = store.begin_bulk().await.expect("begin");
+    drop(bulk);
+    assert!(
+        store
+            .create_session(9_999_999, &[9; 32], t(8), t(9))
+            .await
+            .is_err(),
+        "a session for nobody"
+    );
+    assert_eq!(store.evidence_changes(0, 100).await.expect("feed").len(), 2);
 }
