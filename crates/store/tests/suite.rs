@@ -849,8 +849,8 @@ async fn racing_batches_store_each_record_once(store: Arc<SqlStore>) {
     );
 }
 
-/// Bulk writes run on SQLite with foreign keys unenforced, and check their one foreign key
-/// themselves; every other write finds them enforced again afterwards.
+/// Bulk writes refuse a batch naming an unknown provider (on SQLite their foreign key is
+/// deferred to COMMIT, migration 0004), and leave every foreign key enforced.
 async fn bulk_writes_keep_every_constraint(store: Arc<SqlStore>) {
     let lab = provider(&store, ProviderKind::Lab, "Lab").await;
     let row = |provider: i64, n: u32| {

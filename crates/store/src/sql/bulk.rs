@@ -90,8 +90,9 @@ pub(super) async fn write_batch(
         .collect()
 }
 
-/// Every provider the batch names exists: the foreign key SQLite does not enforce during a
-/// bulk write. A batch comes from one provider, so this is one query.
+/// Every provider the batch names exists. The foreign key would refuse the whole transaction
+/// at COMMIT (it is deferred, migration 0004); this names the problem first. A batch comes
+/// from one provider, so this is one query.
 async fn check_providers(conn: &mut AnyConnection, batch: &[Submission]) -> Result<(), StoreError> {
     let mut ids: Vec<i64> = batch.iter().map(|s| s.provider_id).collect();
     ids.sort_unstable();
@@ -398,6 +399,13 @@ async fn flip_current(
 
 /// Inserts the new revisions; returns the id of each row inserted, by (provider, record id).
 /// A row whose record another writer took meanwhile is skipped, not an error.
+///
+/// On PostgreSQL the ids come back with `RETURNING`. On SQLite they are worked out instead:
+/// the driver hands each returned row from SQLite's thread to this task on its own, a thread
+/// wake-up per row that cost more than the insert. The transaction holds SQLite's write lock,
+/// and a row inserted without an id gets the largest id so far plus one, in `VALUES` order;
+/// so when every row of a statement went in, their ids are the run ending at the last one
+/// inserted, and when some were skipped, the rows of that run are read back by id.
 async fn insert_rows<'r>(
     backend: Backend,
     conn: &mut AnyConnection,
@@ -414,22 +422,77 @@ async fn insert_rows<'r>(
         } else {
             &last
         };
-        bind_rows(sqlx::query(sql), batch, chunk, now)
+        (chunk, bind_rows(sqlx::query(sql), batch, chunk, now))
+    };
+    let mut highest: i64 = match backend {
+        Backend::Sqlite => sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM evidence")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("id")?,
+        Backend::Postgres => 0,
     };
     let mut chunks = rows.chunks(INSERT_ROWS);
     let mut next = chunks.next().map(build);
-    while let Some(q) = next.take() {
+    while let Some((chunk, q)) = next.take() {
         // The statement runs on SQLite's worker thread (or in PostgreSQL) while this task
         // hashes and binds the next one: the first poll of the fetch sends it.
-        let (inserted, following) =
-            futures_util::future::join(q.fetch_all(&mut *conn), async { chunks.next().map(build) })
-                .await;
-        next = following;
-        for r in inserted? {
-            ids.insert(
-                (r.try_get("provider_id")?, r.try_get("record_id")?),
-                r.try_get("id")?,
-            );
+        let following = async { chunks.next().map(build) };
+        match backend {
+            Backend::Postgres => {
+                let (inserted, following) =
+                    futures_util::future::join(q.fetch_all(&mut *conn), following).await;
+                next = following;
+                for r in inserted? {
+                    ids.insert(
+                        (r.try_get("provider_id")?, r.try_get("record_id")?),
+                        r.try_get("id")?,
+                    );
+                }
+            }
+            Backend::Sqlite => {
+                let (done, following) =
+                    futures_util::future::join(q.execute(&mut *conn), following).await;
+                next = following;
+                let done = done?;
+                let count = i64::try_from(done.rows_affected())
+                    .map_err(|_| StoreError::Corrupt("row count out of range".into()))?;
+                if count == 0 {
+                    continue;
+                }
+                // (The driver's `last_insert_id` is not passed through `Any`.)
+                let top: i64 = sqlx::query("SELECT last_insert_rowid() AS id")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("id")?;
+                if top - highest != count {
+                    return Err(StoreError::Corrupt(format!(
+                        "{count} rows inserted took ids {} to {top}",
+                        highest + 1
+                    )));
+                }
+                if usize::try_from(count).ok() == Some(chunk.len()) {
+                    for (row, id) in chunk.iter().zip(highest + 1..=top) {
+                        let s = &batch[row.index];
+                        ids.insert((s.provider_id, s.record_id.clone()), id);
+                    }
+                } else {
+                    let inserted = sqlx::query(
+                        "SELECT id, provider_id, record_id FROM evidence \
+                         WHERE id > $1 AND id <= $2",
+                    )
+                    .bind(highest)
+                    .bind(top)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    for r in inserted {
+                        ids.insert(
+                            (r.try_get("provider_id")?, r.try_get("record_id")?),
+                            r.try_get("id")?,
+                        );
+                    }
+                }
+                highest = top;
+            }
         }
     }
     Ok(ids)
@@ -461,12 +524,12 @@ fn bind_rows<'a>(
     q
 }
 
-/// The `INSERT` of `rows` new revisions, returning the id of each row inserted.
+/// The `INSERT` of `rows` new revisions; on PostgreSQL it returns the id of each row inserted.
 fn insert_sql(backend: Backend, rows: usize) -> String {
     const COLUMNS: usize = 19;
     let mut sql = String::with_capacity(300 + rows * 120);
-    // On SQLite `INSERT OR IGNORE`: with every conflict ignored and foreign keys off (see
-    // `SqlStore::begin_write`) no row can make the statement abort halfway, so SQLite keeps
+    // On SQLite `INSERT OR IGNORE`: with every conflict ignored (and the foreign key deferred
+    // to COMMIT, migration 0004) no row can make the statement abort halfway, so SQLite keeps
     // no statement journal for it. No column it would ignore a row for can be null here.
     match backend {
         Backend::Sqlite => {
@@ -485,9 +548,8 @@ fn insert_sql(backend: Backend, rows: usize) -> String {
         sql.push(')');
     }
     if backend == Backend::Postgres {
-        sql.push_str(" ON CONFLICT DO NOTHING");
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING id, provider_id, record_id");
     }
-    sql.push_str(" RETURNING id, provider_id, record_id");
     sql
 }
 
