@@ -1,4 +1,5 @@
-//! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`.
+//! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`, `trust`,
+//! `import`, `certlogic`.
 //!
 //! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
@@ -9,6 +10,7 @@ mod demo;
 mod generate;
 mod import;
 mod setup;
+mod trust;
 mod verify;
 
 use std::net::SocketAddr;
@@ -57,8 +59,24 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Verify a code offline against trust-list files (exit 0 valid, 1 invalid, 2 usage).
+    /// Verify a code offline: native, EU DCC or SMART Health Card, as text, from standard
+    /// input or from a picture of its QR code (exit 0 valid, 1 invalid, 2 usage).
     Verify(VerifyArgs),
+    /// Other regions' trust lists: import, refresh, list (docs/VERIFY.md).
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
+    /// Evaluate a CertLogic rule against data ({"external": …, "payload": …}) and print the
+    /// result as JSON (exit 0 evaluated, 2 the rule or the data refused).
+    Certlogic {
+        /// A CertLogic expression, or an EU rule file (its `Logic` is evaluated).
+        #[arg(long)]
+        rule: PathBuf,
+        /// The data the rule reads.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Import a provider's file of evidence (docs/IMPORT.md), into the database or through a
     /// running server.
     Import {
@@ -165,6 +183,10 @@ struct ServeArgs {
     /// (when their status is unchanged); 0 signs every time.
     #[arg(long, env = "HEALTHCODE_CODE_REUSE_SECS")]
     code_reuse_secs: Option<i64>,
+    /// Seconds between readings of the trust folder (other regions' lists, EU signer
+    /// certificates, SMART Health Card issuers, acceptance rules).
+    #[arg(long, env = "HEALTHCODE_TRUST_RELOAD_SECS", default_value_t = 60)]
+    trust_reload_secs: u64,
     /// Log format: text or json.
     #[arg(long, env = "HEALTHCODE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -225,13 +247,63 @@ enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Import another region's signed trust list from a file or a URL (its
+    /// /api/v1/trust-list). The first import pins the region's root key; later lists must be
+    /// signed by it and may not be older.
+    Import {
+        #[command(flatten)]
+        data: DataArgs,
+        /// A file or an http(s) URL.
+        source: String,
+        /// The region's root public key (64 hex digits), confirmed out of band.
+        #[arg(long)]
+        root: Option<String>,
+        /// This node's region (to refuse importing its own list).
+        #[arg(long, env = "HEALTHCODE_REGION")]
+        region: Option<String>,
+    },
+    /// Import again every region imported from a URL or file (run it from cron).
+    Refresh {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, env = "HEALTHCODE_REGION")]
+        region: Option<String>,
+    },
+    /// List the imported regions.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
 #[derive(Args)]
 struct VerifyArgs {
-    /// The code text, or - to read it from standard input.
+    /// The code text; - to read it from standard input; or a file (a PNG or JPEG picture of
+    /// the QR code, or text).
     code: String,
     /// A region's trust-list file (repeatable).
-    #[arg(long = "trust-list", required = true)]
+    #[arg(long = "trust-list")]
     trust_lists: Vec<PathBuf>,
+    /// An EU signer certificate (DSC), DER, PEM or base64 (repeatable).
+    #[arg(long = "dsc")]
+    dscs: Vec<PathBuf>,
+    /// A SMART Health Card issuer's key set: ISSUER=FILE (repeatable).
+    #[arg(long, value_name = "ISSUER=FILE")]
+    jwks: Vec<String>,
+    /// A SMART Health Card issuer's revocation list: ISSUER=FILE (repeatable).
+    #[arg(long, value_name = "ISSUER=FILE")]
+    crl: Vec<String>,
+    /// An acceptance rule for EU certificates, in the EU rule format (repeatable).
+    #[arg(long = "rule")]
+    rules: Vec<PathBuf>,
+    /// Value sets the rules read (JSON: value set id → codes).
+    #[arg(long)]
+    value_sets: Option<PathBuf>,
+    /// Also trust what this data directory trusts: its region and trust/.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Verify as at this instant (RFC 3339) instead of now.
     #[arg(long)]
     at: Option<DateTime<Utc>>,
@@ -247,6 +319,12 @@ fn main() -> ExitCode {
             let args = verify::Args {
                 code: a.code,
                 trust_lists: a.trust_lists,
+                dscs: a.dscs,
+                jwks: a.jwks,
+                crls: a.crl,
+                rules: a.rules,
+                value_sets: a.value_sets,
+                data_dir: a.data_dir,
                 at: a.at.unwrap_or_else(|| SystemClock.now()),
                 json: a.json,
             };
@@ -259,6 +337,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Certlogic { rule, data } => match certlogic(&rule, &data) {
+            Ok(result) => {
+                println!("{result}");
+                ExitCode::SUCCESS
+            }
+            Err(msg) => {
+                eprintln!("healthcode certlogic: {msg}");
+                ExitCode::from(2)
+            }
+        },
         other => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -348,8 +436,84 @@ async fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Verify(_) | Command::Import { .. } => Ok(()),
+        Command::Trust { command } => run_trust(command).await,
+        Command::Verify(_) | Command::Import { .. } | Command::Certlogic { .. } => Ok(()),
     }
+}
+
+async fn run_trust(command: TrustCommand) -> Result<()> {
+    let now = SystemClock.now();
+    match command {
+        TrustCommand::Import {
+            data,
+            source,
+            root,
+            region,
+        } => {
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            let own = file.region(region.as_deref());
+            let done = trust::import(&dir.path, &own, &source, root.as_deref()).await?;
+            print_imported(&done);
+            Ok(())
+        }
+        TrustCommand::Refresh { data, region } => {
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            let own = file.region(region.as_deref());
+            let mut failed = 0;
+            for (name, result) in trust::refresh(&dir.path, &own).await {
+                match result {
+                    Ok(done) => print_imported(&done),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{name}: not refreshed: {e:#}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} region(s) not refreshed");
+            }
+            Ok(())
+        }
+        TrustCommand::List { data } => {
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            for line in trust::describe(&dir.path, now) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_imported(done: &trust::Imported) {
+    let what = match done.update {
+        healthcode_verify::regions::Update::New => "imported".to_owned(),
+        healthcode_verify::regions::Update::Replaced { previous_sequence } => {
+            format!("updated from list {previous_sequence}")
+        }
+        healthcode_verify::regions::Update::Unchanged => "unchanged".to_owned(),
+    };
+    println!(
+        "{}: list {} with {} key(s), {what}; root key {}",
+        done.region, done.sequence, done.keys, done.root
+    );
+}
+
+/// `healthcode certlogic`: the rule's result on the data, as JSON.
+fn certlogic(rule: &std::path::Path, data: &std::path::Path) -> Result<String, String> {
+    let read = |path: &std::path::Path| -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+    };
+    let rule = read(rule)?;
+    let data = read(data)?;
+    // An EU rule file carries its expression in `Logic`.
+    let logic = rule.get("Logic").unwrap_or(&rule);
+    let result = healthcode_certlogic::evaluate(logic, &data).map_err(|e| e.to_string())?;
+    Ok(result.to_string())
 }
 
 /// `healthcode import …`: exit 0 when every row was accepted and stored, 1 when some were
@@ -435,6 +599,7 @@ struct Prepared {
     state: AppState,
     listen: SocketAddr,
     keys: setup::Keys,
+    trust_reload: std::time::Duration,
 }
 
 async fn prepare(args: &ServeArgs) -> Result<Prepared> {
@@ -521,6 +686,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         state,
         listen: file.listen(args.listen),
         keys,
+        trust_reload: std::time::Duration::from_secs(args.trust_reload_secs.max(1)),
     })
 }
 
@@ -547,11 +713,53 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         p.keys,
         p.dir.trust_list_path(),
     ));
+    let reload = tokio::spawn(reload_trust(
+        p.state.clone(),
+        p.dir.path.clone(),
+        p.trust_reload,
+    ));
     let served = healthcode_server::serve(listener, p.state, shutdown_signal()).await;
     resign.abort();
+    reload.abort();
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the trust folder now and every `every`, so that `healthcode trust import` and
+/// `refresh` take effect without a restart. A file that does not read is left out and
+/// logged; the rest still counts.
+async fn reload_trust(state: AppState, data_dir: PathBuf, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_problems = Vec::new();
+    loop {
+        tick.tick().await;
+        let own = state.trust_list();
+        // EU rules read `external.countryCode`: the region's country (CN for CN-BJ).
+        let country = state
+            .region
+            .id()
+            .split('-')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let dir = data_dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || trust::load(&dir, &own, &country)).await;
+        match loaded {
+            Ok(Ok((trust, problems))) => {
+                if problems != last_problems {
+                    for p in &problems {
+                        tracing::warn!(problem = %p, "trust material left out");
+                    }
+                    last_problems = problems;
+                }
+                state.set_verifier(trust);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot read the trust folder"),
+            Err(e) => tracing::error!(error = %e, "the trust folder reader stopped"),
+        }
+    }
 }
 
 /// Re-signs the trust list every day, so that a long-running server never serves a list past

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/trust-list", get(routes::trust::trust_list))
         .route("/policy", get(routes::trust::policy))
+        .route("/verify", post(routes::verify::verify))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(limits::overload_error))

@@ -70,6 +70,9 @@ pub struct Shared {
     /// The trust list file served at /api/v1/trust-list, already signed; replaced when the
     /// list is re-signed (see [`Shared::set_trust_list`]).
     trust_list: std::sync::RwLock<Arc<str>>,
+    /// What `POST /api/v1/verify` trusts: this region's list and what was imported; replaced
+    /// whenever the trust folder is read again (see [`Shared::set_verifier`]).
+    verifier: std::sync::RwLock<Option<Arc<healthcode_verify::Trust>>>,
     /// `None` when no identity provider is configured: enrolment is then unavailable.
     pub identity: Option<Arc<dyn IdentityProvider>>,
     pub clock: Arc<dyn Clock>,
@@ -95,6 +98,7 @@ impl AppState {
             policy: Arc::new(policy),
             region: Arc::new(region),
             issuer: Arc::new(issuer),
+            verifier: std::sync::RwLock::new(own_region_only(&trust_list)),
             trust_list: std::sync::RwLock::new(trust_list.into()),
             identity,
             clock,
@@ -114,10 +118,34 @@ impl Shared {
         }
     }
 
+    /// The verifier in force, if one is loaded.
+    pub fn verifier(&self) -> Option<Arc<healthcode_verify::Trust>> {
+        match self.verifier.read() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Verifies with `trust` from now on.
+    pub fn set_verifier(&self, trust: healthcode_verify::Trust) {
+        if let Ok(mut v) = self.verifier.write() {
+            *v = Some(Arc::new(trust));
+        }
+    }
+
     /// Serves a newly signed trust list from now on.
     pub fn set_trust_list(&self, signed: String) {
         if let Ok(mut t) = self.trust_list.write() {
             *t = signed.into();
         }
     }
+}
+
+/// A verifier trusting this region's own list only: what the server verifies with until the
+/// trust folder has been read. `None` if the list does not read back, which
+/// [`Shared::set_verifier`] later repairs.
+fn own_region_only(trust_list: &str) -> Option<Arc<healthcode_verify::Trust>> {
+    let mut trust = healthcode_verify::Trust::new().ok()?;
+    trust.add_trust_list(healthcode_credential::TrustList::from_json(trust_list, None).ok()?);
+    Some(Arc::new(trust))
 }

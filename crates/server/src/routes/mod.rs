@@ -5,3 +5,4 @@ pub mod health;
 pub mod imports;
 pub mod residents;
 pub mod trust;
+pub mod verify;
