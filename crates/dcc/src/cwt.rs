@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::cose::decode_one;
 use crate::error::DccError;
-use crate::json::cbor_to_json;
+use crate::json::cbor_into_json;
 
 /// Claim keys (RFC 8392 §3.1 and the hcert spec).
 const CLAIM_ISS: i128 = 1;
@@ -36,7 +36,7 @@ pub struct Claims {
 impl Claims {
     /// Reads the claims from the COSE payload.
     pub fn from_payload(payload: &[u8]) -> Result<Claims, DccError> {
-        let Value::Map(entries) = decode_one(payload)? else {
+        let Value::Map(mut entries) = decode_one(payload)? else {
             return Err(DccError::Claims("the claims set is not a map"));
         };
         for (i, (key, _)) in entries.iter().enumerate() {
@@ -51,12 +51,12 @@ impl Claims {
         };
         let expires_at = claim(&entries, CLAIM_EXP).map(numeric_date).transpose()?;
         let issued_at = claim(&entries, CLAIM_IAT).map(numeric_date).transpose()?;
-        let Some(Value::Map(hcert)) = claim(&entries, CLAIM_HCERT) else {
+        let Some(Value::Map(mut hcert)) = take_claim(&mut entries, CLAIM_HCERT) else {
             return Err(DccError::Claims(
                 "there is no health certificate claim (-260)",
             ));
         };
-        let dcc = claim(hcert, HCERT_EU_DCC_V1).ok_or(DccError::Claims(
+        let dcc = take_claim(&mut hcert, HCERT_EU_DCC_V1).ok_or(DccError::Claims(
             "the health certificate claim holds no EU DCC",
         ))?;
         if !matches!(dcc, Value::Map(_)) {
@@ -66,7 +66,7 @@ impl Claims {
             issuer,
             issued_at,
             expires_at,
-            dcc: cbor_to_json(dcc)?,
+            dcc: cbor_into_json(dcc)?,
         })
     }
 }
@@ -90,6 +90,15 @@ fn claim(entries: &[(Value, Value)], key: i128) -> Option<&Value> {
         Value::Integer(k) if i128::from(*k) == key => Some(v),
         _ => None,
     })
+}
+
+/// Removes and returns the value of the first entry with an integer key, as [`claim`] finds
+/// it, so that the payload is converted without copying it.
+fn take_claim(entries: &mut Vec<(Value, Value)>, key: i128) -> Option<Value> {
+    let index = entries
+        .iter()
+        .position(|(k, _)| matches!(k, Value::Integer(k) if i128::from(*k) == key))?;
+    Some(entries.swap_remove(index).1)
 }
 
 #[cfg(test)]

@@ -29,30 +29,39 @@ const TAG_DAYS: u64 = 100;
 
 /// Converts a CBOR value to JSON.
 pub fn cbor_to_json(value: &Value) -> Result<Json, DccError> {
+    cbor_into_json(value.clone())
+}
+
+/// Converts a CBOR value to JSON, moving its strings rather than copying them: the verifier
+/// owns the decoded payload and needs it only as JSON.
+pub(crate) fn cbor_into_json(value: Value) -> Result<Json, DccError> {
     Ok(match value {
         Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Text(t) => Json::String(t.clone()),
-        Value::Integer(i) => integer(i128::from(*i))?,
+        Value::Bool(b) => Json::Bool(b),
+        Value::Text(t) => Json::String(t),
+        Value::Integer(i) => integer(i128::from(i))?,
         Value::Float(f) => {
-            Json::Number(Number::from_f64(*f).ok_or(DccError::Payload("a number is not finite"))?)
+            Json::Number(Number::from_f64(f).ok_or(DccError::Payload("a number is not finite"))?)
         }
-        Value::Array(items) => {
-            Json::Array(items.iter().map(cbor_to_json).collect::<Result<_, _>>()?)
-        }
+        Value::Array(items) => Json::Array(
+            items
+                .into_iter()
+                .map(cbor_into_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Map(entries) => {
-            let mut object = Map::with_capacity(entries.len());
+            let mut object = Map::new();
             for (key, value) in entries {
                 let Value::Text(key) = key else {
                     return Err(DccError::Payload("a map key is not text"));
                 };
-                if object.insert(key.clone(), cbor_to_json(value)?).is_some() {
+                if object.insert(key, cbor_into_json(value)?).is_some() {
                     return Err(DccError::Payload("a map key occurs twice"));
                 }
             }
             Json::Object(object)
         }
-        Value::Tag(tag, inner) => tagged(*tag, inner)?,
+        Value::Tag(tag, inner) => tagged(tag, *inner)?,
         Value::Bytes(_) => return Err(DccError::Payload("a byte string has no JSON form")),
         _ => return Err(DccError::Payload("a CBOR simple value has no JSON form")),
     })
@@ -68,12 +77,12 @@ fn integer(i: i128) -> Result<Json, DccError> {
     }
 }
 
-fn tagged(tag: u64, inner: &Value) -> Result<Json, DccError> {
+fn tagged(tag: u64, inner: Value) -> Result<Json, DccError> {
     match (tag, inner) {
-        (TAG_DATE_TIME | TAG_FULL_DATE, Value::Text(text)) => Ok(Json::String(text.clone())),
+        (TAG_DATE_TIME | TAG_FULL_DATE, Value::Text(text)) => Ok(Json::String(text)),
         (TAG_DATE_TIME | TAG_FULL_DATE, _) => Err(DccError::Payload("a date tag holds no text")),
         (TAG_EPOCH, Value::Integer(seconds)) => {
-            let seconds = i64::try_from(i128::from(*seconds))
+            let seconds = i64::try_from(i128::from(seconds))
                 .map_err(|_| DccError::Payload("a time is out of range"))?;
             epoch_text(DateTime::from_timestamp(seconds, 0))
         }
@@ -87,7 +96,7 @@ fn tagged(tag: u64, inner: &Value) -> Result<Json, DccError> {
         }
         (TAG_EPOCH, _) => Err(DccError::Payload("an epoch tag holds no number")),
         (TAG_DAYS, Value::Integer(days)) => {
-            let days = i64::try_from(i128::from(*days))
+            let days = i64::try_from(i128::from(days))
                 .map_err(|_| DccError::Payload("a date is out of range"))?;
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
                 .ok_or(DccError::Payload("a date is out of range"))?;
@@ -100,7 +109,7 @@ fn tagged(tag: u64, inner: &Value) -> Result<Json, DccError> {
             Ok(Json::String(date.format("%Y-%m-%d").to_string()))
         }
         (TAG_DAYS, _) => Err(DccError::Payload("a day-count tag holds no integer")),
-        (_, inner) => cbor_to_json(inner),
+        (_, inner) => cbor_into_json(inner),
     }
 }
 

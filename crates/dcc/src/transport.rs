@@ -7,8 +7,8 @@
 
 use std::cell::RefCell;
 
-use flate2::{Decompress, FlushDecompress, Status};
 use healthcode_credential::base45;
+use zlib_rs::{Inflate, InflateFlush, Status};
 
 use crate::error::DccError;
 
@@ -46,47 +46,57 @@ pub fn inflate(compressed: &[u8]) -> Result<Vec<u8>, DccError> {
             inflate_with(&mut stream, compressed)
         }
         // Only reachable if inflating ever re-entered itself; a fresh state is as correct.
-        Err(_) => inflate_with(&mut Decompress::new(true), compressed),
+        Err(_) => inflate_with(&mut new_inflater(), compressed),
     })
 }
 
 thread_local! {
     /// One inflater per thread, reset before each use: its window and tables take tens of
     /// kilobytes, which would otherwise be allocated and zeroed for every certificate.
-    static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+    static INFLATER: RefCell<Inflate> = RefCell::new(new_inflater());
 }
 
-fn inflate_with(stream: &mut Decompress, compressed: &[u8]) -> Result<Vec<u8>, DccError> {
+/// A ZLIB inflater (RFC 1950 header and Adler-32, 32 KiB window). zlib-rs rather than the
+/// miniz backend of `flate2`: miniz builds full lookup tables for every dynamic Huffman
+/// block, which was most of the time spent inflating a certificate of a few hundred bytes.
+fn new_inflater() -> Inflate {
+    Inflate::new(true, 15)
+}
+
+fn inflate_with(stream: &mut Inflate, compressed: &[u8]) -> Result<Vec<u8>, DccError> {
     // One byte of room past the cap tells "exactly at the cap" from "over it".
     let limit = MAX_INFLATED_LEN + 1;
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).clamp(1024, limit));
+    let mut out = vec![0; compressed.len().saturating_mul(4).clamp(1024, limit)];
+    let mut produced = 0;
     loop {
-        if out.len() == out.capacity() {
+        if produced == out.len() {
             if out.len() >= limit {
                 return Err(DccError::TooLarge {
                     limit: MAX_INFLATED_LEN,
                 });
             }
-            out.reserve_exact(out.capacity().min(limit - out.len()));
+            out.resize(out.len().saturating_mul(2).min(limit), 0);
         }
         let consumed = usize::try_from(stream.total_in()).unwrap_or(usize::MAX);
         let rest = compressed.get(consumed..).unwrap_or_default();
-        let produced = out.len();
+        let room = out.get_mut(produced..).unwrap_or_default();
         let status = stream
-            .decompress_vec(rest, &mut out, FlushDecompress::None)
+            .decompress(rest, room, InflateFlush::NoFlush)
             .map_err(|_| DccError::Compression("not a valid ZLIB stream"))?;
+        let before = produced;
+        produced = usize::try_from(stream.total_out()).unwrap_or(usize::MAX);
         match status {
             Status::StreamEnd => break,
             Status::Ok | Status::BufError => {
-                let progressed = out.len() > produced
+                let progressed = produced > before
                     || usize::try_from(stream.total_in()).unwrap_or(usize::MAX) > consumed;
-                if !progressed && out.len() < out.capacity() {
+                if !progressed && produced < out.len() {
                     return Err(DccError::Compression("the ZLIB stream is truncated"));
                 }
             }
         }
     }
-    if out.len() > MAX_INFLATED_LEN {
+    if produced > MAX_INFLATED_LEN {
         return Err(DccError::TooLarge {
             limit: MAX_INFLATED_LEN,
         });
@@ -95,6 +105,7 @@ fn inflate_with(stream: &mut Decompress, compressed: &[u8]) -> Result<Vec<u8>, D
     if usize::try_from(stream.total_in()).unwrap_or(usize::MAX) != compressed.len() {
         return Err(DccError::Compression("bytes follow the ZLIB stream"));
     }
+    out.truncate(produced);
     Ok(out)
 }
 
