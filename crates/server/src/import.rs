@@ -12,6 +12,7 @@
 //! safe. With `atomic`, every batch shares one transaction, committed only if no row was
 //! rejected.
 
+use std::collections::{HashSet, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -197,7 +198,7 @@ pub async fn run<R: Read + Send + 'static>(
         ..Report::default()
     };
     let mut bulk = None;
-    let mut written = write_all(&*store, &mut bulk, &mut rx, &mut report, now, &mut progress).await;
+    let mut written = write_all(&store, &mut bulk, &mut rx, &mut report, now, &mut progress).await;
     // Dropping the receiver stops the parser at its next send, if it is still reading.
     drop(rx);
     // A reader that panicked has closed the channel as the end of the file would: that must
@@ -238,14 +239,25 @@ pub async fn run<R: Read + Send + 'static>(
 /// transaction at its first batch, and writes nothing more once a row has been rejected (the
 /// batch holding that row included): from then on it can only roll back, so the rest of the
 /// file is checked but not written, and holds no lock.
+///
+/// Other imports write up to [`Store::parallel_batches`] batches at once, each in its own
+/// transaction, and count them in file order. A batch naming a record that a batch still
+/// being written also names waits for it, so that the later row of the file is the later
+/// revision.
 async fn write_all(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     bulk: &mut Option<Box<dyn BulkWrite>>,
     rx: &mut mpsc::Receiver<Message>,
     report: &mut Report,
     now: DateTime<Utc>,
     progress: &mut (impl FnMut(Progress<'_>) + Send),
 ) -> Result<(), ImportError> {
+    let parallel = if report.atomic {
+        1
+    } else {
+        store.parallel_batches().max(1)
+    };
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     while let Some(message) = rx.recv().await {
         let batch = match message {
             Message::Opened {
@@ -274,30 +286,86 @@ async fn write_all(
         if submissions.is_empty() {
             continue;
         }
-        if report.atomic && report.rejected_count > 0 {
-            report.checked_only += submissions.len() as u64;
+        if report.atomic {
+            if report.rejected_count > 0 {
+                report.checked_only += submissions.len() as u64;
+                continue;
+            }
+            if bulk.is_none() {
+                *bulk = Some(
+                    store
+                        .begin_bulk()
+                        .await
+                        .map_err(|source| ImportError::Store { stored: 0, source })?,
+                );
+            }
+            if let Some(bulk) = bulk {
+                let outcome = bulk
+                    .write(&submissions, now)
+                    .await
+                    .map_err(|source| ImportError::Store { stored: 0, source })?;
+                let touched = tally(report, positions, outcome)?;
+                progress(Progress {
+                    report,
+                    touched: &touched,
+                });
+            }
             continue;
         }
-        let stored = if report.atomic { 0 } else { report.accepted };
-        if report.atomic && bulk.is_none() {
-            *bulk = Some(
-                store
-                    .begin_bulk()
-                    .await
-                    .map_err(|source| ImportError::Store { stored, source })?,
-            );
+        let records: HashSet<(i64, String)> = submissions
+            .iter()
+            .map(|s| (s.provider_id, s.record_id.clone()))
+            .collect();
+        while in_flight.len() >= parallel
+            || in_flight.iter().any(|f| !f.records.is_disjoint(&records))
+        {
+            let Some(oldest) = in_flight.pop_front() else {
+                break;
+            };
+            finish(oldest, report, progress).await?;
         }
-        let outcome = match bulk {
-            Some(bulk) => bulk.write(&submissions, now).await,
-            None => store.submit_batch(&submissions, now).await,
-        }
-        .map_err(|source| ImportError::Store { stored, source })?;
-        let touched = tally(report, positions, outcome)?;
-        progress(Progress {
-            report,
-            touched: &touched,
+        let writer = store.clone();
+        in_flight.push_back(InFlight {
+            positions,
+            records,
+            written: tokio::spawn(async move { writer.submit_batch(&submissions, now).await }),
         });
     }
+    while let Some(oldest) = in_flight.pop_front() {
+        finish(oldest, report, progress).await?;
+    }
+    Ok(())
+}
+
+/// A batch being written in a task of its own.
+struct InFlight {
+    positions: Vec<Position>,
+    records: HashSet<(i64, String)>,
+    written: tokio::task::JoinHandle<Result<BatchOutcome, StoreError>>,
+}
+
+/// Waits for a batch and counts it. A batch that fails stops the import; batches after it
+/// that were already being written may have been stored too (a rerun finds them unchanged).
+async fn finish(
+    batch: InFlight,
+    report: &mut Report,
+    progress: &mut (impl FnMut(Progress<'_>) + Send),
+) -> Result<(), ImportError> {
+    let stored = report.accepted;
+    let outcome = match batch.written.await {
+        Ok(written) => written.map_err(|source| ImportError::Store { stored, source })?,
+        Err(_) => {
+            return Err(ImportError::Store {
+                stored,
+                source: StoreError::Database("a batch writer stopped".into()),
+            });
+        }
+    };
+    let touched = tally(report, batch.positions, outcome)?;
+    progress(Progress {
+        report,
+        touched: &touched,
+    });
     Ok(())
 }
 

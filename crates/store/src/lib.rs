@@ -113,6 +113,12 @@ pub trait Store: Send + Sync + 'static {
     /// embedded database it holds the write lock throughout: other writes wait.
     async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError>;
 
+    /// How many [`Store::submit_batch`] calls an import may have running at once: 1 where
+    /// writes are serialised anyway (SQLite), more where the database writes in parallel.
+    fn parallel_batches(&self) -> usize {
+        1
+    }
+
     /// A deliberate correction of revision `supersedes`, which must be the current one
     /// ([`StoreError::RevisionMismatch`] otherwise). Unlike [`Store::submit`] it is stored even
     /// when its content equals an earlier revision: how a provider restores one on purpose.

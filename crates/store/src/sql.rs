@@ -595,6 +595,16 @@ impl Store for SqlStore {
         self.batch_once(batch, now).await
     }
 
+    /// PostgreSQL inserts a batch in one server process, the bottleneck of an import there
+    /// (the importing process itself is mostly idle): two batches at once keep both cores of
+    /// a small server busy.
+    fn parallel_batches(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
+        }
+    }
+
     async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
         let (guard, tx) = self.begin_write().await?;
         Ok(Box::new(SqlBulk {
