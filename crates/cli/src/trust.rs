@@ -35,10 +35,8 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 pub fn load(data_dir: &Path, own: &str, country: &str) -> Result<(Trust, Vec<String>)> {
     let mut trust = Trust::new().map_err(|e| anyhow!("the EU DCC schema: {e}"))?;
     let mut problems = Vec::new();
-    trust.add_trust_list(TrustList::from_json(own, None).context("this region's trust list")?);
-    for list in imported(data_dir, &mut problems) {
-        trust.add_trust_list(list);
-    }
+    let own = TrustList::from_json(own, None).context("this region's trust list")?;
+    trust.add_trust_lists(std::iter::once(own).chain(imported(data_dir, &mut problems)));
     let base = dir(data_dir);
     for path in files(&base.join("dsc")) {
         match read(&path).and_then(|text| {
@@ -179,7 +177,7 @@ pub async fn import(
         region: list.region.clone(),
         sequence: list.sequence,
         keys: list.keys.len(),
-        root: hex(&list.root_public_key),
+        root: crate::setup::hex(&list.root_public_key),
         update,
     })
 }
@@ -267,8 +265,4 @@ fn read(path: &Path) -> Result<String> {
         bail!("{} is larger than {MAX_FILE_BYTES} bytes", path.display());
     }
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::setup::hex(bytes)
 }

@@ -304,11 +304,7 @@ async fn write_all(
                     .write(&submissions, now)
                     .await
                     .map_err(|source| ImportError::Store { stored: 0, source })?;
-                let touched = tally(report, positions, outcome)?;
-                progress(Progress {
-                    report,
-                    touched: &touched,
-                });
+                count(report, positions, outcome, progress)?;
             }
             continue;
         }
@@ -361,7 +357,17 @@ async fn finish(
             });
         }
     };
-    let touched = tally(report, batch.positions, outcome)?;
+    count(report, batch.positions, outcome, progress)
+}
+
+/// Counts a written batch into the report and tells `progress` whom it touched.
+fn count(
+    report: &mut Report,
+    positions: Vec<Position>,
+    outcome: BatchOutcome,
+    progress: &mut (impl FnMut(Progress<'_>) + Send),
+) -> Result<(), ImportError> {
+    let touched = tally(report, positions, outcome)?;
     progress(Progress {
         report,
         touched: &touched,

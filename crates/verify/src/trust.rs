@@ -50,7 +50,12 @@ impl Trust {
 
     /// Trusts the keys of a region's trust list (the newest list wins per region).
     pub fn add_trust_list(&mut self, list: TrustList) {
-        self.lists.push(list);
+        self.add_trust_lists([list]);
+    }
+
+    /// Trusts the keys of several lists, building the native verifier once.
+    pub fn add_trust_lists(&mut self, lists: impl IntoIterator<Item = TrustList>) {
+        self.lists.extend(lists);
         self.native = Verifier::new(&self.lists);
     }
 

@@ -442,12 +442,7 @@ async fn insert_rows<'r>(
                 let (inserted, following) =
                     futures_util::future::join(q.fetch_all(&mut *conn), following).await;
                 next = following;
-                for r in inserted? {
-                    ids.insert(
-                        (r.try_get("provider_id")?, r.try_get("record_id")?),
-                        r.try_get("id")?,
-                    );
-                }
+                add_ids(&mut ids, inserted?)?;
             }
             Backend::Sqlite => {
                 let (done, following) =
@@ -484,18 +479,27 @@ async fn insert_rows<'r>(
                     .bind(top)
                     .fetch_all(&mut *conn)
                     .await?;
-                    for r in inserted {
-                        ids.insert(
-                            (r.try_get("provider_id")?, r.try_get("record_id")?),
-                            r.try_get("id")?,
-                        );
-                    }
+                    add_ids(&mut ids, inserted)?;
                 }
                 highest = top;
             }
         }
     }
     Ok(ids)
+}
+
+/// Adds rows of `id, provider_id, record_id` to `ids`, by (provider, record id).
+fn add_ids(
+    ids: &mut HashMap<(i64, String), i64>,
+    rows: Vec<sqlx::any::AnyRow>,
+) -> Result<(), StoreError> {
+    for r in rows {
+        ids.insert(
+            (r.try_get("provider_id")?, r.try_get("record_id")?),
+            r.try_get("id")?,
+        );
+    }
+    Ok(())
 }
 
 /// Binds the values of `rows` to their `INSERT`.
