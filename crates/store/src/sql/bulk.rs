@@ -3,8 +3,9 @@
 //!
 //! A batch is written in rounds. A round holds at most one submission per record (a file that
 //! names a record twice gets the second as a correction of the first, in the next round). Every
-//! submission is first inserted as a new record, one multi-row `INSERT` per thousand rows;
-//! the insert skips those whose record exists (`ON CONFLICT DO NOTHING`), and only they cost
+//! submission is first inserted as a new record, one multi-row `INSERT` per 1,700 rows; the
+//! insert skips those whose record exists (`ON CONFLICT DO NOTHING`, on SQLite `INSERT OR
+//! IGNORE`), and only they cost
 //! more: a `SELECT` of their current revisions and one of earlier revisions with the same
 //! content (per 500 records), an `UPDATE` and an `INSERT` for the corrections. A row whose key
 //! another writer took meanwhile goes into the next round, which reads the other writer's row
@@ -116,7 +117,7 @@ fn split_round(batch: &[Submission], pending: &[usize]) -> (Vec<usize>, Vec<usiz
 }
 
 /// One round. Every submission is first inserted as the first revision of a new record: in
-/// a bulk import nearly every record is new, and this costs one statement per thousand rows.
+/// a bulk import nearly every record is new, and this costs one statement per 1,700 rows.
 /// Those whose record exists already are skipped by that insert; they are decided against
 /// the current revision and written as corrections, or found unchanged. Returns the
 /// submissions that lost their record to a concurrent writer.
