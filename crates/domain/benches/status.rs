@@ -59,6 +59,7 @@ fn typical(now: chrono::DateTime<Utc>) -> Evidence {
         started_at: now - Duration::days(30),
         ends_at: None,
         released_at: Some(now - Duration::days(23)),
+        exposure: None,
     }];
     Evidence {
         tests,

@@ -159,6 +159,10 @@ pub struct Designation {
     /// A planned end (a quarantine period); `None` means until released.
     pub ends_at: Option<DateTime<Utc>>,
     pub released_at: Option<DateTime<Utc>>,
+    /// For a designation that follows from a check-in (a risk-area visit, co-presence with a
+    /// case): the visit, so that the reason can name the place and the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<crate::venue::Exposure>,
 }
 
 impl Designation {

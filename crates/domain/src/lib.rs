@@ -12,6 +12,7 @@ pub mod person;
 pub mod policy;
 pub mod region;
 pub mod status;
+pub mod venue;
 
 pub use document::{DocumentNumber, DocumentType};
 pub use engine::evaluate;
@@ -24,3 +25,7 @@ pub use person::{PersonName, PhoneNumber};
 pub use policy::Policy;
 pub use region::{Region, RegionError};
 pub use status::{Colour, Reason, ReminderKind, Status, TestRecency, VaccinationState};
+pub use venue::{
+    CheckinRules, EntryPolicy, Exposure, ExposureSource, GateDecision, Presented, RiskLevel,
+    StopReason, VaccinationRequirement,
+};

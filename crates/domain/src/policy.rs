@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::error::PolicyError;
 use crate::evidence::DesignationKind;
 use crate::status::{Colour, ReminderKind};
+use crate::venue::{CheckinRules, EntryPolicy, RiskLevel, VaccinationRequirement};
 
 /// The policy shipped with the binary.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../policy/default.toml");
@@ -23,6 +24,73 @@ struct Document {
     tests: TestsSection,
     designations: BTreeMap<String, DesignationSection>,
     vaccines: VaccinesSection,
+    #[serde(default)]
+    checkins: CheckinsSection,
+    #[serde(default)]
+    risk_areas: RiskAreasSection,
+    #[serde(default)]
+    venues: BTreeMap<String, VenueSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct CheckinsSection {
+    retention_days: u32,
+    lookback_days: u32,
+    margin_minutes: u32,
+    default_stay_minutes: u32,
+    max_future_skew_minutes: u32,
+    co_presence: String,
+}
+
+impl Default for CheckinsSection {
+    fn default() -> Self {
+        CheckinsSection {
+            retention_days: 21,
+            lookback_days: 14,
+            margin_minutes: 30,
+            default_stay_minutes: 60,
+            max_future_skew_minutes: 5,
+            co_presence: "co_presence".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RiskAreasSection {
+    medium: String,
+    high: String,
+}
+
+impl Default for RiskAreasSection {
+    fn default() -> Self {
+        RiskAreasSection {
+            medium: "risk_link".into(),
+            high: "risk_area_visit".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VenueSection {
+    label_zh: String,
+    label_en: String,
+    #[serde(default = "green")]
+    max_colour: Colour,
+    test_within_hours: Option<u32>,
+    vaccination: Option<VaccinationRequirement>,
+    #[serde(default = "yes")]
+    reminders_block: bool,
+}
+
+fn green() -> Colour {
+    Colour::Green
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +167,13 @@ pub struct Policy {
     rules: [DesignationRule; DesignationKind::ALL.len()],
     default_primary_doses: u8,
     primary_doses: BTreeMap<String, u8>,
+    /// How check-ins are kept and read for exposure.
+    pub checkins: CheckinRules,
+    /// The designation a visit to a medium- and a high-risk area leads to.
+    risk_medium: DesignationKind,
+    risk_high: DesignationKind,
+    /// Entry policy by venue type.
+    venues: BTreeMap<String, EntryPolicy>,
     /// The document this policy was compiled from, kept so it can be shown and diffed.
     pub source: String,
 }
@@ -189,7 +264,48 @@ impl Policy {
                 "vaccines.default_primary_doses must be at least 1".into(),
             ));
         }
+        let checkins = compile_checkins(&doc.checkins)?;
+        let designation = |what: &str, name: &str| {
+            DesignationKind::parse(name).ok_or_else(|| {
+                PolicyError::Invalid(format!("{what}: no such designation kind {name:?}"))
+            })
+        };
+        let risk_medium = designation("risk_areas.medium", &doc.risk_areas.medium)?;
+        let risk_high = designation("risk_areas.high", &doc.risk_areas.high)?;
+        let mut venues = BTreeMap::new();
+        for (kind, v) in doc.venues {
+            let ok = (1..=32).contains(&kind.len())
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(PolicyError::Invalid(format!(
+                    "venues.{kind}: a venue type is 1 to 32 characters of a-z, 0-9 and _"
+                )));
+            }
+            if v.test_within_hours == Some(0) {
+                return Err(PolicyError::Invalid(format!(
+                    "venues.{kind}.test_within_hours must be at least 1"
+                )));
+            }
+            venues.insert(
+                kind.clone(),
+                EntryPolicy {
+                    kind,
+                    label_zh: v.label_zh,
+                    label_en: v.label_en,
+                    max_colour: v.max_colour,
+                    test_within_hours: v.test_within_hours,
+                    vaccination: v.vaccination,
+                    reminders_block: v.reminders_block,
+                },
+            );
+        }
         Ok(Policy {
+            checkins,
+            risk_medium,
+            risk_high,
+            venues,
             version: doc.version,
             description: doc.description,
             code_lifetime: Duration::minutes(i64::from(doc.code.lifetime_minutes)),
@@ -221,10 +337,59 @@ impl Policy {
         self.primary_doses.contains_key(product)
     }
 
+    /// The entry policy of venue type `kind`, if the policy defines it.
+    pub fn venue(&self, kind: &str) -> Option<&EntryPolicy> {
+        self.venues.get(kind)
+    }
+
+    /// Every venue type, in name order.
+    pub fn venue_types(&self) -> impl Iterator<Item = &EntryPolicy> {
+        self.venues.values()
+    }
+
+    /// The designation a visit to a risk area of `level` leads to.
+    pub fn risk_area_designation(&self, level: RiskLevel) -> DesignationKind {
+        match level {
+            RiskLevel::Medium => self.risk_medium,
+            RiskLevel::High => self.risk_high,
+        }
+    }
+
     /// Hours a recency of `days` stands for: 0天 is within 24 hours, 1天 within 48, …
     pub fn recency_hours(days: u32) -> u32 {
         (days + 1) * 24
     }
+}
+
+fn compile_checkins(c: &CheckinsSection) -> Result<CheckinRules, PolicyError> {
+    let invalid = |m: &str| Err(PolicyError::Invalid(format!("checkins.{m}")));
+    if c.retention_days == 0 || c.retention_days > 366 {
+        return invalid("retention_days must be between 1 and 366");
+    }
+    if c.lookback_days == 0 || c.lookback_days > c.retention_days {
+        return invalid("lookback_days must be at least 1 and at most retention_days");
+    }
+    if c.default_stay_minutes == 0 || c.default_stay_minutes > 24 * 60 {
+        return invalid("default_stay_minutes must be between 1 and 1440");
+    }
+    if c.margin_minutes > 24 * 60 {
+        return invalid("margin_minutes must be at most 1440");
+    }
+    if c.max_future_skew_minutes > 60 {
+        return invalid("max_future_skew_minutes must be at most 60");
+    }
+    let Some(co_presence) = DesignationKind::parse(&c.co_presence) else {
+        return invalid("co_presence: no such designation kind");
+    };
+    let minutes = |m: u32| Duration::minutes(i64::from(m));
+    Ok(CheckinRules {
+        retention: Duration::days(i64::from(c.retention_days)),
+        lookback: Duration::days(i64::from(c.lookback_days)),
+        margin: minutes(c.margin_minutes),
+        default_stay: minutes(c.default_stay_minutes),
+        max_future_skew: minutes(c.max_future_skew_minutes),
+        co_presence,
+    })
 }
 
 #[cfg(test)]
@@ -252,6 +417,32 @@ mod tests {
             DEFAULT_POLICY_TOML.replace("[designations.close_contact]\neffect = \"red\"", "");
         let err = Policy::from_toml(&text).expect_err("must fail");
         assert!(err.to_string().contains("close_contact"), "{err}");
+    }
+
+    #[test]
+    fn default_policy_has_venue_rules() {
+        let p = Policy::default_policy().expect("default policy");
+        let subway = p.venue("subway").expect("subway");
+        assert_eq!(subway.test_within_hours, Some(72));
+        let event = p.venue("large_event").expect("large_event");
+        assert_eq!(event.test_within_hours, Some(48));
+        assert_eq!(
+            event.vaccination,
+            Some(VaccinationRequirement::PrimaryComplete)
+        );
+        assert_eq!(p.checkins.retention, Duration::days(21));
+        assert_eq!(p.checkins.lookback, Duration::days(14));
+        assert_eq!(
+            p.risk_area_designation(RiskLevel::High),
+            DesignationKind::RiskAreaVisit
+        );
+    }
+
+    #[test]
+    fn lookback_beyond_retention_is_refused() {
+        let text = DEFAULT_POLICY_TOML.replace("lookback_days = 14", "lookback_days = 30");
+        let err = Policy::from_toml(&text).expect_err("must fail");
+        assert!(err.to_string().contains("lookback_days"), "{err}");
     }
 
     #[test]

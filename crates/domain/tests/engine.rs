@@ -50,6 +50,7 @@ fn designation(id: i64, kind: DesignationKind, start: DateTime<Utc>) -> Designat
         started_at: start,
         ends_at: None,
         released_at: None,
+        exposure: None,
     }
 }
 
@@ -348,6 +349,7 @@ fn arb_designation(id: i64) -> impl Strategy<Value = Designation> {
             started_at: start,
             ends_at: end.map(|h| start + Duration::hours(h)),
             released_at: release.map(|h| start + Duration::hours(h)),
+            exposure: None,
         })
 }
 

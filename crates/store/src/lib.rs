@@ -11,13 +11,15 @@ mod sql;
 pub mod vault;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 pub use error::StoreError;
 pub use model::{
-    Change, EvidenceBody, Outcome, Person, Provider, ProviderKind, Revision, Stored, Submission,
+    Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
+    EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, Provider, ProviderKind, Purge,
+    Revision, RiskArea, Stored, Submission, Venue,
 };
 pub use sql::{Backend, BatchOutcome, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -38,9 +40,114 @@ pub trait BulkWrite: Send {
     async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
 }
 
+/// Venues, their gate devices, check-ins, risk areas and the access log.
+#[async_trait]
+pub trait Venues: Send + Sync {
+    async fn add_venue(
+        &self,
+        name: &str,
+        kind: &str,
+        district: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Venue, StoreError>;
+
+    async fn venue(&self, id: i64) -> Result<Option<Venue>, StoreError>;
+
+    /// Every venue, or those of one district, in id order.
+    async fn venues(&self, district: Option<&str>) -> Result<Vec<Venue>, StoreError>;
+
+    /// Adds a gate device to a venue ([`StoreError::NotFound`] if there is no such venue).
+    async fn add_device(
+        &self,
+        venue_id: i64,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError>;
+
+    async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError>;
+
+    /// Stores check-ins in one transaction; a (device, sequence number) already stored is
+    /// skipped and counted as a duplicate. Venues are the caller's to check.
+    async fn add_checkins(
+        &self,
+        rows: &[NewCheckin],
+        now: DateTime<Utc>,
+    ) -> Result<CheckinsStored, StoreError>;
+
+    /// A subject's check-ins since `since`, newest first.
+    async fn checkins_of(
+        &self,
+        subject: &[u8; 16],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Checkin>, StoreError>;
+
+    /// Everyone whose check-in at a venue lies strictly within `window` of a check-in there
+    /// by one of `cases` since `since` (both let in), ordered by case, case visit, time.
+    async fn co_present(
+        &self,
+        cases: &[[u8; 16]],
+        since: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Vec<CoPresent>, StoreError>;
+
+    /// The check-ins (let in) at `venue_ids` in `[from, to)`, by time.
+    async fn visitors(
+        &self,
+        venue_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Checkin>, StoreError>;
+
+    /// The registered people among `subjects`, in no particular order.
+    async fn people_by_subjects(&self, subjects: &[[u8; 16]]) -> Result<Vec<Person>, StoreError>;
+
+    /// Deletes every check-in before `cutoff` and records the purge (`day`, the count).
+    async fn purge_checkins(
+        &self,
+        cutoff: DateTime<Utc>,
+        day: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Purge, StoreError>;
+
+    /// The latest purges, newest first.
+    async fn purges(&self, limit: i64) -> Result<Vec<Purge>, StoreError>;
+
+    async fn add_risk_area(
+        &self,
+        area: &NewRiskArea,
+        now: DateTime<Utc>,
+    ) -> Result<RiskArea, StoreError>;
+
+    async fn risk_area(&self, id: i64) -> Result<Option<RiskArea>, StoreError>;
+
+    /// Risk areas not released.
+    async fn open_risk_areas(&self) -> Result<Vec<RiskArea>, StoreError>;
+
+    /// Marks an area released at `released_at` (a second release changes nothing).
+    async fn release_risk_area(
+        &self,
+        id: i64,
+        released_at: DateTime<Utc>,
+    ) -> Result<RiskArea, StoreError>;
+
+    /// The current designation records of a provider whose record id starts with `prefix`.
+    async fn designations_with_prefix(
+        &self,
+        provider_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<CurrentRecord>, StoreError>;
+
+    async fn record_access(&self, access: &Access) -> Result<(), StoreError>;
+
+    /// An actor's latest access-log entries, newest first.
+    async fn accesses(&self, actor: &str, limit: i64) -> Result<Vec<Access>, StoreError>;
+}
+
 /// Everything the server keeps.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Venues + Send + Sync + 'static {
     /// The keyed blind index of a document, used to key evidence and find people.
     fn blind_index(&self, document: &DocumentNumber) -> DocIndex;
 

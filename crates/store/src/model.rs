@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_domain::{
-    DesignationKind, DocumentNumber, PersonName, PhoneNumber, TestKind, TestOutcome,
+    DesignationKind, DocumentNumber, Exposure, PersonName, PhoneNumber, TestKind, TestOutcome,
     VaccinationKind,
 };
 
@@ -19,14 +19,18 @@ pub enum ProviderKind {
     Vaccination,
     Cdc,
     Community,
+    /// The health authority's operators: venues, risk areas, confirmed cases and their
+    /// contacts. Submits no evidence of its own over the evidence endpoints.
+    Operator,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [
+    pub const ALL: [ProviderKind; 5] = [
         ProviderKind::Lab,
         ProviderKind::Vaccination,
         ProviderKind::Cdc,
         ProviderKind::Community,
+        ProviderKind::Operator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl ProviderKind {
             ProviderKind::Vaccination => "vaccination",
             ProviderKind::Cdc => "cdc",
             ProviderKind::Community => "community",
+            ProviderKind::Operator => "operator",
         }
     }
 
@@ -60,7 +65,7 @@ impl ProviderKind {
                     | BorderPortStay
             ),
             ProviderKind::Community => matches!(kind, HomeObservation | Arrival | RiskLink),
-            ProviderKind::Lab | ProviderKind::Vaccination => false,
+            ProviderKind::Lab | ProviderKind::Vaccination | ProviderKind::Operator => false,
         }
     }
 }
@@ -104,6 +109,9 @@ pub enum EvidenceBody {
         started_at: DateTime<Utc>,
         ends_at: Option<DateTime<Utc>>,
         released_at: Option<DateTime<Utc>>,
+        /// The visit a venue-derived designation follows from (see [`Exposure`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exposure: Option<Exposure>,
     },
 }
 
@@ -166,4 +174,163 @@ pub struct Revision {
 pub struct Change {
     pub id: i64,
     pub subjects: Vec<DocIndex>,
+}
+
+/// A place people check in at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Venue {
+    pub id: i64,
+    pub name: String,
+    /// The venue type, one of the policy's `[venues.*]`.
+    pub kind: String,
+    pub district: String,
+    pub address: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A gate device of one venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub id: i64,
+    pub venue_id: i64,
+    pub name: String,
+}
+
+/// How a check-in was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckinMethod {
+    /// A gate scanned the person's code.
+    Gate,
+    /// The person scanned the venue's place code.
+    SelfScan,
+    /// A gate looked the person up by document number (digital sentinel).
+    Sentinel,
+}
+
+impl CheckinMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckinMethod::Gate => "gate",
+            CheckinMethod::SelfScan => "self_scan",
+            CheckinMethod::Sentinel => "sentinel",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<CheckinMethod> {
+        [
+            CheckinMethod::Gate,
+            CheckinMethod::SelfScan,
+            CheckinMethod::Sentinel,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == raw)
+    }
+}
+
+/// One check-in: who (the pseudonymous subject of their code), where, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCheckin {
+    pub venue_id: i64,
+    pub subject: [u8; 16],
+    pub at: DateTime<Utc>,
+    pub method: CheckinMethod,
+    /// Whether the door let them in.
+    pub passed: bool,
+    /// The gate and its sequence number, for check-ins a gate recorded: unique together, so
+    /// that a batch uploaded twice is stored once.
+    pub device: Option<(i64, i64)>,
+}
+
+/// A stored check-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkin {
+    pub id: i64,
+    pub venue_id: i64,
+    #[serde(skip)]
+    pub subject: [u8; 16],
+    pub at: DateTime<Utc>,
+    pub method: CheckinMethod,
+    pub passed: bool,
+}
+
+/// What a batch of check-ins did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CheckinsStored {
+    pub stored: u64,
+    /// Already stored (same device and sequence number): ignored.
+    pub duplicates: u64,
+}
+
+/// A visit of someone else at a venue while a case was there (see [`crate::Venues::co_present`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoPresent {
+    pub case_subject: [u8; 16],
+    pub venue_id: i64,
+    pub case_at: DateTime<Utc>,
+    pub subject: [u8; 16],
+    pub at: DateTime<Utc>,
+}
+
+/// An operator's risk-area designation: a set of venues (or every venue of a district) and a
+/// window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RiskArea {
+    pub id: i64,
+    pub name: String,
+    pub level: healthcode_domain::RiskLevel,
+    pub district: Option<String>,
+    pub venue_ids: Vec<i64>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub provider_id: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new risk area; `district` or `venue_ids` (or both) say where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRiskArea {
+    pub name: String,
+    pub level: healthcode_domain::RiskLevel,
+    pub district: Option<String>,
+    pub venue_ids: Vec<i64>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub provider_id: i64,
+}
+
+/// One purge of old check-ins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Purge {
+    pub id: i64,
+    /// The local day of the run, `YYYY-MM-DD`.
+    pub day: String,
+    pub deleted: u64,
+    /// Check-ins before this instant were deleted.
+    pub cutoff: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+/// One entry of the access log: who read personal data (or was refused), what for, how much.
+/// It names the reader, never the person read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// `device:ID`, `provider:ID`.
+    pub actor: String,
+    pub action: String,
+    pub purpose: String,
+    /// `ok`, or why it was refused (`rate_limited`, `not_found`, …).
+    pub outcome: String,
+    /// How many people's records were read.
+    pub records: u64,
+    pub at: DateTime<Utc>,
+}
+
+/// A current designation record, as found by [`crate::Venues::designations_with_prefix`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentRecord {
+    pub record_id: String,
+    pub subject: DocIndex,
+    pub body: EvidenceBody,
 }

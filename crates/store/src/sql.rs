@@ -30,6 +30,7 @@ use crate::vault::{DocIndex, Field, Vault};
 use crate::{BulkWrite, Store};
 
 mod bulk;
+mod venues;
 
 pub use bulk::BatchOutcome;
 
@@ -381,7 +382,7 @@ impl SqlStore {
         };
         let sql = format!(
             "{INSERT_EVIDENCE} ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19) RETURNING id"
+             $15, $16, $17, $18, $19, $20) RETURNING id"
         );
         let row = NewEvidence {
             provider_id,
@@ -706,12 +707,14 @@ impl Store for SqlStore {
                     started_at,
                     ends_at,
                     released_at,
+                    exposure,
                 } => evidence.designations.push(Designation {
                     meta,
                     kind,
                     started_at,
                     ends_at,
                     released_at,
+                    exposure,
                 }),
             }
         }
@@ -943,6 +946,7 @@ fn decide_release(
         kind,
         started_at,
         ends_at,
+        exposure,
         ..
     } = body
     else {
@@ -967,6 +971,7 @@ fn decide_release(
             started_at,
             ends_at,
             released_at: Some(released_at),
+            exposure,
         },
     ))
 }
@@ -976,9 +981,9 @@ fn decide_release(
 const INSERT_EVIDENCE: &str = "INSERT INTO evidence (provider_id, record_id, revision, \
      is_current, subject_index, subject_key, category, test_kind, test_outcome, sampled_at, resulted_at, \
      dose_number, product, designation_kind, started_at, ends_at, released_at, at, \
-     content_hash, received_at) VALUES";
+     content_hash, received_at, exposure) VALUES";
 
-/// The 19 values of one new evidence row.
+/// The 20 values of one new evidence row.
 struct NewEvidence<'a> {
     provider_id: i64,
     record_id: &'a str,
@@ -1015,6 +1020,7 @@ impl<'a> NewEvidence<'a> {
             .bind(cols.at)
             .bind(self.hash)
             .bind(self.received_at.timestamp())
+            .bind(cols.exposure)
     }
 }
 
@@ -1032,6 +1038,7 @@ struct Columns {
     ends_at: Option<i64>,
     released_at: Option<i64>,
     at: Option<i64>,
+    exposure: Option<String>,
 }
 
 impl Columns {
@@ -1066,18 +1073,23 @@ impl Columns {
                 started_at,
                 ends_at,
                 released_at,
+                exposure,
             } => Columns {
                 designation_kind: Some(kind.as_str()),
                 started_at: Some(started_at.timestamp()),
                 ends_at: ends_at.map(|t| t.timestamp()),
                 released_at: released_at.map(|t| t.timestamp()),
+                // A struct of strings, integers and a timestamp always serialises.
+                exposure: exposure
+                    .as_ref()
+                    .and_then(|e| serde_json::to_string(e).ok()),
                 ..Columns::default()
             },
         }
     }
 }
 
-fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
+pub(crate) fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
     let category: String = r.try_get("category")?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("evidence row: {what}"));
     let time = |col: &str| -> Result<DateTime<Utc>, StoreError> {
@@ -1135,6 +1147,10 @@ fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
                 started_at: time("started_at")?,
                 ends_at: opt_time("ends_at")?,
                 released_at: opt_time("released_at")?,
+                exposure: r
+                    .try_get::<Option<String>, _>("exposure")?
+                    .map(|j| serde_json::from_str(&j).map_err(|_| corrupt("exposure")))
+                    .transpose()?,
             })
         }
         _ => Err(corrupt("category")),
@@ -1172,7 +1188,7 @@ fn subject_key(subject: &DocIndex) -> Vec<u8> {
     subject.0[..8].to_vec()
 }
 
-fn doc_index_from(bytes: Vec<u8>) -> Result<DocIndex, StoreError> {
+pub(crate) fn doc_index_from(bytes: Vec<u8>) -> Result<DocIndex, StoreError> {
     let arr: [u8; 32] = bytes
         .as_slice()
         .try_into()
@@ -1180,7 +1196,7 @@ fn doc_index_from(bytes: Vec<u8>) -> Result<DocIndex, StoreError> {
     Ok(DocIndex(arr))
 }
 
-fn from_secs(secs: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn from_secs(secs: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp(secs, 0).ok_or_else(|| StoreError::Corrupt("time out of range".into()))
 }
 

@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use healthcode_domain::{
-    DesignationKind, DocumentNumber, DocumentType, PersonName, PhoneNumber, TestKind, TestOutcome,
+    DesignationKind, DocumentNumber, DocumentType, Exposure, ExposureSource, PersonName,
+    PhoneNumber, RiskLevel, TestKind, TestOutcome,
 };
 use healthcode_store::{
-    DocIndex, EvidenceBody, Outcome, ProviderKind, SqlStore, Store, StoreError, Submission, Vault,
+    CheckinMethod, DocIndex, EvidenceBody, NewCheckin, NewRiskArea, Outcome, ProviderKind,
+    SqlStore, Store, StoreError, Submission, Vault, Venues,
 };
 use rand::RngCore;
 use sqlx::{Connection, Executor};
@@ -307,6 +309,7 @@ async fn evidence_before_registration_applies(store: Arc<SqlStore>) {
                     started_at: t(8),
                     ends_at: Some(t(8) + Duration::days(7)),
                     released_at: None,
+                    exposure: None,
                 },
             },
             t(9),
@@ -445,6 +448,7 @@ async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
             started_at: t(8),
             ends_at: None,
             released_at,
+            exposure: None,
         },
     };
     store
@@ -471,6 +475,7 @@ async fn a_record_keeps_its_category_and_its_release(store: Arc<SqlStore>) {
             started_at: t(12),
             ends_at: None,
             released_at: None,
+            exposure: None,
         },
         ..designation(None)
     };
@@ -545,6 +550,7 @@ async fn releases_are_checked_and_atomic(store: Arc<SqlStore>) {
             started_at: t(9),
             ends_at: None,
             released_at: None,
+            exposure: None,
         },
     };
     store.submit(&designation, t(9)).await.expect("designate");
@@ -637,6 +643,7 @@ async fn a_batch_stores_each_row_as_a_single_submission_would(store: Arc<SqlStor
         started_at: t(8),
         ends_at: None,
         released_at: None,
+        exposure: None,
     };
     let batch = vec![
         // unchanged
@@ -903,4 +910,238 @@ async fn bulk_writes_keep_every_constraint(store: Arc<SqlStore>) {
         "a session for nobody"
     );
     assert_eq!(store.evidence_changes(0, 100).await.expect("feed").len(), 2);
+}
+
+on_both!(
+    checkins_are_idempotent_per_device_and_purged_for_good,
+    co_presence_finds_overlapping_visits_only,
+    risk_areas_and_prefixed_designations,
+);
+
+fn subject_bytes(n: u8) -> [u8; 16] {
+    [n; 16]
+}
+
+fn checkin(venue: i64, who: u8, at: DateTime<Utc>, device: Option<(i64, i64)>) -> NewCheckin {
+    NewCheckin {
+        venue_id: venue,
+        subject: subject_bytes(who),
+        at,
+        method: if device.is_some() {
+            CheckinMethod::Gate
+        } else {
+            CheckinMethod::SelfScan
+        },
+        passed: true,
+        device,
+    }
+}
+
+async fn checkins_are_idempotent_per_device_and_purged_for_good(store: Arc<SqlStore>) {
+    let venue = store
+        .add_venue("西单站", "subway", "西城区", "西单北大街", t(0))
+        .await
+        .unwrap();
+    let device = store
+        .add_device(venue.id, "gate 1", &[7; 32], t(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.device_by_key(&[7; 32]).await.unwrap(),
+        Some(device.clone())
+    );
+    assert!(matches!(
+        store.add_device(9_999, "nowhere", &[8; 32], t(0)).await,
+        Err(StoreError::NotFound)
+    ));
+    // 5,000 rows: two statements. Sent twice, stored once.
+    let batch: Vec<NewCheckin> = (0..5_000)
+        .map(|i| {
+            checkin(
+                venue.id,
+                (i % 200) as u8,
+                t(1) + Duration::seconds(i),
+                Some((device.id, i)),
+            )
+        })
+        .collect();
+    let first = store.add_checkins(&batch, t(3)).await.unwrap();
+    assert_eq!((first.stored, first.duplicates), (5_000, 0));
+    let again = store.add_checkins(&batch, t(3)).await.unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 5_000));
+    // Self check-ins have no device: never duplicates of each other.
+    let own = [
+        checkin(venue.id, 1, t(21), None),
+        checkin(venue.id, 1, t(21), None),
+    ];
+    assert_eq!(store.add_checkins(&own, t(21)).await.unwrap().stored, 2);
+    let history = store.checkins_of(&subject_bytes(1), t(0)).await.unwrap();
+    assert_eq!(history.len(), 25 + 2);
+    assert!(
+        history.windows(2).all(|w| w[0].at >= w[1].at),
+        "newest first"
+    );
+
+    // Everything before t(20) goes; the rows are gone, not flagged.
+    let purge = store
+        .purge_checkins(t(20), "2022-05-02", t(22))
+        .await
+        .unwrap();
+    assert_eq!(purge.deleted, 5_000);
+    assert_eq!(
+        store
+            .checkins_of(&subject_bytes(1), t(0))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let purges = store.purges(10).await.unwrap();
+    assert_eq!(purges.len(), 1);
+    assert_eq!(purges[0].deleted, 5_000);
+    assert_eq!(purges[0].day, "2022-05-02");
+    // Purging again deletes nothing and says so.
+    assert_eq!(
+        store
+            .purge_checkins(t(20), "2022-05-02", t(23))
+            .await
+            .unwrap()
+            .deleted,
+        0
+    );
+}
+
+async fn co_presence_finds_overlapping_visits_only(store: Arc<SqlStore>) {
+    let a = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let b = store
+        .add_venue("B", "mall", "东城区", "2", t(0))
+        .await
+        .unwrap();
+    let case = subject_bytes(1);
+    let mut rows = vec![
+        checkin(a.id, 1, t(10), None),
+        // At A within the window of the case's visit: contacts.
+        checkin(a.id, 2, t(10) + Duration::minutes(89), None),
+        checkin(a.id, 3, t(10) - Duration::minutes(30), None),
+        // At A but 90 minutes later (window 90 minutes, strict): not a contact.
+        checkin(a.id, 4, t(10) + Duration::minutes(90), None),
+        // Same time, other venue: not a contact.
+        checkin(b.id, 5, t(10), None),
+    ];
+    let mut stopped = checkin(a.id, 6, t(10), None);
+    stopped.passed = false;
+    rows.push(stopped);
+    store.add_checkins(&rows, t(12)).await.unwrap();
+    let found = store
+        .co_present(&[case], t(0), Duration::minutes(90))
+        .await
+        .unwrap();
+    let mut who: Vec<u8> = found.iter().map(|c| c.subject[0]).collect();
+    who.sort_unstable();
+    assert_eq!(who, vec![2, 3]);
+    assert!(
+        found
+            .iter()
+            .all(|c| c.case_subject == case && c.venue_id == a.id)
+    );
+    // Visits before `since` do not count.
+    assert!(
+        store
+            .co_present(&[case], t(11), Duration::minutes(90))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let visitors = store.visitors(&[a.id], t(9), t(12)).await.unwrap();
+    assert_eq!(visitors.len(), 4, "let in at A between t(9) and t(12)");
+    assert!(visitors.iter().all(|c| c.passed && c.venue_id == a.id));
+}
+
+async fn risk_areas_and_prefixed_designations(store: Arc<SqlStore>) {
+    let op = provider(&store, ProviderKind::Operator, "operator").await;
+    let v = store
+        .add_venue("新发地", "mall", "丰台区", "1", t(0))
+        .await
+        .unwrap();
+    let area = store
+        .add_risk_area(
+            &NewRiskArea {
+                name: "新发地市场".into(),
+                level: RiskLevel::High,
+                district: None,
+                venue_ids: vec![v.id, v.id],
+                starts_at: t(1),
+                ends_at: Some(t(5)),
+                provider_id: op.id,
+            },
+            t(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(area.venue_ids, vec![v.id]);
+    assert_eq!(store.open_risk_areas().await.unwrap().len(), 1);
+    let bad = NewRiskArea {
+        name: "x".into(),
+        level: RiskLevel::Medium,
+        district: None,
+        venue_ids: vec![12_345],
+        starts_at: t(1),
+        ends_at: None,
+        provider_id: op.id,
+    };
+    assert!(matches!(
+        store.add_risk_area(&bad, t(6)).await,
+        Err(StoreError::Rejected {
+            code: "unknown_venue",
+            ..
+        })
+    ));
+    let released = store.release_risk_area(area.id, t(8)).await.unwrap();
+    assert_eq!(released.released_at, Some(t(8)));
+    assert!(store.open_risk_areas().await.unwrap().is_empty());
+
+    for (record, n) in [("area:1:p1", 1), ("area:1:p2", 2), ("area:10:p1", 1)] {
+        store
+            .submit(
+                &Submission {
+                    provider_id: op.id,
+                    record_id: record.into(),
+                    subject: subject_n(n),
+                    body: EvidenceBody::Designation {
+                        kind: DesignationKind::RiskAreaVisit,
+                        started_at: t(2),
+                        ends_at: None,
+                        released_at: None,
+                        exposure: Some(Exposure {
+                            source: ExposureSource::RiskArea {
+                                id: 1,
+                                name: "新发地市场".into(),
+                                level: RiskLevel::High,
+                            },
+                            venue_id: v.id,
+                            venue: "新发地".into(),
+                            district: "丰台区".into(),
+                            visited_at: t(2),
+                        }),
+                    },
+                },
+                t(6),
+            )
+            .await
+            .unwrap();
+    }
+    let found = store
+        .designations_with_prefix(op.id, "area:1:")
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(ids, vec!["area:1:p1", "area:1:p2"]);
+    // The exposure survives the round trip and is what the engine sees.
+    let evidence = store.evidence_for(&subject_n(2)).await.unwrap();
+    let exposure = evidence.designations[0].exposure.as_ref().unwrap();
+    assert_eq!(exposure.venue, "新发地");
+    assert_eq!(exposure.visited_at, t(2));
 }

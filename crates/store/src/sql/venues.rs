@@ -1,0 +1,603 @@
+//! Venues, gate devices, check-ins, risk areas and the access log on [`SqlStore`].
+//!
+//! Check-ins arrive in batches of thousands (gates uploading what they recorded offline), so
+//! they are written with multi-row `INSERT`s that skip a (device, sequence number) already
+//! stored. Co-presence is one join per few hundred cases, served by the (venue, time) index.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use healthcode_domain::RiskLevel;
+
+use super::bulk::placeholders;
+use super::{Backend, SqlStore, body_from_row, doc_index_from, from_secs};
+use crate::Venues;
+use crate::error::StoreError;
+use crate::model::{
+    Access, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device, NewCheckin,
+    NewRiskArea, Person, Purge, RiskArea, Venue,
+};
+
+/// Parameters per check-in row, and rows per `INSERT` (32,000 parameters: under SQLite's limit).
+const CHECKIN_COLUMNS: usize = 8;
+const CHECKIN_ROWS: usize = 4_000;
+/// Subjects per `IN (…)`.
+const SUBJECTS_PER_QUERY: usize = 500;
+/// Rows deleted per statement when purging, so that the write lock is never held for long.
+const PURGE_CHUNK: i64 = 20_000;
+
+fn subject_from(bytes: Vec<u8>) -> Result<[u8; 16], StoreError> {
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("subject is not 16 bytes".into()))
+}
+
+fn venue_from_row(r: &AnyRow) -> Result<Venue, StoreError> {
+    Ok(Venue {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        district: r.try_get("district")?,
+        address: r.try_get("address")?,
+        created_at: from_secs(r.try_get("created_at")?)?,
+    })
+}
+
+fn checkin_from_row(r: &AnyRow) -> Result<Checkin, StoreError> {
+    Ok(Checkin {
+        id: r.try_get("id")?,
+        venue_id: r.try_get("venue_id")?,
+        subject: subject_from(r.try_get("subject")?)?,
+        at: from_secs(r.try_get("at")?)?,
+        method: CheckinMethod::parse(&r.try_get::<String, _>("method")?)
+            .ok_or_else(|| StoreError::Corrupt("unknown check-in method".into()))?,
+        passed: r.try_get::<i64, _>("passed")? != 0,
+    })
+}
+
+/// The smallest string above every string starting with `prefix` (whose last byte is ASCII
+/// below `~`): the upper bound of a range scan for the prefix.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut bytes = prefix.as_bytes().to_vec();
+    let last = bytes.pop()?;
+    if !(0x20..0x7e).contains(&last) {
+        return None;
+    }
+    bytes.push(last + 1);
+    String::from_utf8(bytes).ok()
+}
+
+impl SqlStore {
+    async fn risk_area_venues(&self, area_id: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT venue_id FROM risk_area_venues WHERE area_id = $1 ORDER BY venue_id",
+        )
+        .bind(area_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("venue_id").map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn risk_area_from_row(&self, r: &AnyRow) -> Result<RiskArea, StoreError> {
+        let id: i64 = r.try_get("id")?;
+        let opt_time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+            r.try_get::<Option<i64>, _>(col)?.map(from_secs).transpose()
+        };
+        Ok(RiskArea {
+            id,
+            name: r.try_get("name")?,
+            level: RiskLevel::parse(&r.try_get::<String, _>("level")?)
+                .ok_or_else(|| StoreError::Corrupt("unknown risk level".into()))?,
+            district: r.try_get("district")?,
+            venue_ids: self.risk_area_venues(id).await?,
+            starts_at: from_secs(r.try_get("starts_at")?)?,
+            ends_at: opt_time("ends_at")?,
+            released_at: opt_time("released_at")?,
+            provider_id: r.try_get("provider_id")?,
+            created_at: from_secs(r.try_get("created_at")?)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Venues for SqlStore {
+    async fn add_venue(
+        &self,
+        name: &str,
+        kind: &str,
+        district: &str,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Venue, StoreError> {
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO venues (name, kind, district, address, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(district)
+        .bind(address)
+        .bind(now.timestamp())
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(Venue {
+            id: row.try_get("id")?,
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            district: district.to_owned(),
+            address: address.to_owned(),
+            created_at: from_secs(now.timestamp())?,
+        })
+    }
+
+    async fn venue(&self, id: i64) -> Result<Option<Venue>, StoreError> {
+        sqlx::query("SELECT * FROM venues WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| venue_from_row(&r))
+            .transpose()
+    }
+
+    async fn venues(&self, district: Option<&str>) -> Result<Vec<Venue>, StoreError> {
+        let rows = match district {
+            Some(d) => {
+                sqlx::query("SELECT * FROM venues WHERE district = $1 ORDER BY id")
+                    .bind(d)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM venues ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(venue_from_row).collect()
+    }
+
+    async fn add_device(
+        &self,
+        venue_id: i64,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        if self.venue(venue_id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO devices (venue_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(venue_id)
+        .bind(name)
+        .bind(key_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(Device {
+            id: row.try_get("id")?,
+            venue_id,
+            name: name.to_owned(),
+        })
+    }
+
+    async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError> {
+        sqlx::query("SELECT id, venue_id, name FROM devices WHERE key_hash = $1")
+            .bind(key_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| {
+                Ok(Device {
+                    id: r.try_get("id")?,
+                    venue_id: r.try_get("venue_id")?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn add_checkins(
+        &self,
+        rows: &[NewCheckin],
+        now: DateTime<Utc>,
+    ) -> Result<CheckinsStored, StoreError> {
+        if rows.is_empty() {
+            return Ok(CheckinsStored::default());
+        }
+        let head = match self.backend {
+            Backend::Sqlite => "INSERT OR IGNORE INTO checkins",
+            Backend::Postgres => "INSERT INTO checkins",
+        };
+        let statement = |n: usize| {
+            let mut sql = String::with_capacity(120 + n * 40);
+            sql.push_str(head);
+            sql.push_str(
+                " (venue_id, subject, at, method, passed, device_id, seq, received_at) VALUES ",
+            );
+            for i in 0..n {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                sql.push_str(&placeholders(
+                    self.backend,
+                    i * CHECKIN_COLUMNS + 1,
+                    CHECKIN_COLUMNS,
+                ));
+                sql.push(')');
+            }
+            if self.backend == Backend::Postgres {
+                sql.push_str(" ON CONFLICT DO NOTHING");
+            }
+            sql
+        };
+        let full = statement(CHECKIN_ROWS.min(rows.len()));
+        let (guard, mut tx) = self.begin_write().await?;
+        let mut stored = 0u64;
+        for chunk in rows.chunks(CHECKIN_ROWS) {
+            let last;
+            let sql = if chunk.len() == CHECKIN_ROWS.min(rows.len()) {
+                full.as_str()
+            } else {
+                last = statement(chunk.len());
+                last.as_str()
+            };
+            let mut q = sqlx::query(sql);
+            for c in chunk {
+                q = q
+                    .bind(c.venue_id)
+                    .bind(c.subject.to_vec())
+                    .bind(c.at.timestamp())
+                    .bind(c.method.as_str())
+                    .bind(i64::from(c.passed))
+                    .bind(c.device.map(|(d, _)| d))
+                    .bind(c.device.map(|(_, s)| s))
+                    .bind(now.timestamp());
+            }
+            stored += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        drop(guard);
+        Ok(CheckinsStored {
+            stored,
+            duplicates: rows.len() as u64 - stored,
+        })
+    }
+
+    async fn checkins_of(
+        &self,
+        subject: &[u8; 16],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Checkin>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM checkins WHERE subject = $1 AND at >= $2 ORDER BY at DESC, id DESC",
+        )
+        .bind(subject.to_vec())
+        .bind(since.timestamp())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(checkin_from_row).collect()
+    }
+
+    async fn co_present(
+        &self,
+        cases: &[[u8; 16]],
+        since: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Vec<CoPresent>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in cases.chunks(SUBJECTS_PER_QUERY) {
+            let sql = format!(
+                "SELECT c.subject AS case_subject, c.venue_id, c.at AS case_at, \
+                 o.subject, o.at FROM checkins c JOIN checkins o \
+                 ON o.venue_id = c.venue_id AND o.at > c.at - $1 AND o.at < c.at + $1 \
+                 WHERE c.subject IN ({}) AND c.at >= $2 AND c.passed = 1 AND o.passed = 1 \
+                 AND o.subject <> c.subject ORDER BY c.subject, c.at, o.at",
+                placeholders(Backend::Postgres, 3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(window.num_seconds())
+                .bind(since.timestamp());
+            for s in chunk {
+                q = q.bind(s.to_vec());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                found.push(CoPresent {
+                    case_subject: subject_from(r.try_get("case_subject")?)?,
+                    venue_id: r.try_get("venue_id")?,
+                    case_at: from_secs(r.try_get("case_at")?)?,
+                    subject: subject_from(r.try_get("subject")?)?,
+                    at: from_secs(r.try_get("at")?)?,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn visitors(
+        &self,
+        venue_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Checkin>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in venue_ids.chunks(SUBJECTS_PER_QUERY) {
+            let sql = format!(
+                "SELECT * FROM checkins WHERE venue_id IN ({}) AND at >= $1 AND at < $2 \
+                 AND passed = 1 ORDER BY at",
+                placeholders(Backend::Postgres, 3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(from.timestamp())
+                .bind(to.timestamp());
+            for v in chunk {
+                q = q.bind(*v);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                found.push(checkin_from_row(&r)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn people_by_subjects(&self, subjects: &[[u8; 16]]) -> Result<Vec<Person>, StoreError> {
+        let mut people = Vec::new();
+        for chunk in subjects.chunks(SUBJECTS_PER_QUERY) {
+            let sql = format!(
+                "SELECT * FROM people WHERE subject IN ({})",
+                placeholders(Backend::Postgres, 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q.bind(s.to_vec());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                people.push(self.person_from_row(&r)?);
+            }
+        }
+        Ok(people)
+    }
+
+    async fn purge_checkins(
+        &self,
+        cutoff: DateTime<Utc>,
+        day: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Purge, StoreError> {
+        let mut deleted = 0u64;
+        loop {
+            let (guard, mut tx) = self.begin_write().await?;
+            let n = sqlx::query(
+                "DELETE FROM checkins WHERE id IN \
+                 (SELECT id FROM checkins WHERE at < $1 LIMIT $2)",
+            )
+            .bind(cutoff.timestamp())
+            .bind(PURGE_CHUNK)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            drop(guard);
+            deleted += n;
+            if n < PURGE_CHUNK as u64 {
+                break;
+            }
+        }
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO purges (day, deleted, cutoff, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(day)
+        .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
+        .bind(cutoff.timestamp())
+        .bind(now.timestamp())
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(Purge {
+            id: row.try_get("id")?,
+            day: day.to_owned(),
+            deleted,
+            cutoff: from_secs(cutoff.timestamp())?,
+            at: from_secs(now.timestamp())?,
+        })
+    }
+
+    async fn purges(&self, limit: i64) -> Result<Vec<Purge>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM purges ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Purge {
+                    id: r.try_get("id")?,
+                    day: r.try_get("day")?,
+                    deleted: u64::try_from(r.try_get::<i64, _>("deleted")?).unwrap_or(0),
+                    cutoff: from_secs(r.try_get("cutoff")?)?,
+                    at: from_secs(r.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_risk_area(
+        &self,
+        area: &NewRiskArea,
+        now: DateTime<Utc>,
+    ) -> Result<RiskArea, StoreError> {
+        for v in &area.venue_ids {
+            if self.venue(*v).await?.is_none() {
+                return Err(StoreError::Rejected {
+                    code: "unknown_venue",
+                    message: "a venue of the area does not exist",
+                });
+            }
+        }
+        let (guard, mut tx) = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO risk_areas (name, level, district, starts_at, ends_at, provider_id, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&area.name)
+        .bind(area.level.as_str())
+        .bind(area.district.as_deref())
+        .bind(area.starts_at.timestamp())
+        .bind(area.ends_at.map(|t| t.timestamp()))
+        .bind(area.provider_id)
+        .bind(now.timestamp())
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        let mut venue_ids = area.venue_ids.clone();
+        venue_ids.sort_unstable();
+        venue_ids.dedup();
+        for v in &venue_ids {
+            sqlx::query("INSERT INTO risk_area_venues (area_id, venue_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(*v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        drop(guard);
+        Ok(RiskArea {
+            id,
+            name: area.name.clone(),
+            level: area.level,
+            district: area.district.clone(),
+            venue_ids,
+            starts_at: from_secs(area.starts_at.timestamp())?,
+            ends_at: area.ends_at.map(|t| from_secs(t.timestamp())).transpose()?,
+            released_at: None,
+            provider_id: area.provider_id,
+            created_at: from_secs(now.timestamp())?,
+        })
+    }
+
+    async fn risk_area(&self, id: i64) -> Result<Option<RiskArea>, StoreError> {
+        match sqlx::query("SELECT * FROM risk_areas WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => Ok(Some(self.risk_area_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn open_risk_areas(&self) -> Result<Vec<RiskArea>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM risk_areas WHERE released_at IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut areas = Vec::with_capacity(rows.len());
+        for r in &rows {
+            areas.push(self.risk_area_from_row(r).await?);
+        }
+        Ok(areas)
+    }
+
+    async fn release_risk_area(
+        &self,
+        id: i64,
+        released_at: DateTime<Utc>,
+    ) -> Result<RiskArea, StoreError> {
+        {
+            let _guard = self.write_guard().await;
+            sqlx::query(
+                "UPDATE risk_areas SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
+            )
+            .bind(released_at.timestamp())
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        }
+        self.risk_area(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn designations_with_prefix(
+        &self,
+        provider_id: i64,
+        prefix: &str,
+    ) -> Result<Vec<CurrentRecord>, StoreError> {
+        let end = prefix_end(prefix).ok_or(StoreError::Rejected {
+            code: "record_prefix",
+            message: "a record prefix must end in a printable ASCII character",
+        })?;
+        let rows = sqlx::query(
+            "SELECT * FROM evidence WHERE provider_id = $1 AND is_current = 1 \
+             AND record_id >= $2 AND record_id < $3 ORDER BY record_id",
+        )
+        .bind(provider_id)
+        .bind(prefix)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CurrentRecord {
+                    record_id: r.try_get("record_id")?,
+                    subject: doc_index_from(r.try_get("subject_index")?)?,
+                    body: body_from_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_access(&self, access: &Access) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO access_log (actor, action, purpose, outcome, records, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&access.actor)
+        .bind(&access.action)
+        .bind(&access.purpose)
+        .bind(&access.outcome)
+        .bind(i64::try_from(access.records).unwrap_or(i64::MAX))
+        .bind(access.at.timestamp())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn accesses(&self, actor: &str, limit: i64) -> Result<Vec<Access>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM access_log WHERE actor = $1 ORDER BY id DESC LIMIT $2")
+                .bind(actor)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Access {
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    purpose: r.try_get("purpose")?,
+                    outcome: r.try_get("outcome")?,
+                    records: u64::try_from(r.try_get::<i64, _>("records")?).unwrap_or(0),
+                    at: from_secs(r.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_is_just_above_the_prefix() {
+        assert_eq!(prefix_end("area:12:").as_deref(), Some("area:12;"));
+        assert_eq!(prefix_end(""), None);
+    }
+}
