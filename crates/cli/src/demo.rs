@@ -328,6 +328,7 @@ impl Seeder<'_> {
                 started_at,
                 ends_at: ends_in_days.map(|d| started_at + Duration::days(d)),
                 released_at,
+                exposure: None,
             },
         )
         .await

@@ -1,5 +1,6 @@
-//! The crate's errors: why a code was refused ([`VerifyError`]), why a trust list was refused
-//! ([`TrustListError`]) and why something could not be issued or signed ([`IssueError`]).
+//! The crate's errors: why a code or place code was refused ([`VerifyError`]), why a trust list
+//! was refused ([`TrustListError`]) and why something could not be issued or signed
+//! ([`IssueError`]).
 //!
 //! Every variant has a stable machine-readable [`code`](VerifyError::code) that the server and
 //! the CLI may show and match on, and a message a person can act on. The messages never contain
@@ -9,12 +10,16 @@ use thiserror::Error;
 
 use crate::base45::Base45Error;
 
-/// Why a code failed verification. Variants are listed in the order the checks run (see
-/// docs/FORMAT.md, "Verification").
+/// Why a code or a place code failed verification. Variants are listed in the order the checks
+/// run (see docs/FORMAT.md, "Verification"); a place code goes through the same steps with
+/// [`PlaceClaims`](VerifyError::PlaceClaims) for `Claims` and without the expiry checks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {
-    /// The text does not start with `HCN1:`.
-    #[error("not a healthcode code: it does not start with \"HCN1:\"")]
+    /// The text does not start with the prefix of what was asked for: `HCN1:` for a code,
+    /// `HCP1:` for a place code.
+    #[error(
+        "not a healthcode code of the expected kind: health codes start with \"HCN1:\", place codes with \"HCP1:\""
+    )]
     Prefix,
     /// The text after the prefix is not valid base45 (RFC 9285).
     #[error("the code's text is damaged: {0}")]
@@ -49,6 +54,10 @@ pub enum VerifyError {
     /// The signed payload is not the claims set the format defines.
     #[error("the code's contents are malformed: {0}")]
     Claims(&'static str),
+    /// The signed payload of a place code is not the place map the format defines (which
+    /// includes a code's claims put behind the place prefix).
+    #[error("the place code's contents are malformed: {0}")]
+    PlaceClaims(&'static str),
     /// The code names a region other than the one whose trust list holds the key.
     #[error("the code claims region {claimed} but its key belongs to region {trusted}")]
     Region { claimed: String, trusted: String },
@@ -85,6 +94,7 @@ impl VerifyError {
             VerifyError::KeyNotValid(_) => "key_not_valid",
             VerifyError::Signature => "signature",
             VerifyError::Claims(_) => "claims",
+            VerifyError::PlaceClaims(_) => "place_claims",
             VerifyError::Region { .. } => "region",
             VerifyError::NotYetValid => "not_yet_valid",
             VerifyError::Expired => "expired",

@@ -8,6 +8,8 @@
 //! - [`issue_code`] turns [`CodeClaims`] into the `HCN1:` text with a [`SigningKey`].
 //! - [`TrustList::sign`] and [`TrustList::from_json`] write and read trust list files.
 //! - [`Verifier::verify`] checks a code against trust lists at a given instant.
+//! - [`issue_place_code`] and [`Verifier::verify_place`] do the same for place codes (场所码,
+//!   `HCP1:`), the signed QR a venue prints for residents to check in; see [`PlaceClaims`].
 //!
 //! What this crate does not own: HTTP, storage, reading the clock (every check takes `now`),
 //! or where randomness comes from (key generation takes an RNG). The status itself is
@@ -21,6 +23,7 @@ mod cose;
 mod error;
 mod hex;
 mod keys;
+mod place;
 mod trust_list;
 mod verify;
 
@@ -29,6 +32,7 @@ pub use claims::{CodeClaims, MAX_LIFETIME};
 pub use code::{PREFIX, issue_code};
 pub use error::{IssueError, TrustListError, VerifyError};
 pub use keys::{KID_LEN, SigningKey, kid_of};
+pub use place::{PLACE_PREFIX, PlaceClaims, issue_place_code};
 pub use trust_list::{KeyUsage, TRUST_LIST_FORMAT, TRUST_LIST_VERSION, TrustList, TrustedKey};
 pub use verify::{CLOCK_SKEW, Verifier};
 

@@ -1,8 +1,9 @@
-//! Verifying a code against trust lists at a given instant.
+//! Verifying a code or a place code against trust lists at a given instant.
 //!
 //! This module owns the order of the checks (docs/FORMAT.md, "Verification") and the lookup
-//! from kid to key. It decodes with [`crate::base45`], [`crate::cose`] and [`crate::claims`];
-//! it does not read a clock (`now` is a parameter) and does not fetch trust lists.
+//! from kid to key. It decodes with [`crate::base45`], [`crate::cose`], [`crate::claims`] and
+//! [`crate::place`]; it does not read a clock (`now` is a parameter) and does not fetch trust
+//! lists.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -16,6 +17,7 @@ use crate::code::PREFIX;
 use crate::cose::{CoseError, Sign1};
 use crate::error::VerifyError;
 use crate::keys::KID_LEN;
+use crate::place::{PLACE_PREFIX, PlaceClaims};
 use crate::trust_list::{TrustList, TrustedKey};
 
 /// How far in the future `iat` may be, for clocks that disagree a little.
@@ -78,20 +80,37 @@ impl Verifier {
     /// Verifies `code` at `now` and returns what it says. The checks run in the order of
     /// docs/FORMAT.md and the first that fails is reported.
     pub fn verify(&self, code: &str, now: DateTime<Utc>) -> Result<CodeClaims, VerifyError> {
-        let text = code.strip_prefix(PREFIX).ok_or(VerifyError::Prefix)?;
-        let bytes = base45::decode(text.as_bytes())?;
-        let sign1 = Sign1::parse(&bytes).map_err(|e| match e {
-            CoseError::Cbor(m) => VerifyError::Cbor(m),
-            CoseError::Tag => VerifyError::Tag,
-            CoseError::Structure(m) => VerifyError::Cose(m),
-            CoseError::TrailingBytes => VerifyError::TrailingBytes,
-            CoseError::Algorithm => VerifyError::Algorithm,
-            CoseError::MissingKid => VerifyError::MissingKid,
-        })?;
+        let bytes = decode_text(code, PREFIX)?;
+        let sign1 = parse_sign1(&bytes)?;
+        self.try_keys(&sign1, |entry| verify_with(&sign1, entry, now))
+    }
+
+    /// Verifies a place code (`HCP1:…`, see [`PlaceClaims`]) at `now` and returns the venue
+    /// it names.
+    ///
+    /// The envelope, key lookup and signature are checked as for a code; then the payload must
+    /// be a place payload, the key must be listed for codes and valid at the place code's
+    /// issue time, the region must be the one whose list holds the key, and the issue time
+    /// may be at most [`CLOCK_SKEW`] ahead of `now`. There is no expiry: a poster stays valid
+    /// for as long as its key is in the trust list, and is refused with
+    /// [`VerifyError::UnknownKey`] once the region drops the key.
+    pub fn verify_place(&self, text: &str, now: DateTime<Utc>) -> Result<PlaceClaims, VerifyError> {
+        let bytes = decode_text(text, PLACE_PREFIX)?;
+        let sign1 = parse_sign1(&bytes)?;
+        self.try_keys(&sign1, |entry| verify_place_with(&sign1, entry, now))
+    }
+
+    /// Runs `check` with each key listed under the envelope's kid until one succeeds; returns
+    /// the last failure otherwise.
+    fn try_keys<T>(
+        &self,
+        sign1: &Sign1<'_>,
+        mut check: impl FnMut(&KeyEntry) -> Result<T, VerifyError>,
+    ) -> Result<T, VerifyError> {
         let candidates = self.keys.get(&sign1.kid).ok_or(VerifyError::UnknownKey)?;
         let mut result = Err(VerifyError::UnknownKey);
         for entry in candidates {
-            result = verify_with(&sign1, entry, now);
+            result = check(entry);
             if result.is_ok() {
                 break;
             }
@@ -100,17 +119,40 @@ impl Verifier {
     }
 }
 
+/// Strips `prefix` and decodes the base45 after it.
+fn decode_text(text: &str, prefix: &str) -> Result<Vec<u8>, VerifyError> {
+    let rest = text.strip_prefix(prefix).ok_or(VerifyError::Prefix)?;
+    Ok(base45::decode(rest.as_bytes())?)
+}
+
+fn parse_sign1(bytes: &[u8]) -> Result<Sign1<'_>, VerifyError> {
+    Sign1::parse(bytes).map_err(|e| match e {
+        CoseError::Cbor(m) => VerifyError::Cbor(m),
+        CoseError::Tag => VerifyError::Tag,
+        CoseError::Structure(m) => VerifyError::Cose(m),
+        CoseError::TrailingBytes => VerifyError::TrailingBytes,
+        CoseError::Algorithm => VerifyError::Algorithm,
+        CoseError::MissingKid => VerifyError::MissingKid,
+    })
+}
+
+fn check_signature(sign1: &Sign1<'_>, entry: &KeyEntry) -> Result<(), VerifyError> {
+    let verifying = entry.verifying.as_ref().ok_or(VerifyError::KeyNotValid(
+        "the listed key is not a usable Ed25519 key",
+    ))?;
+    if sign1.verify(verifying) {
+        Ok(())
+    } else {
+        Err(VerifyError::Signature)
+    }
+}
+
 fn verify_with(
     sign1: &Sign1<'_>,
     entry: &KeyEntry,
     now: DateTime<Utc>,
 ) -> Result<CodeClaims, VerifyError> {
-    let verifying = entry.verifying.as_ref().ok_or(VerifyError::KeyNotValid(
-        "the listed key is not a usable Ed25519 key",
-    ))?;
-    if !sign1.verify(verifying) {
-        return Err(VerifyError::Signature);
-    }
+    check_signature(sign1, entry)?;
     let claims = CodeClaims::from_cbor(sign1.payload).map_err(VerifyError::Claims)?;
     entry
         .key
@@ -133,6 +175,29 @@ fn verify_with(
         RuleError::Lifetime => VerifyError::Lifetime,
         RuleError::OutlivesStatus => VerifyError::OutlivesStatus,
     })?;
+    Ok(claims)
+}
+
+fn verify_place_with(
+    sign1: &Sign1<'_>,
+    entry: &KeyEntry,
+    now: DateTime<Utc>,
+) -> Result<PlaceClaims, VerifyError> {
+    check_signature(sign1, entry)?;
+    let claims = PlaceClaims::from_cbor(sign1.payload).map_err(VerifyError::PlaceClaims)?;
+    entry
+        .key
+        .valid_for_code_at(claims.issued_at)
+        .map_err(VerifyError::KeyNotValid)?;
+    if claims.region != entry.region {
+        return Err(VerifyError::Region {
+            claimed: claims.region,
+            trusted: entry.region.clone(),
+        });
+    }
+    if claims.issued_at - now > CLOCK_SKEW {
+        return Err(VerifyError::NotYetValid);
+    }
     Ok(claims)
 }
 
@@ -369,6 +434,7 @@ mod tests {
             VerifyError::KeyNotValid(""),
             VerifyError::Signature,
             VerifyError::Claims(""),
+            VerifyError::PlaceClaims(""),
             VerifyError::Region {
                 claimed: String::new(),
                 trusted: String::new(),

@@ -1,4 +1,4 @@
-//! Secrets the server hands out: provider API keys and resident session tokens. Each is 32
+//! Secrets the server hands out: provider API keys, gate device keys and resident session tokens. Each is 32
 //! random bytes, base64url, behind a prefix that says what it is; only its hash is stored.
 
 use base64::Engine;
@@ -7,6 +7,7 @@ use rand::RngCore;
 
 pub const PROVIDER_KEY_PREFIX: &str = "hcp_";
 pub const SESSION_TOKEN_PREFIX: &str = "hcs_";
+pub const DEVICE_KEY_PREFIX: &str = "hcd_";
 
 fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
@@ -20,4 +21,8 @@ pub fn new_provider_key() -> String {
 
 pub fn new_session_token() -> String {
     random_secret(SESSION_TOKEN_PREFIX)
+}
+
+pub fn new_device_key() -> String {
+    random_secret(DEVICE_KEY_PREFIX)
 }

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use healthcode_store::{Provider, ProviderKind};
+use healthcode_store::{Device, Provider, ProviderKind};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -91,6 +91,38 @@ impl Scope for VaccinationScope {
 pub struct DesignatorScope;
 impl Scope for DesignatorScope {
     const KINDS: &'static [ProviderKind] = &[ProviderKind::Cdc, ProviderKind::Community];
+}
+
+/// The health authority's operators.
+pub struct OperatorScope;
+impl Scope for OperatorScope {
+    const KINDS: &'static [ProviderKind] = &[ProviderKind::Operator];
+}
+
+/// Who may mark a confirmed case and read its contacts: operators and the CDC.
+pub struct CaseScope;
+impl Scope for CaseScope {
+    const KINDS: &'static [ProviderKind] = &[ProviderKind::Operator, ProviderKind::Cdc];
+}
+
+/// A gate device authenticated by its key; it acts for its own venue only.
+pub struct DeviceAuth(pub Device);
+
+impl FromRequestParts<AppState> for DeviceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts).ok_or_else(|| {
+            ApiError::unauthorized("send the gate device key as Authorization: Bearer KEY")
+        })?;
+        if !key.starts_with(crate::auth::DEVICE_KEY_PREFIX) {
+            return Err(ApiError::unauthorized("this is not a gate device key"));
+        }
+        match state.store.device_by_key(&secret_hash(key)).await? {
+            Some(d) => Ok(DeviceAuth(d)),
+            None => Err(ApiError::unauthorized("unknown device key")),
+        }
+    }
 }
 
 /// A provider whose kind is in `S`.

@@ -14,8 +14,10 @@ pub mod extract;
 pub mod identity;
 pub mod import;
 pub mod limits;
+pub mod poster;
 mod routes;
 pub mod state;
+pub mod venues;
 pub mod view;
 
 use std::future::Future;
@@ -29,6 +31,9 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 pub use state::{AppState, ServerConfig};
+
+/// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.
+const UPLOAD_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
@@ -51,6 +56,35 @@ pub fn router(state: AppState) -> Router {
         .route("/trust-list", get(routes::trust::trust_list))
         .route("/policy", get(routes::trust::policy))
         .route("/verify", post(routes::verify::verify))
+        .route(
+            "/venues",
+            post(routes::venues::add_venue).get(routes::venues::list_venues),
+        )
+        .route("/venues/{id}", get(routes::venues::venue))
+        .route("/venues/{id}/devices", post(routes::venues::add_device))
+        .route("/venues/{id}/poster", get(routes::venues::poster))
+        .route("/gate/config", get(routes::venues::gate_config))
+        .route("/gate/scan", post(routes::venues::gate_scan))
+        .route("/gate/lookup", post(routes::venues::gate_lookup))
+        .route(
+            "/me/checkins",
+            post(routes::venues::self_checkin).get(routes::venues::history),
+        )
+        .route(
+            "/risk-areas",
+            post(routes::exposure::add_area).get(routes::exposure::list_areas),
+        )
+        .route("/risk-areas/{id}/release", post(routes::exposure::release))
+        .route("/cases", post(routes::exposure::mark_case))
+        .route(
+            "/cases/{record_id}/contacts",
+            get(routes::exposure::case_contacts),
+        )
+        // Offline gates upload up to 10,000 check-ins at once.
+        .route(
+            "/gate/checkins",
+            post(routes::venues::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(limits::overload_error))
@@ -96,10 +130,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let watcher = tokio::spawn(changes::watch(state.clone()));
+    let purger = tokio::spawn(venues::purge_periodically(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     watcher.abort();
+    purger.abort();
     served
 }

@@ -202,3 +202,63 @@ mod tests {
         assert!(l.check(other, t0).is_ok());
     }
 }
+
+/// A token bucket per key (a gate device, say), for limits that follow a credential rather
+/// than an address.
+#[derive(Debug)]
+pub struct KeyedLimiter {
+    limit: RateLimit,
+    buckets: Mutex<HashMap<i64, Bucket>>,
+}
+
+impl KeyedLimiter {
+    pub fn new(limit: RateLimit) -> KeyedLimiter {
+        KeyedLimiter {
+            limit,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one token for `key` at `now`; on refusal says how long until one is free.
+    pub fn check(&self, key: i64, now: Instant) -> Result<(), Duration> {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Err(Duration::from_secs(1));
+        };
+        let b = buckets.entry(key).or_insert(Bucket {
+            tokens: self.limit.burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
+        b.last = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - b.tokens) / self.limit.per_second.max(f64::MIN_POSITIVE),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod keyed_tests {
+    use super::*;
+
+    #[test]
+    fn each_key_has_its_own_bucket() {
+        let l = KeyedLimiter::new(RateLimit {
+            per_second: 1.0,
+            burst: 3.0,
+        });
+        let t = Instant::now();
+        for _ in 0..3 {
+            assert!(l.check(1, t).is_ok());
+        }
+        assert!(l.check(1, t).is_err());
+        assert!(l.check(2, t).is_ok(), "another device is not affected");
+        assert!(l.check(1, t + Duration::from_secs(1)).is_ok(), "refilled");
+    }
+}

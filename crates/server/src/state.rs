@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use healthcode_credential::SigningKey;
 use healthcode_domain::{Policy, Region};
-use healthcode_store::Store;
+use healthcode_store::{RiskArea, Store};
 
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::identity::IdentityProvider;
-use crate::limits::{RateLimit, RateLimiter};
+use crate::limits::{KeyedLimiter, RateLimit, RateLimiter};
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub max_imports: usize,
     /// How long one bulk import may take, body upload included.
     pub import_timeout: Duration,
+    /// Digital-sentinel lookups (by document number) allowed per gate device.
+    pub sentinel_rate: RateLimit,
+    /// How often the server deletes check-ins past the policy's retention window.
+    pub purge_every: Duration,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +50,11 @@ impl Default for ServerConfig {
             cache_ttl: chrono::Duration::minutes(5),
             max_imports: 4,
             import_timeout: Duration::from_secs(3600),
+            sentinel_rate: RateLimit {
+                per_second: 0.5,
+                burst: 10.0,
+            },
+            purge_every: Duration::from_secs(3600),
         }
     }
 }
@@ -78,6 +87,10 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub cache: Arc<Cache>,
     pub limiter: Arc<RateLimiter>,
+    /// Digital-sentinel lookups, per gate device.
+    pub sentinel_limiter: Arc<KeyedLimiter>,
+    /// Risk areas not released, as last read (see `venues::open_areas`).
+    pub(crate) areas: std::sync::RwLock<Option<(std::time::Instant, Arc<Vec<RiskArea>>)>>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -104,6 +117,8 @@ impl AppState {
             clock,
             cache: Arc::new(Cache::new(config.cache_ttl, 200_000)),
             limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+            sentinel_limiter: Arc::new(KeyedLimiter::new(config.sentinel_rate)),
+            areas: std::sync::RwLock::new(None),
             config: Arc::new(config),
         }))
     }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use healthcode_domain::evidence::EvidenceItem;
-use healthcode_domain::{Colour, Evidence, Reason, ReminderKind, Status, VaccinationState};
+use healthcode_domain::{
+    Colour, Evidence, Exposure, ExposureSource, Reason, ReminderKind, Status, VaccinationState,
+};
 
 use crate::cache::CodeSubject;
 
@@ -193,15 +195,24 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
             EvidenceItem::Designation(d) => (d.meta.provider.as_str(), d.meta.record_id.as_str()),
         });
     let (by, record) = source.unwrap_or(("", ""));
+    let (visit_zh, visit_en) = r
+        .evidence()
+        .and_then(|id| evidence.find(id))
+        .and_then(|item| match item {
+            EvidenceItem::Designation(d) => d.exposure.as_ref(),
+            _ => None,
+        })
+        .map(exposure_text)
+        .unwrap_or_default();
     match r {
         Reason::Designation { kind, colour, .. } => (
             format!(
-                "{}（{by}，记录 {record}）→ {}",
+                "{}{visit_zh}（{by}，记录 {record}）→ {}",
                 designation_zh(*kind),
                 colour.label_zh()
             ),
             format!(
-                "{} designated by {by} (record {record}) → {}",
+                "{}{visit_en} designated by {by} (record {record}) → {}",
                 kind.as_str().replace('_', " "),
                 colour.as_str()
             ),
@@ -234,12 +245,12 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
                 .unwrap_or_default();
             (
                 format!(
-                    "弹窗{}：{}（{by}，记录 {record}{until_zh}）",
+                    "弹窗{}：{}{visit_zh}（{by}，记录 {record}{until_zh}）",
                     reminder.number(),
                     reminder.label_zh()
                 ),
                 format!(
-                    "reminder {}: {} ({by}, record {record}{until_en})",
+                    "reminder {}: {}{visit_en} ({by}, record {record}{until_en})",
                     reminder.number(),
                     reminder.label_en()
                 ),
@@ -252,6 +263,37 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
         Reason::NoData => (
             "暂无防疫信息".to_owned(),
             "no health information yet".to_owned(),
+        ),
+    }
+}
+
+/// The visit behind an exposure designation, as a clause: where, when, and what made it one.
+fn exposure_text(e: &Exposure) -> (String, String) {
+    let when = e.visited_at.format("%Y-%m-%d %H:%M UTC");
+    match &e.source {
+        ExposureSource::RiskArea { name, level, .. } => (
+            format!(
+                "：{when} 到访 {}（{}），属{}「{name}」",
+                e.venue,
+                e.district,
+                level.label_zh()
+            ),
+            format!(
+                ": visited {} ({}) at {when}, in the {} risk area \"{name}\"",
+                e.venue,
+                e.district,
+                level.as_str()
+            ),
+        ),
+        ExposureSource::Case { case_id } => (
+            format!(
+                "：{when} 在 {}（{}）与确诊病例（病例 {case_id}）时空伴随",
+                e.venue, e.district
+            ),
+            format!(
+                ": at {} ({}) at {when}, at the same time as confirmed case {case_id}",
+                e.venue, e.district
+            ),
         ),
     }
 }

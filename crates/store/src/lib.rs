@@ -84,7 +84,9 @@ pub trait Venues: Send + Sync {
     ) -> Result<Vec<Checkin>, StoreError>;
 
     /// Everyone whose check-in at a venue lies strictly within `window` of a check-in there
-    /// by one of `cases` since `since` (both let in), ordered by case, case visit, time.
+    /// by one of `cases` since `since`, ordered by case, case visit, time. Only presence
+    /// counts: a check-in a gate stopped at the door is left out; a self check-in (the person
+    /// scanned the poster inside) is not.
     async fn co_present(
         &self,
         cases: &[[u8; 16]],
@@ -92,13 +94,17 @@ pub trait Venues: Send + Sync {
         window: Duration,
     ) -> Result<Vec<CoPresent>, StoreError>;
 
-    /// The check-ins (let in) at `venue_ids` in `[from, to)`, by time.
+    /// The check-ins at `venue_ids` in `[from, to)` that count as presence (as for
+    /// [`Venues::co_present`]), by time.
     async fn visitors(
         &self,
         venue_ids: &[i64],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Checkin>, StoreError>;
+
+    /// The person registered under a blind index, if any.
+    async fn person_by_index(&self, index: &DocIndex) -> Result<Option<Person>, StoreError>;
 
     /// The registered people among `subjects`, in no particular order.
     async fn people_by_subjects(&self, subjects: &[[u8; 16]]) -> Result<Vec<Person>, StoreError>;

@@ -1033,7 +1033,12 @@ async fn co_presence_finds_overlapping_visits_only(store: Arc<SqlStore>) {
     ];
     let mut stopped = checkin(a.id, 6, t(10), None);
     stopped.passed = false;
+    stopped.method = CheckinMethod::Gate;
     rows.push(stopped);
+    // A self check-in counts as presence whatever the door policy said.
+    let mut present = checkin(a.id, 7, t(10), None);
+    present.passed = false;
+    rows.push(present);
     store.add_checkins(&rows, t(12)).await.unwrap();
     let found = store
         .co_present(&[case], t(0), Duration::minutes(90))
@@ -1041,7 +1046,7 @@ async fn co_presence_finds_overlapping_visits_only(store: Arc<SqlStore>) {
         .unwrap();
     let mut who: Vec<u8> = found.iter().map(|c| c.subject[0]).collect();
     who.sort_unstable();
-    assert_eq!(who, vec![2, 3]);
+    assert_eq!(who, vec![2, 3, 7]);
     assert!(
         found
             .iter()
@@ -1056,8 +1061,12 @@ async fn co_presence_finds_overlapping_visits_only(store: Arc<SqlStore>) {
             .is_empty()
     );
     let visitors = store.visitors(&[a.id], t(9), t(12)).await.unwrap();
-    assert_eq!(visitors.len(), 4, "let in at A between t(9) and t(12)");
-    assert!(visitors.iter().all(|c| c.passed && c.venue_id == a.id));
+    assert_eq!(visitors.len(), 5, "present at A between t(9) and t(12)");
+    assert!(
+        visitors
+            .iter()
+            .all(|c| c.venue_id == a.id && c.subject[0] != 6)
+    );
 }
 
 async fn risk_areas_and_prefixed_designations(store: Arc<SqlStore>) {

@@ -63,6 +63,11 @@ impl Trust {
         &self.lists
     }
 
+    /// The verifier of native codes (and place codes) over the trusted region lists.
+    pub fn native(&self) -> &Verifier {
+        &self.native
+    }
+
     /// EU signer certificates.
     pub fn dsc_mut(&mut self) -> &mut DscTrust {
         &mut self.dsc

@@ -268,6 +268,7 @@ pub async fn submit_designation(
             started_at,
             ends_at,
             released_at: None,
+            exposure: None,
         },
     };
     store(&state, submission, body_supersedes, now).await

@@ -1,8 +1,10 @@
 //! One module per area of the API.
 
 pub mod evidence;
+pub mod exposure;
 pub mod health;
 pub mod imports;
 pub mod residents;
 pub mod trust;
+pub mod venues;
 pub mod verify;

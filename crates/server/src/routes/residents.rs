@@ -133,7 +133,11 @@ pub async fn enrol(
 }
 
 /// The person's cached identity fields and evidence, loading them if stale.
-async fn load(state: &AppState, person_id: i64, now: DateTime<Utc>) -> Result<Entry, ApiError> {
+pub(crate) async fn load(
+    state: &AppState,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Entry, ApiError> {
     if let Some(e) = state.cache.person(person_id, now) {
         return Ok(e);
     }
@@ -151,7 +155,7 @@ async fn load(state: &AppState, person_id: i64, now: DateTime<Utc>) -> Result<En
     Ok(state.cache.put_person(who, evidence, epoch, now))
 }
 
-fn evaluate_entry(state: &AppState, entry: &Entry, now: DateTime<Utc>) -> Status {
+pub(crate) fn evaluate_entry(state: &AppState, entry: &Entry, now: DateTime<Utc>) -> Status {
     evaluate(&entry.evidence, &state.policy, state.region.tz(), now)
 }
 

@@ -32,6 +32,7 @@ pub struct Keys {
     pub vaccination: String,
     pub cdc: String,
     pub community: String,
+    pub operator: String,
 }
 
 pub struct TestApp {
@@ -229,7 +230,7 @@ impl Builder {
             std::future::pending(),
         ));
         let mut keys = keys.into_iter();
-        let mut next = || keys.next().expect("four keys");
+        let mut next = || keys.next().expect("a key per provider kind");
         TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
@@ -241,6 +242,7 @@ impl Builder {
                 vaccination: next(),
                 cdc: next(),
                 community: next(),
+                operator: next(),
             },
             _dir: dir,
         }

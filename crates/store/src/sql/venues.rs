@@ -300,7 +300,8 @@ impl Venues for SqlStore {
                 "SELECT c.subject AS case_subject, c.venue_id, c.at AS case_at, \
                  o.subject, o.at FROM checkins c JOIN checkins o \
                  ON o.venue_id = c.venue_id AND o.at > c.at - $1 AND o.at < c.at + $1 \
-                 WHERE c.subject IN ({}) AND c.at >= $2 AND c.passed = 1 AND o.passed = 1 \
+                 WHERE c.subject IN ({}) AND c.at >= $2 AND (c.passed = 1 OR c.method = 'self_scan') \
+                 AND (o.passed = 1 OR o.method = 'self_scan') \
                  AND o.subject <> c.subject ORDER BY c.subject, c.at, o.at",
                 placeholders(Backend::Postgres, 3, chunk.len())
             );
@@ -333,7 +334,7 @@ impl Venues for SqlStore {
         for chunk in venue_ids.chunks(SUBJECTS_PER_QUERY) {
             let sql = format!(
                 "SELECT * FROM checkins WHERE venue_id IN ({}) AND at >= $1 AND at < $2 \
-                 AND passed = 1 ORDER BY at",
+                 AND (passed = 1 OR method = 'self_scan') ORDER BY at",
                 placeholders(Backend::Postgres, 3, chunk.len())
             );
             let mut q = sqlx::query(&sql)
@@ -347,6 +348,15 @@ impl Venues for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    async fn person_by_index(&self, index: &crate::DocIndex) -> Result<Option<Person>, StoreError> {
+        sqlx::query("SELECT * FROM people WHERE doc_index = $1")
+            .bind(index.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| self.person_from_row(&r))
+            .transpose()
     }
 
     async fn people_by_subjects(&self, subjects: &[[u8; 16]]) -> Result<Vec<Person>, StoreError> {
