@@ -20,7 +20,7 @@ use healthcode_domain::{
     DesignationKind, DocumentNumber, DocumentType, PersonName, PhoneNumber, TestKind, TestOutcome,
     VaccinationKind,
 };
-use healthcode_server::auth::{new_provider_key, new_session_token};
+use healthcode_server::auth::{new_device_key, new_provider_key, new_session_token};
 use healthcode_server::extract::secret_hash;
 use healthcode_store::{EvidenceBody, ProviderKind, Store, Submission};
 
@@ -33,6 +33,19 @@ pub struct DemoFile {
     pub trust_list: String,
     pub providers: DemoProviders,
     pub residents: Vec<DemoResident>,
+    /// Venues, each with one gate device.
+    #[serde(default)]
+    pub venues: Vec<DemoVenue>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DemoVenue {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub district: String,
+    /// The key of the venue's gate device.
+    pub device_key: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -41,6 +54,9 @@ pub struct DemoProviders {
     pub vaccination: DemoProvider,
     pub cdc: DemoProvider,
     pub community: DemoProvider,
+    /// The health authority's operator (venues, risk areas, cases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<DemoProvider>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -114,6 +130,29 @@ struct Seeder<'a> {
 
 /// Seeds providers and residents into `store` and returns the demo description (without the
 /// base URL, which is known only once the server listens).
+/// The demo's venues: name, type, district, address.
+const DEMO_VENUES: [(&str, &str, &str, &str); 4] = [
+    ("西单站 Xidan Station", "subway", "西城区", "西单北大街"),
+    (
+        "西单大悦城 Joy City Xidan",
+        "mall",
+        "西城区",
+        "西单北大街131号",
+    ),
+    (
+        "国贸大厦 China World Tower",
+        "office",
+        "朝阳区",
+        "建国门外大街1号",
+    ),
+    (
+        "国家体育场 National Stadium",
+        "large_event",
+        "朝阳区",
+        "国家体育场南路1号",
+    ),
+];
+
 pub async fn seed(
     store: &dyn Store,
     region: &str,
@@ -165,6 +204,36 @@ pub async fn seed(
     for profile in profiles.into_iter().take(RESIDENTS) {
         residents.push(seeder.resident(profile).await?);
     }
+    let operator_name = "北京市疫情防控指挥部 Beijing Epidemic Control Office";
+    let operator_key = new_provider_key();
+    store
+        .add_provider(
+            ProviderKind::Operator,
+            operator_name,
+            &secret_hash(&operator_key),
+            now,
+        )
+        .await
+        .context("adding the demo operator")?;
+    let mut venues = Vec::new();
+    for (name, kind, district, address) in DEMO_VENUES {
+        let v = store
+            .add_venue(name, kind, district, address, now)
+            .await
+            .context("adding a demo venue")?;
+        let device_key = new_device_key();
+        store
+            .add_device(v.id, "闸机 1 gate 1", &secret_hash(&device_key), now)
+            .await
+            .context("adding a demo gate")?;
+        venues.push(DemoVenue {
+            id: v.id,
+            name: v.name,
+            kind: v.kind,
+            district: v.district,
+            device_key,
+        });
+    }
     let mut providers = providers.into_iter();
     let mut next = || {
         providers
@@ -180,8 +249,13 @@ pub async fn seed(
             vaccination: next()?,
             cdc: next()?,
             community: next()?,
+            operator: Some(DemoProvider {
+                name: operator_name.to_owned(),
+                api_key: operator_key,
+            }),
         },
         residents,
+        venues,
     })
 }
 

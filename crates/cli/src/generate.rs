@@ -15,6 +15,29 @@ pub enum Generate {
     Tests(GenerateArgs),
     /// A vaccination centre's records over two years.
     Vaccinations(GenerateArgs),
+    /// Check-ins at venues over the last days, as CSV (`venue_id,subject,at,method,passed`;
+    /// `at` in Unix seconds): what `healthcode bench copresence` loads.
+    Checkins(CheckinArgs),
+}
+
+#[derive(Args)]
+pub struct CheckinArgs {
+    /// How many people check in.
+    #[arg(long, default_value_t = 1_000_000)]
+    people: u64,
+    /// How many venues (ids 1 to this).
+    #[arg(long, default_value_t = 20_000)]
+    venues: u64,
+    /// Days of check-ins, ending now.
+    #[arg(long, default_value_t = 14)]
+    days: u64,
+    /// Check-ins per person per day, on average.
+    #[arg(long, default_value_t = 0.72)]
+    per_day: f64,
+    #[arg(long, default_value_t = 2022)]
+    seed: u64,
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -53,6 +76,7 @@ pub fn run(what: Generate, now: DateTime<Utc>) -> Result<()> {
     let (dataset, a) = match what {
         Generate::Tests(a) => (Dataset::Tests, a),
         Generate::Vaccinations(a) => (Dataset::Vaccinations, a),
+        Generate::Checkins(a) => return checkins(&a, now),
     };
     let Ok(tz) = a.timezone.parse() else {
         bail!("unknown time zone {:?}", a.timezone);
@@ -96,5 +120,81 @@ pub fn run(what: Generate, now: DateTime<Utc>) -> Result<()> {
             shown.join(", ")
         );
     }
+    Ok(())
+}
+
+/// The pseudonymous subject of person `n`: 16 bytes from a SplitMix64 stream, so that the
+/// same seed and person always give the same subject.
+pub fn subject_of(seed: u64, n: u64) -> [u8; 16] {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let a = mix(seed ^ n.wrapping_mul(2));
+    let b = mix(a ^ n.wrapping_mul(2).wrapping_add(1));
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&b.to_be_bytes());
+    out
+}
+
+/// Writes `people × days × per_day` check-ins. Venue popularity is skewed (a few stations and
+/// malls see most visits, as in a city): venue `1 + ⌊venues × u^1.5⌋` for uniform `u`. Visits
+/// fall between 07:00 and 22:00 Beijing time; 70 % at gates, 30 % by self check-in; 3 % of
+/// gate check-ins were stopped at the door.
+fn checkins(a: &CheckinArgs, now: DateTime<Utc>) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    use std::io::Write;
+    if a.people == 0 || a.venues == 0 || a.days == 0 || a.per_day.is_nan() || a.per_day <= 0.0 {
+        bail!("--people, --venues, --days and --per-day must be positive");
+    }
+    let rows = (a.people as f64 * a.days as f64 * a.per_day).round() as u64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
+    let file = std::fs::File::create(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    // Midnight Beijing time (UTC+8) of today, as Unix seconds.
+    let today = (now.timestamp() + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600;
+    let end = now.timestamp();
+    writeln!(w, "venue_id,subject,at,method,passed")?;
+    let mut line = String::with_capacity(96);
+    let mut written = 0u64;
+    while written < rows {
+        let person = rng.gen_range(0..a.people);
+        let u: f64 = rng.r#gen();
+        let venue = 1 + ((a.venues as f64) * u.powf(1.5)) as u64;
+        let venue = venue.min(a.venues);
+        let day = rng.gen_range(0..a.days) as i64;
+        let at = today - day * 86_400 + rng.gen_range(7 * 3600..22 * 3600);
+        if at > end {
+            continue;
+        }
+        let gate = rng.gen_bool(0.7);
+        let passed = !gate || rng.gen_bool(0.97);
+        line.clear();
+        use std::fmt::Write as _;
+        let _ = write!(line, "{venue},");
+        for b in subject_of(a.seed, person) {
+            let _ = write!(line, "{b:02x}");
+        }
+        let _ = writeln!(
+            line,
+            ",{at},{},{}",
+            if gate { "gate" } else { "self_scan" },
+            u8::from(passed)
+        );
+        w.write_all(line.as_bytes())?;
+        written += 1;
+    }
+    w.flush()?;
+    println!(
+        "wrote {written} check-ins of {} people at {} venues over {} days to {}",
+        a.people,
+        a.venues,
+        a.days,
+        a.out.display()
+    );
     Ok(())
 }

@@ -5,12 +5,15 @@
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
 //! for the server (through `SystemClock`) and installs logging.
 
+mod bench;
 mod config;
 mod demo;
+mod gate;
 mod generate;
 mod import;
 mod setup;
 mod trust;
+mod venues;
 mod verify;
 
 use std::net::SocketAddr;
@@ -49,7 +52,19 @@ enum Command {
     Serve(ServeArgs),
     /// Run a seeded demo region on the embedded database.
     Demo(DemoArgs),
-    /// Manage data providers (labs, vaccination centres, CDC, community offices).
+    /// Venues, their gate devices and place-code posters (docs/VENUES.md).
+    Venues {
+        #[command(subcommand)]
+        command: venues::VenuesCommand,
+    },
+    /// Measure a figure of docs/BENCHMARKS.md against its baseline in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+    /// Delete check-ins past the policy's retention window (the server also does it hourly).
+    Purge(venues::PurgeArgs),
+    /// Manage data providers (labs, vaccination centres, CDC, community offices) and operators.
     Providers {
         #[command(subcommand)]
         command: ProvidersCommand,
@@ -76,6 +91,12 @@ enum Command {
         /// The data the rule reads.
         #[arg(long)]
         data: PathBuf,
+    },
+    /// A gate device: configure it from the server, check codes offline against the cached
+    /// trust list and the venue's entry policy, upload the check-ins when the network is back.
+    Gate {
+        #[command(subcommand)]
+        command: gate::GateCommand,
     },
     /// Import a provider's file of evidence (docs/IMPORT.md), into the database or through a
     /// running server.
@@ -220,7 +241,7 @@ enum ProvidersCommand {
     Add {
         #[command(flatten)]
         data: DataArgs,
-        /// lab, vaccination, cdc or community.
+        /// lab, vaccination, cdc, community or operator.
         #[arg(long)]
         kind: String,
         #[arg(long)]
@@ -360,6 +381,7 @@ fn main() -> ExitCode {
             };
             let result = match other {
                 Command::Import { command } => runtime.block_on(run_import(command)),
+                Command::Gate { command } => runtime.block_on(gate::run(command)),
                 other => runtime.block_on(run(other)).map(|()| ExitCode::SUCCESS),
             };
             match result {
@@ -388,7 +410,9 @@ async fn run(command: Command) -> Result<()> {
             command: ProvidersCommand::Add { data, kind, name },
         } => {
             let kind = ProviderKind::parse(&kind).with_context(|| {
-                format!("unknown provider kind {kind:?}: use lab, vaccination, cdc or community")
+                format!(
+                    "unknown provider kind {kind:?}: use lab, vaccination, cdc, community or operator"
+                )
             })?;
             let file = FileConfig::load(data.config.as_deref())?;
             let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
@@ -437,7 +461,13 @@ async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Trust { command } => run_trust(command).await,
-        Command::Verify(_) | Command::Import { .. } | Command::Certlogic { .. } => Ok(()),
+        Command::Venues { command } => venues::run(command).await,
+        Command::Purge(args) => venues::purge(args).await,
+        Command::Bench { command } => bench::run(command).await,
+        Command::Verify(_)
+        | Command::Import { .. }
+        | Command::Gate { .. }
+        | Command::Certlogic { .. } => Ok(()),
     }
 }
 

@@ -116,6 +116,22 @@ fn the_readme_walkthrough_works_verbatim() {
     );
     assert!(stdout.contains("\"code\":\"forbidden\""), "{stdout}");
     assert!(
+        stdout.contains("{\"decision\":\"PASS\",\"masked_name\":")
+            && stdout.contains("\"checked_in\":true}"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"venue\":\"西单大悦城 Joy City Xidan\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("{\"districts\":[\"西城区\"],\"visits\":[\"西单大悦城 Joy City Xidan\",\"西单站 Xidan Station\"]}"), "{stdout}");
+    assert!(stdout.contains("\"people\":1}"), "{stdout}");
+    assert!(
+        stdout.contains("yellow\nrisk area visit: visited 西单大悦城 Joy City Xidan (西城区)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("{\"released\":1}\ngreen\n"), "{stdout}");
+    assert!(
         stdout.contains("\"code\":\"document_number_check_digit\""),
         "{stdout}"
     );

@@ -13,7 +13,7 @@ use crate::evidence::DesignationKind;
 use crate::status::{Colour, ReminderKind, VaccinationState};
 
 /// What a venue type requires at its door.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryPolicy {
     /// The venue type, as the policy names it (`subway`, `mall`, …).
     pub kind: String,

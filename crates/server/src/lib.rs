@@ -30,6 +30,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
+pub use routes::venues::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
 
 /// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.

@@ -177,7 +177,7 @@ pub struct Change {
 }
 
 /// A place people check in at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Venue {
     pub id: i64,
     pub name: String,
@@ -189,7 +189,7 @@ pub struct Venue {
 }
 
 /// A gate device of one venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     pub id: i64,
     pub venue_id: i64,
