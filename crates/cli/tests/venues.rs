@@ -2,7 +2,13 @@
 //! rendered by a real headless Chromium and its QR read back from the screenshot, and old
 //! check-ins deleted for good.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    // The binary reads the wall clock; the test compares against it.
+    clippy::disallowed_methods
+)]
 
 mod support;
 
