@@ -140,10 +140,11 @@ pub fn subject_of(seed: u64, n: u64) -> [u8; 16] {
     out
 }
 
-/// Writes `people × days × per_day` check-ins. Venue popularity is skewed (a few stations and
-/// malls see most visits, as in a city): venue `1 + ⌊venues × u^1.5⌋` for uniform `u`. Visits
-/// fall between 07:00 and 22:00 Beijing time; 70 % at gates, 30 % by self check-in; 3 % of
-/// gate check-ins were stopped at the door.
+/// Writes `people × days × per_day` check-ins, oldest first and in time order (the order gates
+/// report them in). Venue popularity is skewed (a few stations and malls see most visits, as
+/// in a city): venue `1 + ⌊venues × u^1.5⌋` for uniform `u`. Visits fall between 07:00 and
+/// 22:00 Beijing time (today's up to now); 70 % at gates, 30 % by self check-in; 3 % of gate
+/// check-ins were stopped at the door.
 fn checkins(a: &CheckinArgs, now: DateTime<Utc>) -> Result<()> {
     use rand::{Rng, SeedableRng};
     use std::io::Write;
@@ -159,34 +160,42 @@ fn checkins(a: &CheckinArgs, now: DateTime<Utc>) -> Result<()> {
     let today = (now.timestamp() + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600;
     let end = now.timestamp();
     writeln!(w, "venue_id,subject,at,method,passed")?;
+    // Day by day, oldest first, each day in time order: the order gates report them in.
+    let per_day = rows.div_ceil(a.days);
+    let mut day_rows: Vec<(i64, u64, u64, bool, bool)> = Vec::with_capacity(per_day as usize);
     let mut line = String::with_capacity(96);
     let mut written = 0u64;
-    while written < rows {
-        let person = rng.gen_range(0..a.people);
-        let u: f64 = rng.r#gen();
-        let venue = 1 + ((a.venues as f64) * u.powf(1.5)) as u64;
-        let venue = venue.min(a.venues);
-        let day = rng.gen_range(0..a.days) as i64;
-        let at = today - day * 86_400 + rng.gen_range(7 * 3600..22 * 3600);
-        if at > end {
-            continue;
+    for day in (0..a.days as i64).rev() {
+        day_rows.clear();
+        let want = per_day.min(rows - written);
+        while (day_rows.len() as u64) < want {
+            let person = rng.gen_range(0..a.people);
+            let u: f64 = rng.r#gen();
+            let venue = (1 + ((a.venues as f64) * u.powf(1.5)) as u64).min(a.venues);
+            let at = today - day * 86_400 + rng.gen_range(7 * 3600..22 * 3600);
+            // Today's visits end now; the rest of the day's share goes to earlier hours.
+            let at = if at > end { end - rng.gen_range(0..3600) } else { at };
+            let gate = rng.gen_bool(0.7);
+            let passed = !gate || rng.gen_bool(0.97);
+            day_rows.push((at, venue, person, gate, passed));
         }
-        let gate = rng.gen_bool(0.7);
-        let passed = !gate || rng.gen_bool(0.97);
-        line.clear();
-        use std::fmt::Write as _;
-        let _ = write!(line, "{venue},");
-        for b in subject_of(a.seed, person) {
-            let _ = write!(line, "{b:02x}");
+        day_rows.sort_unstable();
+        for &(at, venue, person, gate, passed) in &day_rows {
+            line.clear();
+            use std::fmt::Write as _;
+            let _ = write!(line, "{venue},");
+            for b in subject_of(a.seed, person) {
+                let _ = write!(line, "{b:02x}");
+            }
+            let _ = writeln!(
+                line,
+                ",{at},{},{}",
+                if gate { "gate" } else { "self_scan" },
+                u8::from(passed)
+            );
+            w.write_all(line.as_bytes())?;
         }
-        let _ = writeln!(
-            line,
-            ",{at},{},{}",
-            if gate { "gate" } else { "self_scan" },
-            u8::from(passed)
-        );
-        w.write_all(line.as_bytes())?;
-        written += 1;
+        written += want;
     }
     w.flush()?;
     println!(
