@@ -215,18 +215,24 @@ async fn checkins(a: CheckinsBench) -> Result<()> {
         axum::serve(baseline_listener, baseline_app.into_make_service()).await
     });
 
-    // The uploads, built before the clock starts: device b % devices sends batch b.
+    // The uploads, built before the clock starts: device b % devices sends batch b, the
+    // check-ins of the last 12 hours in time order (as gates record them), each of one of a
+    // million people.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let batches = a.rows.div_ceil(a.batch);
     let mut bodies = Vec::with_capacity(batches);
+    let span_ms = 12 * 3600 * 1000;
     for b in 0..batches {
         let n = a.batch.min(a.rows - b * a.batch);
         let rows = (0..n)
-            .map(|i| Row {
-                seq: (b * a.batch + i) as i64,
-                subject: hex(&subject_of(1, rng.gen_range(0..1_000_000))),
-                at: now - chrono::Duration::seconds(rng.gen_range(0..12 * 3600)),
-                passed: true,
+            .map(|i| {
+                let k = (b * a.batch + i) as i64;
+                Row {
+                    seq: k,
+                    subject: hex(&subject_of(1, rng.gen_range(0..1_000_000))),
+                    at: now - chrono::Duration::milliseconds(span_ms - span_ms * k / a.rows as i64),
+                    passed: rng.gen_bool(0.97),
+                }
             })
             .collect();
         bodies.push((

@@ -174,7 +174,11 @@ fn checkins(a: &CheckinArgs, now: DateTime<Utc>) -> Result<()> {
             let venue = (1 + ((a.venues as f64) * u.powf(1.5)) as u64).min(a.venues);
             let at = today - day * 86_400 + rng.gen_range(7 * 3600..22 * 3600);
             // Today's visits end now; the rest of the day's share goes to earlier hours.
-            let at = if at > end { end - rng.gen_range(0..3600) } else { at };
+            let at = if at > end {
+                end - rng.gen_range(0..3600)
+            } else {
+                at
+            };
             let gate = rng.gen_bool(0.7);
             let passed = !gate || rng.gen_bool(0.97);
             day_rows.push((at, venue, person, gate, passed));
