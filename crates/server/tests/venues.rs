@@ -720,3 +720,51 @@ async fn the_server_deletes_check_ins_past_retention_by_itself() {
     }
     panic!("old check-ins were not purged");
 }
+
+#[tokio::test]
+async fn a_medium_risk_area_by_district_raises_reminder_3_which_a_negative_test_clears() {
+    let app = TestApp::spawn().await;
+    let park = venue(&app, "朝阳公园", "park", "朝阳区").await;
+    let token = app.enrol(DOC, "张三").await;
+    let (s, _) = app
+        .post(
+            "/api/v1/me/checkins",
+            Some(&token),
+            json!({"place_code": place(park, &app)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let now = app.clock_now();
+    let (s, area) = app
+        .post(
+            "/api/v1/risk-areas",
+            Some(&app.keys.operator),
+            json!({"name": "朝阳区", "level": "medium", "district": "朝阳区",
+                   "starts_at": (now - Duration::days(1)).to_rfc3339(),
+                   "ends_at": (now + Duration::days(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{area}");
+    assert_eq!(area["people"], 1);
+    let st = status_until(&app, &token, |s| {
+        !s["reminders"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(st["colour"], "green", "medium: a reminder, not a colour");
+    assert_eq!(st["reminders"][0]["number"], 3, "{st}");
+    assert!(reasons(&st).contains("朝阳公园"), "{}", reasons(&st));
+    // A negative test sampled after the visit clears reminder 3.
+    app.clock.advance(Duration::hours(3));
+    let (s, _) = app
+        .post(
+            "/api/v1/test-results",
+            Some(&app.keys.lab),
+            app.pcr("L-9", DOC, "negative", 2),
+        )
+        .await;
+    assert!(s.is_success());
+    status_until(&app, &token, |s| {
+        s["reminders"].as_array().unwrap().is_empty()
+    })
+    .await;
+}
