@@ -258,6 +258,13 @@ async fn write_all(
         store.parallel_batches().max(1)
     };
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    // Where writes are serialised anyway (SQLite), batches share a transaction for up to
+    // GROUP_FOR: each commit writes every index page the group touched, and the subject
+    // index's pages are touched at random, so fewer, larger commits write far less. A batch is
+    // counted once its group is committed.
+    let grouped = !report.atomic && parallel == 1;
+    let mut group: Option<(Box<dyn BulkWrite>, std::time::Instant)> = None;
+    let mut uncommitted: Vec<(Vec<Position>, BatchOutcome)> = Vec::new();
     while let Some(message) = rx.recv().await {
         let batch = match message {
             Message::Opened {
@@ -308,6 +315,23 @@ async fn write_all(
             }
             continue;
         }
+        if grouped {
+            let stored = report.accepted;
+            let failed = |source| ImportError::Store { stored, source };
+            let (tx, started) = match group.as_mut() {
+                Some(open) => open,
+                None => group.insert((
+                    store.begin_bulk().await.map_err(failed)?,
+                    std::time::Instant::now(),
+                )),
+            };
+            let outcome = tx.write(&submissions, now).await.map_err(failed)?;
+            uncommitted.push((positions, outcome));
+            if started.elapsed() >= GROUP_FOR {
+                commit_group(group.take(), &mut uncommitted, report, progress).await?;
+            }
+            continue;
+        }
         let records: HashSet<(i64, String)> = submissions
             .iter()
             .map(|s| (s.provider_id, s.record_id.clone()))
@@ -329,6 +353,31 @@ async fn write_all(
     }
     while let Some(oldest) = in_flight.pop_front() {
         finish(oldest, report, progress).await?;
+    }
+    commit_group(group.take(), &mut uncommitted, report, progress).await
+}
+
+/// How long batches of a non-atomic import share a transaction on a database that writes one
+/// transaction at a time. Other writers wait for the group's commit, so this is also the
+/// longest a single submission waits behind an import.
+const GROUP_FOR: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Commits a group of batches and counts them, in file order.
+async fn commit_group(
+    group: Option<(Box<dyn BulkWrite>, std::time::Instant)>,
+    uncommitted: &mut Vec<(Vec<Position>, BatchOutcome)>,
+    report: &mut Report,
+    progress: &mut (impl FnMut(Progress<'_>) + Send),
+) -> Result<(), ImportError> {
+    let Some((tx, _)) = group else {
+        return Ok(());
+    };
+    let stored = report.accepted;
+    tx.commit()
+        .await
+        .map_err(|source| ImportError::Store { stored, source })?;
+    for (positions, outcome) in uncommitted.drain(..) {
+        count(report, positions, outcome, progress)?;
     }
     Ok(())
 }
