@@ -70,7 +70,28 @@ async fn designate_area_visits(
         }
     }
     let subjects: Vec<[u8; 16]> = latest.keys().copied().collect();
-    let people = state.store.people_by_subjects(&subjects).await?;
+    let mut people = state.store.people_by_subjects(&subjects).await?;
+    // A visit older than the one already designated (a gate uploading late) changes nothing:
+    // the designation lapses counting from the latest visit.
+    let mut keep = Vec::with_capacity(people.len());
+    for p in &people {
+        let record = format!("area:{}:p{}", area.id, p.id);
+        let current = state
+            .store
+            .designations_with_prefix(area.provider_id, &record)
+            .await?;
+        let later_known = current.iter().any(|r| {
+            r.record_id == record
+                && matches!(
+                    &r.body,
+                    EvidenceBody::Designation { started_at, .. }
+                        if latest.get(&p.subject).is_some_and(|v| *started_at >= v.at)
+                )
+        });
+        keep.push(!later_known);
+    }
+    let mut keep = keep.into_iter();
+    people.retain(|_| keep.next().unwrap_or(false));
     let kind = state.policy.risk_area_designation(area.level);
     let batch: Vec<Submission> = people
         .iter()

@@ -546,6 +546,20 @@ async fn a_risk_area_designates_its_visitors_and_releasing_it_clears_them() {
         .await;
     assert_eq!(up["designated"], 1, "{up}");
     status_until(&app, &late, |s| s["colour"] == "yellow").await;
+    // An earlier visit uploaded after it does not move the designation back in time.
+    let (_, older) = app
+        .post(
+            "/api/v1/gate/checkins",
+            Some(&gate),
+            json!({"checkins": [{"seq": 2, "subject": late_subject, "passed": true,
+                                 "at": (now - Duration::minutes(90)).to_rfc3339()}]}),
+        )
+        .await;
+    assert_eq!(
+        (older["stored"].as_u64(), older["designated"].as_u64()),
+        (Some(1), Some(0)),
+        "{older}"
+    );
 
     // Only operators designate; only the designating operator releases.
     let (s, _) = app
