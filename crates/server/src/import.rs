@@ -265,7 +265,25 @@ async fn write_all(
     let grouped = !report.atomic && parallel == 1;
     let mut group: Option<(Box<dyn BulkWrite>, std::time::Instant)> = None;
     let mut uncommitted: Vec<(Vec<Position>, BatchOutcome)> = Vec::new();
-    while let Some(message) = rx.recv().await {
+    loop {
+        // While a group is open it holds the write lock: a sender slower than GROUP_FOR (an
+        // upload trickling in) gets its group committed instead of holding everyone up.
+        let message = match &group {
+            Some((_, started)) => {
+                let deadline = tokio::time::Instant::from_std(*started + GROUP_FOR);
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(message) => message,
+                    Err(_) => {
+                        commit_group(group.take(), &mut uncommitted, report, progress).await?;
+                        continue;
+                    }
+                }
+            }
+            None => rx.recv().await,
+        };
+        let Some(message) = message else {
+            break;
+        };
         let batch = match message {
             Message::Opened {
                 format,

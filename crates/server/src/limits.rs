@@ -235,9 +235,8 @@ impl KeyedLimiter {
             b.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - b.tokens) / self.limit.per_second.max(f64::MIN_POSITIVE),
-            ))
+            let wait = (1.0 - b.tokens) / self.limit.per_second;
+            Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(3600)))
         }
     }
 }

@@ -69,6 +69,16 @@ async fn designate_area_visits(
             *slot = v;
         }
     }
+    // This node's copy of the open areas may be stale: an area released meanwhile (here or
+    // on another node) designates no one.
+    if state
+        .store
+        .risk_area(area.id)
+        .await?
+        .is_none_or(|a| a.released_at.is_some())
+    {
+        return Ok(0);
+    }
     let subjects: Vec<[u8; 16]> = latest.keys().copied().collect();
     let mut people = state.store.people_by_subjects(&subjects).await?;
     // A visit older than the one already designated (a gate uploading late) changes nothing:
@@ -76,12 +86,9 @@ async fn designate_area_visits(
     let mut keep = Vec::with_capacity(people.len());
     for p in &people {
         let record = format!("area:{}:p{}", area.id, p.id);
-        let current = state
-            .store
-            .designations_with_prefix(area.provider_id, &record)
-            .await?;
-        let later_known = current.iter().any(|r| {
-            r.record_id == record
+        let revisions = state.store.history(area.provider_id, &record).await?;
+        let later_known = revisions.iter().any(|r| {
+            r.current
                 && matches!(
                     &r.body,
                     EvidenceBody::Designation { started_at, .. }

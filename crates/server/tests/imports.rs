@@ -348,3 +348,63 @@ async fn imports_have_their_own_limit() {
         .await;
     assert_eq!(code, StatusCode::CREATED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_does_not_hold_other_writes_up() {
+    let app = TestApp::spawn().await;
+    let file = generated(Dataset::Tests, OutputFormat::Csv, 30_000, &app);
+    // The first 25,000 rows at once (a batch of 20,000 reaches the writer), then nothing for
+    // four seconds, then the rest.
+    let split = file
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(25_000)
+        .map(|(i, _)| i + 1)
+        .expect("enough lines");
+    let (head, tail) = (file[..split].to_vec(), file[split..].to_vec());
+    let parts = futures_util::stream::unfold(0, move |step| {
+        let (head, tail) = (head.clone(), tail.clone());
+        async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(head), 1)),
+                1 => {
+                    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+                    Some((Ok(tail), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    let upload = app
+        .client
+        .post(app.url("/api/v1/imports/test-results"))
+        .bearer_auth(&app.keys.lab)
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(parts))
+        .send();
+    let single = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let started = std::time::Instant::now();
+        let (status, body) = app
+            .post(
+                "/api/v1/test-results",
+                Some(&app.keys.lab),
+                app.pcr("SINGLE-1", common::DOC, "negative", 3),
+            )
+            .await;
+        (status, body, started.elapsed())
+    };
+    let (uploaded, (status, body, waited)) = tokio::join!(upload, single);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        waited < std::time::Duration::from_secs(2),
+        "a single submission waited {waited:?} behind a stalled import"
+    );
+    let report: Value = uploaded.expect("import").json().await.expect("report");
+    assert_eq!(
+        (report["rows"].as_u64(), report["created"].as_u64()),
+        (Some(30_000), Some(30_000)),
+        "{report}"
+    );
+}

@@ -17,6 +17,10 @@ use crate::extract::{ApiJson, CaseScope, OperatorScope, Scoped};
 use crate::state::AppState;
 use crate::venues::{Contact, apply_area, designate_contacts, release_area, trace};
 
+/// When a new area's check-ins are read a second time: after every node's copy of the open
+/// areas (10 s) and any request that read it (10 s timeout) are done.
+const AREA_SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
     t.duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| ApiError::bad_request("time_invalid", "time out of range"))
@@ -99,6 +103,16 @@ pub async fn add_area(
         .await?;
     let people = apply_area(&state, &area, now).await?;
     tracing::info!(area = area.id, people, "risk area designated");
+    // Check-ins stored meanwhile by requests (on this node or another) that still held the
+    // list of areas from before this one: swept again once every copy is fresh.
+    let (again, sweep) = (state.clone(), area.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(AREA_SWEEP_AFTER).await;
+        let now = again.clock.now();
+        if let Err(e) = apply_area(&again, &sweep, now).await {
+            tracing::warn!(area = sweep.id, error = %e, "second sweep of a risk area failed");
+        }
+    });
     Ok((StatusCode::CREATED, Json(AreaOut { area, people })))
 }
 

@@ -26,6 +26,13 @@ use crate::routes::residents::{evaluate_entry, load};
 use crate::state::AppState;
 use crate::venues::apply_areas_to;
 
+/// Times are stored to the second; a check-in's time is truncated so that what an exposure
+/// cites equals what is read back.
+fn whole_second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    t.duration_trunc(TimeDelta::seconds(1))
+        .map_err(|_| ApiError::internal())
+}
+
 /// Check-ins one offline upload may carry.
 pub const MAX_UPLOAD: usize = 10_000;
 
@@ -323,9 +330,9 @@ async fn record_checkin(
         checkin.passed || checkin.method == CheckinMethod::SelfScan,
     );
     let stored = state.store.add_checkins(&[checkin], now).await?;
-    if stored.stored == 1 {
-        apply_areas_to(state, venue, &[(subject, at, passed)], now).await?;
-    }
+    // Also for a check-in already stored: a retry after a failure here must still designate
+    // (designations are idempotent).
+    apply_areas_to(state, venue, &[(subject, at, passed)], now).await?;
     Ok(stored.stored == 1)
 }
 
@@ -450,7 +457,7 @@ pub async fn gate_scan(
         let checkin = NewCheckin {
             venue_id: venue.id,
             subject: claims.subject,
-            at: now,
+            at: whole_second(now)?,
             method: CheckinMethod::Gate,
             passed: decision.pass,
             device: body.seq.map(|s| (device.id, s)),
@@ -697,7 +704,7 @@ pub async fn gate_lookup(
     let checkin = NewCheckin {
         venue_id: venue.id,
         subject: person.subject,
-        at: now,
+        at: whole_second(now)?,
         method: CheckinMethod::Sentinel,
         passed: decision.pass,
         device: None,

@@ -58,18 +58,6 @@ fn checkin_from_row(r: &AnyRow) -> Result<Checkin, StoreError> {
     })
 }
 
-/// The smallest string above every string starting with `prefix` (whose last byte is ASCII
-/// below `~`): the upper bound of a range scan for the prefix.
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut bytes = prefix.as_bytes().to_vec();
-    let last = bytes.pop()?;
-    if !(0x20..0x7e).contains(&last) {
-        return None;
-    }
-    bytes.push(last + 1);
-    String::from_utf8(bytes).ok()
-}
-
 impl SqlStore {
     async fn risk_area_venues(&self, area_id: i64) -> Result<Vec<i64>, StoreError> {
         let rows = sqlx::query(
@@ -538,17 +526,22 @@ impl Venues for SqlStore {
         provider_id: i64,
         prefix: &str,
     ) -> Result<Vec<CurrentRecord>, StoreError> {
-        let end = prefix_end(prefix).ok_or(StoreError::Rejected {
-            code: "record_prefix",
-            message: "a record prefix must end in a printable ASCII character",
-        })?;
+        if prefix.is_empty() {
+            return Err(StoreError::Rejected {
+                code: "record_prefix",
+                message: "a record prefix must not be empty",
+            });
+        }
+        // Compared byte for byte with `substr`, not as a range: in PostgreSQL under a
+        // linguistic collation punctuation such as `:` is ignored when sorting, so a range
+        // from `area:1:` to `area:1;` can be empty.
         let rows = sqlx::query(
             "SELECT * FROM evidence WHERE provider_id = $1 AND is_current = 1 \
-             AND record_id >= $2 AND record_id < $3 ORDER BY record_id",
+             AND substr(record_id, 1, CAST($3 AS INTEGER)) = $2 ORDER BY record_id",
         )
         .bind(provider_id)
         .bind(prefix)
-        .bind(end)
+        .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -598,16 +591,5 @@ impl Venues for SqlStore {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_end;
-
-    #[test]
-    fn prefix_end_is_just_above_the_prefix() {
-        assert_eq!(prefix_end("area:12:").as_deref(), Some("area:12;"));
-        assert_eq!(prefix_end(""), None);
     }
 }
