@@ -26,7 +26,7 @@ use healthcode_server::{AppState, ServerConfig};
 use healthcode_store::{CheckinMethod, NewCheckin, Store, Venues};
 
 use crate::generate::subject_of;
-use crate::setup::DataDir;
+use crate::setup::{DataDir, hex};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -102,14 +102,6 @@ struct Row {
 #[derive(Serialize, Deserialize)]
 struct Upload {
     checkins: Vec<Row>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// Sends every body to `url` with `in_flight` at once; returns the seconds it took and the

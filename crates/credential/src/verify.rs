@@ -147,6 +147,30 @@ fn check_signature(sign1: &Sign1<'_>, entry: &KeyEntry) -> Result<(), VerifyErro
     }
 }
 
+/// What codes and place codes both must be, in this order: issued while the key may sign,
+/// by the region the key is listed for, and not later than `now` (beyond the clock skew).
+fn check_issue(
+    entry: &KeyEntry,
+    region: &str,
+    issued_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), VerifyError> {
+    entry
+        .key
+        .valid_for_code_at(issued_at)
+        .map_err(VerifyError::KeyNotValid)?;
+    if region != entry.region {
+        return Err(VerifyError::Region {
+            claimed: region.to_owned(),
+            trusted: entry.region.clone(),
+        });
+    }
+    if issued_at - now > CLOCK_SKEW {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(())
+}
+
 fn verify_with(
     sign1: &Sign1<'_>,
     entry: &KeyEntry,
@@ -154,19 +178,7 @@ fn verify_with(
 ) -> Result<CodeClaims, VerifyError> {
     check_signature(sign1, entry)?;
     let claims = CodeClaims::from_cbor(sign1.payload).map_err(VerifyError::Claims)?;
-    entry
-        .key
-        .valid_for_code_at(claims.issued_at)
-        .map_err(VerifyError::KeyNotValid)?;
-    if claims.region != entry.region {
-        return Err(VerifyError::Region {
-            claimed: claims.region,
-            trusted: entry.region.clone(),
-        });
-    }
-    if claims.issued_at - now > CLOCK_SKEW {
-        return Err(VerifyError::NotYetValid);
-    }
+    check_issue(entry, &claims.region, claims.issued_at, now)?;
     if claims.expires_at <= now {
         return Err(VerifyError::Expired);
     }
@@ -185,19 +197,7 @@ fn verify_place_with(
 ) -> Result<PlaceClaims, VerifyError> {
     check_signature(sign1, entry)?;
     let claims = PlaceClaims::from_cbor(sign1.payload).map_err(VerifyError::PlaceClaims)?;
-    entry
-        .key
-        .valid_for_code_at(claims.issued_at)
-        .map_err(VerifyError::KeyNotValid)?;
-    if claims.region != entry.region {
-        return Err(VerifyError::Region {
-            claimed: claims.region,
-            trusted: entry.region.clone(),
-        });
-    }
-    if claims.issued_at - now > CLOCK_SKEW {
-        return Err(VerifyError::NotYetValid);
-    }
+    check_issue(entry, &claims.region, claims.issued_at, now)?;
     Ok(claims)
 }
 

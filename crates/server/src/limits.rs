@@ -40,6 +40,30 @@ struct Bucket {
     last: Instant,
 }
 
+impl Bucket {
+    fn full(limit: RateLimit, now: Instant) -> Bucket {
+        Bucket {
+            tokens: limit.burst,
+            last: now,
+        }
+    }
+
+    /// Refills for the time since the last call, then takes one token; on refusal says how
+    /// long until one is free.
+    fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * limit.per_second).min(limit.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - self.tokens) / limit.per_second;
+            Err(Duration::try_from_secs_f64(wait.max(0.001)).unwrap_or(Duration::from_secs(3600)))
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shard {
     buckets: HashMap<IpAddr, Bucket>,
@@ -98,20 +122,11 @@ impl RateLimiter {
             });
             shard.last_sweep = Some(now);
         }
-        let b = shard.buckets.entry(client).or_insert(Bucket {
-            tokens: self.limit.burst,
-            last: now,
-        });
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - b.tokens) / self.limit.per_second;
-            Err(Duration::try_from_secs_f64(wait.max(0.001)).unwrap_or(Duration::from_secs(3600)))
-        }
+        shard
+            .buckets
+            .entry(client)
+            .or_insert_with(|| Bucket::full(self.limit, now))
+            .take(self.limit, now)
     }
 }
 
@@ -224,20 +239,10 @@ impl KeyedLimiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Err(Duration::from_secs(1));
         };
-        let b = buckets.entry(key).or_insert(Bucket {
-            tokens: self.limit.burst,
-            last: now,
-        });
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - b.tokens) / self.limit.per_second;
-            Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(3600)))
-        }
+        buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.limit, now))
+            .take(self.limit, now)
     }
 }
 

@@ -80,11 +80,10 @@ async fn designate_area_visits(
         return Ok(0);
     }
     let subjects: Vec<[u8; 16]> = latest.keys().copied().collect();
-    let mut people = state.store.people_by_subjects(&subjects).await?;
     // A visit older than the one already designated (a gate uploading late) changes nothing:
     // the designation lapses counting from the latest visit.
-    let mut keep = Vec::with_capacity(people.len());
-    for p in &people {
+    let mut people = Vec::with_capacity(subjects.len());
+    for p in state.store.people_by_subjects(&subjects).await? {
         let record = format!("area:{}:p{}", area.id, p.id);
         let revisions = state.store.history(area.provider_id, &record).await?;
         let later_known = revisions.iter().any(|r| {
@@ -95,10 +94,10 @@ async fn designate_area_visits(
                         if latest.get(&p.subject).is_some_and(|v| *started_at >= v.at)
                 )
         });
-        keep.push(!later_known);
+        if !later_known {
+            people.push(p);
+        }
     }
-    let mut keep = keep.into_iter();
-    people.retain(|_| keep.next().unwrap_or(false));
     let kind = state.policy.risk_area_designation(area.level);
     let batch: Vec<Submission> = people
         .iter()

@@ -43,7 +43,7 @@ fn document(kind: &str, number: &str) -> Result<DocumentNumber, ApiError> {
 }
 
 /// Times are stored to the second; truncating here keeps resubmissions byte-identical.
-fn second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
     t.duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| ApiError::bad_request("time_invalid", "time out of range"))
 }

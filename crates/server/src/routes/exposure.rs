@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_domain::evidence::check_record_id;
@@ -14,17 +14,13 @@ use healthcode_store::{Access, EvidenceBody, NewRiskArea, Provider, RiskArea, Su
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, CaseScope, OperatorScope, Scoped};
+use crate::routes::evidence::second;
 use crate::state::AppState;
 use crate::venues::{Contact, apply_area, designate_contacts, release_area, trace};
 
 /// When a new area's check-ins are read a second time: after every node's copy of the open
 /// areas (10 s) and any request that read it (10 s timeout) are done.
 const AREA_SWEEP_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
-
-fn second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    t.duration_trunc(TimeDelta::seconds(1))
-        .map_err(|_| ApiError::bad_request("time_invalid", "time out of range"))
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,12 +9,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_credential::{PlaceClaims, issue_place_code};
 use healthcode_domain::{
-    Colour, DocumentNumber, DocumentType, EntryPolicy, GateDecision, Presented, StopReason,
+    Colour, DocumentNumber, DocumentType, EntryPolicy, GateDecision, Presented, Status, StopReason,
 };
 use healthcode_store::{Access, CheckinMethod, Device, NewCheckin, Venue};
 
@@ -22,15 +22,19 @@ use crate::auth::new_device_key;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, DeviceAuth, OperatorScope, Resident, Scoped};
 use crate::poster::{PosterVenue, poster_html, poster_svg};
+use crate::routes::evidence::second;
 use crate::routes::residents::{evaluate_entry, load};
 use crate::state::AppState;
 use crate::venues::apply_areas_to;
 
-/// Times are stored to the second; a check-in's time is truncated so that what an exposure
-/// cites equals what is read back.
-fn whole_second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
-    t.duration_trunc(TimeDelta::seconds(1))
-        .map_err(|_| ApiError::internal())
+/// What a gate would read off the code of someone with `status`.
+fn presented(status: &Status) -> Presented<'_> {
+    Presented {
+        colour: status.colour,
+        reminders: &status.reminders,
+        test_recency_days: status.test_recency.map(|r| r.days),
+        vaccination: status.vaccination,
+    }
 }
 
 /// Check-ins one offline upload may carry.
@@ -188,9 +192,7 @@ pub async fn add_device(
 
 /// The signed place code of a venue, as a poster would carry it.
 pub fn place_code(state: &AppState, venue_id: i64, now: DateTime<Utc>) -> Result<String, ApiError> {
-    let issued_at = now
-        .duration_trunc(TimeDelta::seconds(1))
-        .map_err(|_| ApiError::internal())?;
+    let issued_at = second(now)?;
     issue_place_code(
         &PlaceClaims {
             region: state.region.id().to_owned(),
@@ -457,7 +459,7 @@ pub async fn gate_scan(
         let checkin = NewCheckin {
             venue_id: venue.id,
             subject: claims.subject,
-            at: whole_second(now)?,
+            at: second(now)?,
             method: CheckinMethod::Gate,
             passed: decision.pass,
             device: body.seq.map(|s| (device.id, s)),
@@ -583,7 +585,7 @@ pub async fn gate_upload(
             );
             continue;
         };
-        let Ok(at) = r.at.duration_trunc(TimeDelta::seconds(1)) else {
+        let Ok(at) = second(r.at) else {
             reject("invalid_time", "time out of range".to_owned());
             continue;
         };
@@ -695,16 +697,11 @@ pub async fn gate_lookup(
     state.store.record_access(&log("ok", 1)).await?;
     let loaded = load(&state, person.id, now).await?;
     let status = evaluate_entry(&state, &loaded, now);
-    let decision = entry.decide(&Presented {
-        colour: status.colour,
-        reminders: &status.reminders,
-        test_recency_days: status.test_recency.map(|r| r.days),
-        vaccination: status.vaccination,
-    });
+    let decision = entry.decide(&presented(&status));
     let checkin = NewCheckin {
         venue_id: venue.id,
         subject: person.subject,
-        at: whole_second(now)?,
+        at: second(now)?,
         method: CheckinMethod::Sentinel,
         passed: decision.pass,
         device: None,
@@ -776,15 +773,8 @@ pub async fn self_checkin(
     let entry = venue_policy(&state, &venue)?;
     let loaded = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &loaded, now);
-    let decision = entry.decide(&Presented {
-        colour: status.colour,
-        reminders: &status.reminders,
-        test_recency_days: status.test_recency.map(|r| r.days),
-        vaccination: status.vaccination,
-    });
-    let at = now
-        .duration_trunc(TimeDelta::seconds(1))
-        .map_err(|_| ApiError::internal())?;
+    let decision = entry.decide(&presented(&status));
+    let at = second(now)?;
     let checkin = NewCheckin {
         venue_id: venue.id,
         subject: loaded.who.subject,
