@@ -7,6 +7,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +31,7 @@ use crate::vault::{DocIndex, Field, Vault};
 use crate::{BulkWrite, Store};
 
 mod bulk;
+mod subjects;
 mod venues;
 
 pub use bulk::BatchOutcome;
@@ -43,6 +45,7 @@ pub enum Backend {
     Postgres,
 }
 
+#[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     /// Where writes go: on SQLite, a pool of one connection; otherwise `pool` itself.
@@ -51,6 +54,13 @@ pub struct SqlStore {
     vault: Arc<Vault>,
     /// Serialises write transactions on SQLite; `None` on PostgreSQL.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// About how many entries `subject_recent` holds (sql/subjects.rs): counted at start and
+    /// as writes commit.
+    recent: Arc<AtomicU64>,
+    /// Whether this store is moving recent entries into `subject_filed` now.
+    filing: Arc<AtomicBool>,
+    /// Recent entries at which they are moved.
+    file_at: u64,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -143,13 +153,60 @@ impl SqlStore {
             }
             _ => pool.clone(),
         };
+        let recent: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
+            .fetch_one(&pool)
+            .await?
+            .try_get("n")?;
         Ok(SqlStore {
             pool,
             writer,
             backend,
             vault,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            recent: Arc::new(AtomicU64::new(u64::try_from(recent).unwrap_or(0))),
+            filing: Arc::new(AtomicBool::new(false)),
+            file_at: subjects::FILE_AT,
         })
+    }
+
+    /// Moves recent subject entries into `subject_filed` once there are `entries` of them,
+    /// not the default million (sql/subjects.rs).
+    pub fn file_subjects_at(mut self, entries: u64) -> SqlStore {
+        self.file_at = entries.max(1);
+        self
+    }
+
+    /// Counts `written` rows' entries as noted in `subject_recent`, and moves the recent
+    /// entries into `subject_filed` once there are enough of them, a slice per transaction.
+    /// Their moving is housekeeping: a failure leaves them where they are, where they are
+    /// found as well, and is only logged.
+    async fn noted(&self, written: u64) {
+        let recent = self.recent.fetch_add(written, Ordering::Relaxed) + written;
+        if recent < self.file_at || self.filing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = self.file_subjects().await {
+            tracing::warn!(error = %e, "moving recent subject entries failed; they stay recent");
+        }
+        self.filing.store(false, Ordering::Release);
+    }
+
+    /// Moves every recent subject entry into `subject_filed`; returns how many were moved.
+    pub async fn file_subjects(&self) -> Result<u64, StoreError> {
+        let mut moved = 0;
+        for slice in 0..subjects::SLICES {
+            let (guard, mut tx) = self.begin_write().await?;
+            moved += subjects::file_slice(self.backend, &mut tx, slice).await?;
+            tx.commit().await?;
+            drop(guard);
+        }
+        // Others may have noted entries meanwhile: take off what was moved, not all.
+        let _ = self
+            .recent
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(moved))
+            });
+        Ok(moved)
     }
 
     pub fn backend(&self) -> Backend {
@@ -187,6 +244,9 @@ impl SqlStore {
                 Err(e) => Err(e),
             };
             drop(guard);
+            if let Ok(outcome) = &written {
+                self.noted(inserted(outcome)).await;
+            }
             match written {
                 Err(StoreError::Contention | StoreError::Conflict(_)) if attempt < 3 => {
                     attempt += 1;
@@ -280,7 +340,7 @@ impl SqlStore {
                 ..
             } => (*provider_id, *record_id),
         };
-        let (_guard, mut tx) = self.begin_write().await?;
+        let (guard, mut tx) = self.begin_write().await?;
         let current = sqlx::query(
             "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 AND is_current = 1",
         )
@@ -398,7 +458,10 @@ impl SqlStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get("id")?;
+        subjects::note(self.backend, &mut tx, &[(subject_key(&subject), id)]).await?;
         tx.commit().await?;
+        drop(guard);
+        self.noted(1).await;
         Ok(Stored {
             id,
             revision: to_revision(revision)?,
@@ -609,9 +672,10 @@ impl Store for SqlStore {
     async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
         let (guard, tx) = self.begin_write().await?;
         Ok(Box::new(SqlBulk {
-            backend: self.backend,
+            store: self.clone(),
             tx: Some(tx),
-            _guard: guard,
+            guard,
+            noted: 0,
         }))
     }
 
@@ -668,16 +732,18 @@ impl Store for SqlStore {
     }
 
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT e.*, p.name AS provider_name FROM evidence e \
              JOIN providers p ON p.id = e.provider_id \
-             WHERE e.subject_key = $1 AND e.subject_index = $2 \
+             WHERE e.id IN ({}) AND e.subject_index = $2 \
              AND e.is_current = 1 ORDER BY e.id",
-        )
-        .bind(subject_key(subject))
-        .bind(subject.0.to_vec())
-        .fetch_all(&self.pool)
-        .await?;
+            subjects::EVIDENCE_IDS
+        );
+        let rows = sqlx::query(&sql)
+            .bind(subject_key(subject))
+            .bind(subject.0.to_vec())
+            .fetch_all(&self.pool)
+            .await?;
         let mut evidence = Evidence::default();
         for r in &rows {
             let meta = EvidenceMeta {
@@ -803,10 +869,21 @@ impl Store for SqlStore {
 
 /// One transaction across many batches, for all-or-nothing imports.
 struct SqlBulk {
-    backend: Backend,
+    store: SqlStore,
     tx: Option<Transaction<'static, Any>>,
     /// SQLite's write lock, held until the end.
-    _guard: Option<OwnedMutexGuard<()>>,
+    guard: Option<OwnedMutexGuard<()>>,
+    /// Subject entries this transaction noted since it last moved them.
+    noted: u64,
+}
+
+/// How many of a batch's rows were written (and so noted in `subject_recent`).
+fn inserted(outcome: &BatchOutcome) -> u64 {
+    let written = outcome
+        .iter()
+        .filter(|r| matches!(r, Ok(s) if s.outcome != Outcome::Unchanged))
+        .count();
+    u64::try_from(written).unwrap_or(u64::MAX)
 }
 
 #[async_trait]
@@ -816,16 +893,32 @@ impl BulkWrite for SqlBulk {
         batch: &[Submission],
         now: DateTime<Utc>,
     ) -> Result<BatchOutcome, StoreError> {
+        let backend = self.store.backend;
         let tx = self
             .tx
             .as_mut()
             .ok_or_else(|| StoreError::Database("the transaction has ended".into()))?;
-        bulk::write_batch(self.backend, tx, batch, now).await
+        let outcome = bulk::write_batch(backend, tx, batch, now).await?;
+        self.noted += inserted(&outcome);
+        // An all-or-nothing import of millions of rows would otherwise fill `subject_recent`
+        // with all of them before its commit: it moves them itself, inside its transaction.
+        if self.noted >= self.store.file_at {
+            for slice in 0..subjects::SLICES {
+                subjects::file_slice(backend, tx, slice).await?;
+            }
+            self.noted = 0;
+        }
+        Ok(outcome)
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         match self.tx.take() {
-            Some(tx) => Ok(tx.commit().await?),
+            Some(tx) => {
+                tx.commit().await?;
+                drop(self.guard.take());
+                self.store.noted(self.noted).await;
+                Ok(())
+            }
             None => Err(StoreError::Database("the transaction has ended".into())),
         }
     }
@@ -1214,7 +1307,8 @@ mod migration_tests {
     use super::SQLITE_MIGRATIONS;
 
     /// Migration 0004 rebuilds `evidence`: rows written before it keep every value and gain
-    /// their subject key, and the provider key is still enforced, at COMMIT.
+    /// their subject key, and the provider key is still enforced, at COMMIT; migration 0006
+    /// files them under that key.
     #[tokio::test]
     async fn evidence_survives_the_rebuild() {
         let dir = tempfile::tempdir().unwrap();
@@ -1252,6 +1346,20 @@ mod migration_tests {
             (1..=8).collect::<Vec<u8>>()
         );
         assert_eq!(row.get::<String, _>("record_id"), "R-1");
+        // Migration 0006 files it under its subject.
+        let filed = sqlx::query("SELECT subject_key, evidence_id FROM subject_filed")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(filed.len(), 1);
+        assert_eq!(
+            filed[0].get::<Vec<u8>, _>("subject_key"),
+            (1..=8).collect::<Vec<u8>>()
+        );
+        assert_eq!(
+            filed[0].get::<i64, _>("evidence_id"),
+            row.get::<i64, _>("id")
+        );
         assert_eq!(row.get::<i64, _>("resulted_at"), 20);
         assert_eq!(row.get::<Vec<u8>, _>("content_hash"), vec![0xff]);
         let mut tx = conn.begin().await.unwrap();

@@ -173,6 +173,7 @@ on_both!(
     a_bulk_transaction_is_all_or_nothing,
     racing_batches_store_each_record_once,
     bulk_writes_keep_every_constraint,
+    evidence_is_found_before_and_after_its_subject_is_filed,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -813,6 +814,111 @@ async fn a_bulk_transaction_is_all_or_nothing(store: Arc<SqlStore>) {
         store.evidence_changes(0, 100).await.expect("feed").len(),
         11
     );
+}
+
+/// A subject whose key starts with every byte in turn, so that rows fall in every slice the
+/// store files by.
+fn spread_subject(n: u32) -> DocIndex {
+    let mut b = [0u8; 32];
+    b[0] = (n.wrapping_mul(37) % 256) as u8;
+    b[1..5].copy_from_slice(&n.to_be_bytes());
+    DocIndex(b)
+}
+
+async fn evidence_is_found_before_and_after_its_subject_is_filed(store: Arc<SqlStore>) {
+    // Recent entries are filed once there are 300 of them, not a million.
+    let store = (*store).clone().file_subjects_at(300);
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    let rows = |from: u32, to: u32, prefix: &str| -> Vec<Submission> {
+        (from..to)
+            .map(|n| {
+                test_row(
+                    lab.id,
+                    &format!("{prefix}-{n}"),
+                    spread_subject(n),
+                    pcr(TestOutcome::Negative, 8),
+                )
+            })
+            .collect()
+    };
+    let found = |n: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .evidence_for(&spread_subject(n))
+                .await
+                .expect("read")
+                .tests
+                .len()
+        }
+    };
+    // 250 rows: below the threshold, found in the recent entries.
+    store
+        .submit_batch(&rows(0, 250, "F"), t(9))
+        .await
+        .expect("batch");
+    for n in (0..250).step_by(17) {
+        assert_eq!(found(n).await, 1, "row {n} while recent");
+    }
+    // A correction moving F-0 to another subject: the old entry stays but names a superseded
+    // revision, which is not the subject's any more.
+    let moved = test_row(
+        lab.id,
+        "F-0",
+        spread_subject(9_000),
+        pcr(TestOutcome::Positive, 9),
+    );
+    let stored = store.submit(&moved, t(10)).await.expect("correction");
+    assert_eq!(stored.outcome, Outcome::Corrected);
+    assert_eq!(found(0).await, 0);
+    assert_eq!(found(9_000).await, 1);
+    // 100 more cross the threshold: the commit files every recent entry.
+    store
+        .submit_batch(&rows(250, 350, "F"), t(9))
+        .await
+        .expect("batch");
+    assert_eq!(
+        store.file_subjects().await.expect("file"),
+        0,
+        "nothing left recent"
+    );
+    for n in (1..350).step_by(13) {
+        assert_eq!(found(n).await, 1, "row {n} once filed");
+    }
+    assert_eq!(found(0).await, 0);
+    assert_eq!(found(9_000).await, 1);
+
+    // An all-or-nothing import of more rows than the threshold files inside its transaction;
+    // rolled back, nothing of it is found, and what was filed before stays.
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    bulk.write(&rows(1_000, 1_400, "G"), t(9))
+        .await
+        .expect("write");
+    bulk.rollback().await.expect("rollback");
+    assert_eq!(found(1_000).await, 0);
+    assert_eq!(found(1_399).await, 0);
+    assert_eq!(found(349).await, 1);
+    // Committed, all of it is found, filed, and a row written after it is found too.
+    let mut bulk = store.begin_bulk().await.expect("begin");
+    bulk.write(&rows(1_000, 1_400, "G"), t(9))
+        .await
+        .expect("write");
+    bulk.write(&rows(1_400, 1_410, "G"), t(9))
+        .await
+        .expect("write");
+    bulk.commit().await.expect("commit");
+    for n in (1_000..1_410).step_by(11) {
+        assert_eq!(found(n).await, 1, "row {n} of the bulk import");
+    }
+    store
+        .submit(&rows(2_000, 2_001, "H")[0], t(9))
+        .await
+        .expect("one more");
+    assert_eq!(found(2_000).await, 1);
+    // Filing by hand moves what is left, and changes no answer.
+    assert!(store.file_subjects().await.expect("file") >= 1);
+    assert_eq!(found(2_000).await, 1);
+    assert_eq!(found(1_409).await, 1);
 }
 
 async fn racing_batches_store_each_record_once(store: Arc<SqlStore>) {

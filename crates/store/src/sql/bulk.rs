@@ -20,7 +20,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{
     Backend, INSERT_EVIDENCE, NewEvidence, body_from_row, content_hash, decide_submit,
-    doc_index_from, to_revision,
+    doc_index_from, subject_key, subjects, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
@@ -210,10 +210,12 @@ async fn record_inserted(
     });
     let ids = insert_rows(backend, conn, batch, &rows, now).await?;
     let mut skipped = Vec::new();
+    let mut entries = Vec::with_capacity(ids.len());
     for row in rows {
         let s = &batch[row.index];
         match ids.get(&(s.provider_id, s.record_id.clone())) {
             Some(&id) => {
+                entries.push((subject_key(&row.subject), id));
                 results[row.index] = Some(Ok(Stored {
                     id,
                     revision: to_revision(row.revision)?,
@@ -225,6 +227,7 @@ async fn record_inserted(
             None => skipped.push(row.index),
         }
     }
+    subjects::note(backend, conn, &entries).await?;
     Ok(skipped)
 }
 
