@@ -22,6 +22,7 @@ mod dsc;
 mod error;
 mod json;
 mod model;
+mod p256;
 pub mod qr_image;
 mod schema;
 mod signature;
