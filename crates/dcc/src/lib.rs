@@ -24,6 +24,7 @@ mod json;
 mod model;
 mod p256;
 pub mod qr_image;
+mod qr_png;
 mod schema;
 mod signature;
 mod transport;

@@ -133,8 +133,19 @@ fn jpeg_luma(bytes: &[u8]) -> Result<Grey, DccError> {
 
 /// A PNG's rows straight to greyscale as they are inflated, without an RGB picture in
 /// between: a noisy camera frame barely compresses, and the copy and conversion pass over it
-/// cost a tenth of reading it. Interlaced and palette pictures go through the general decoder.
+/// cost a tenth of reading it. The common 8-bit pictures are read on two threads by qr_png.rs
+/// first; interlaced and palette pictures go through the general decoder.
 fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
+    let max_alloc = usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX);
+    if let Some((width, height, pixels)) =
+        crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)?
+    {
+        return Ok(Grey {
+            width,
+            height,
+            pixels,
+        });
+    }
     let damaged = || DccError::Image("the picture is damaged or too large");
     let limits = png::Limits {
         bytes: usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX),
@@ -210,7 +221,7 @@ fn image_luma(bytes: &[u8], format: ImageFormat) -> Result<Grey, DccError> {
 }
 
 /// The luma of an sRGB pixel (its first three bytes) with the Rec. 709 weights, in 256ths.
-fn rec709(pixel: &[u8]) -> u8 {
+pub(crate) fn rec709(pixel: &[u8]) -> u8 {
     match *pixel {
         // The weights sum to 256, so the result is at most 255.
         [r, g, b, ..] => {
