@@ -153,20 +153,20 @@ impl SqlStore {
             }
             _ => pool.clone(),
         };
-        let recent: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
-            .fetch_one(&pool)
-            .await?
-            .try_get("n")?;
-        Ok(SqlStore {
+        let store = SqlStore {
             pool,
             writer,
             backend,
             vault,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
-            recent: Arc::new(AtomicU64::new(u64::try_from(recent).unwrap_or(0))),
+            recent: Arc::new(AtomicU64::new(0)),
             filing: Arc::new(AtomicBool::new(false)),
             file_at: subjects::FILE_AT,
-        })
+        };
+        store
+            .recent
+            .store(store.recent_subjects().await?, Ordering::Relaxed);
+        Ok(store)
     }
 
     /// Moves recent subject entries into `subject_filed` once there are `entries` of them,
@@ -176,19 +176,32 @@ impl SqlStore {
         self
     }
 
-    /// Counts `written` rows' entries as noted in `subject_recent`, and moves the recent
-    /// entries into `subject_filed` once there are enough of them, a slice per transaction.
-    /// Their moving is housekeeping: a failure leaves them where they are, where they are
-    /// found as well, and is only logged.
-    async fn noted(&self, written: u64) {
+    /// Counts `written` rows' entries as noted in `subject_recent`, and once there are enough
+    /// of them starts moving them into `subject_filed` in the background, a slice per
+    /// transaction, so that the write that crossed the line does not wait for it. The moving
+    /// is housekeeping: a failure leaves the entries where they are, where they are found as
+    /// well, and is only logged.
+    fn noted(&self, written: u64) {
         let recent = self.recent.fetch_add(written, Ordering::Relaxed) + written;
         if recent < self.file_at || self.filing.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Err(e) = self.file_subjects().await {
-            tracing::warn!(error = %e, "moving recent subject entries failed; they stay recent");
-        }
-        self.filing.store(false, Ordering::Release);
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.file_subjects().await {
+                tracing::warn!(error = %e, "moving recent subject entries failed; they stay recent");
+            }
+            store.filing.store(false, Ordering::Release);
+        });
+    }
+
+    /// How many subject entries are waiting in `subject_recent` to be moved.
+    pub async fn recent_subjects(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
     }
 
     /// Moves every recent subject entry into `subject_filed`; returns how many were moved.
@@ -245,7 +258,7 @@ impl SqlStore {
             };
             drop(guard);
             if let Ok(outcome) = &written {
-                self.noted(inserted(outcome)).await;
+                self.noted(inserted(outcome));
             }
             match written {
                 Err(StoreError::Contention | StoreError::Conflict(_)) if attempt < 3 => {
@@ -461,7 +474,7 @@ impl SqlStore {
         subjects::note(self.backend, &mut tx, &[(subject_key(&subject), id)]).await?;
         tx.commit().await?;
         drop(guard);
-        self.noted(1).await;
+        self.noted(1);
         Ok(Stored {
             id,
             revision: to_revision(revision)?,
@@ -916,7 +929,7 @@ impl BulkWrite for SqlBulk {
             Some(tx) => {
                 tx.commit().await?;
                 drop(self.guard.take());
-                self.store.noted(self.noted).await;
+                self.store.noted(self.noted);
                 Ok(())
             }
             None => Err(StoreError::Database("the transaction has ended".into())),
