@@ -54,11 +54,14 @@ struct Modulus {
 }
 
 impl Modulus {
-    fn new(m: Limbs) -> Modulus {
+    /// The constants for `m`, worked out when the program is compiled.
+    const fn new(m: Limbs) -> Modulus {
         // Newton's iteration doubles the correct low bits of m⁻¹ mod 2^64 each step.
         let mut inv: u64 = 1;
-        for _ in 0..6 {
+        let mut step = 0;
+        while step < 6 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(m[0].wrapping_mul(inv)));
+            step += 1;
         }
         // R mod m is 2^256 − m, as m > 2^255; 256 doublings make it R² mod m.
         let mut r2 = sub_limbs(&[0; 4], &m).0;
@@ -67,14 +70,16 @@ impl Modulus {
             m_inv: inv.wrapping_neg(),
             r2: [0; 4],
         };
-        for _ in 0..256 {
+        let mut doubling = 0;
+        while doubling < 256 {
             r2 = modulus.add(&r2, &r2);
+            doubling += 1;
         }
         modulus.r2 = r2;
         modulus
     }
 
-    fn add(&self, a: &Limbs, b: &Limbs) -> Limbs {
+    const fn add(&self, a: &Limbs, b: &Limbs) -> Limbs {
         let (sum, carry) = add_limbs(a, b);
         if carry || !less(&sum, &self.m) {
             sub_limbs(&sum, &self.m).0
@@ -164,35 +169,43 @@ impl Modulus {
     }
 }
 
-static FIELD: LazyLock<Modulus> = LazyLock::new(|| Modulus::new(P));
-static ORDER: LazyLock<Modulus> = LazyLock::new(|| Modulus::new(N));
+/// Constants, so that the compiler multiplies by the moduli's limbs as known numbers (one
+/// of p's is zero) instead of reading them at run time.
+const FIELD: Modulus = Modulus::new(P);
+const ORDER: Modulus = Modulus::new(N);
 
-fn add_limbs(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+const fn add_limbs(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
     let mut carry = false;
-    for i in 0..4 {
+    let mut i = 0;
+    while i < 4 {
         let (s, c1) = a[i].overflowing_add(b[i]);
-        let (s, c2) = s.overflowing_add(u64::from(carry));
+        let (s, c2) = s.overflowing_add(carry as u64);
         out[i] = s;
         carry = c1 || c2;
+        i += 1;
     }
     (out, carry)
 }
 
-fn sub_limbs(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
+const fn sub_limbs(a: &Limbs, b: &Limbs) -> (Limbs, bool) {
     let mut out = [0u64; 4];
     let mut borrow = false;
-    for i in 0..4 {
+    let mut i = 0;
+    while i < 4 {
         let (d, b1) = a[i].overflowing_sub(b[i]);
-        let (d, b2) = d.overflowing_sub(u64::from(borrow));
+        let (d, b2) = d.overflowing_sub(borrow as u64);
         out[i] = d;
         borrow = b1 || b2;
+        i += 1;
     }
     (out, borrow)
 }
 
-fn less(a: &Limbs, b: &Limbs) -> bool {
-    for i in (0..4).rev() {
+const fn less(a: &Limbs, b: &Limbs) -> bool {
+    let mut i = 4;
+    while i > 0 {
+        i -= 1;
         if a[i] != b[i] {
             return a[i] < b[i];
         }
@@ -270,7 +283,7 @@ impl Jacobian {
 
     /// 2·self, for a curve with a = −3 ("dbl-2001-b").
     fn double(&self) -> Jacobian {
-        let f = &*FIELD;
+        let f = &FIELD;
         if self.is_infinity() || is_zero(&self.y) {
             return Jacobian::INFINITY;
         }
@@ -297,7 +310,7 @@ impl Jacobian {
     /// self + q, for q in affine coordinates (8 multiplications and 3 squarings). Adding a
     /// point to itself is a doubling, and to its negation the point at infinity.
     fn add_affine(&self, q: &Affine) -> Jacobian {
-        let f = &*FIELD;
+        let f = &FIELD;
         if self.is_infinity() {
             return Jacobian::from_affine(q);
         }
@@ -326,7 +339,7 @@ impl Jacobian {
 /// Turns points to affine coordinates with one inversion for all (Montgomery's trick). No
 /// point may be at infinity.
 fn normalize(points: &[Jacobian]) -> Vec<Affine> {
-    let f = &*FIELD;
+    let f = &FIELD;
     let mut prefix = Vec::with_capacity(points.len());
     let mut acc = f.to_mont(&[1, 0, 0, 0]);
     for p in points {
@@ -382,7 +395,7 @@ impl Table {
 
     /// Adds `d·2^(6i)·P` for each signed digit `d` of window `i` to `acc`.
     fn add_multiple(&self, acc: Jacobian, digits: &[i8; WINDOWS]) -> Jacobian {
-        let f = &*FIELD;
+        let f = &FIELD;
         let mut acc = acc;
         for (window, &digit) in self.0.iter().zip(digits) {
             if digit == 0 {
@@ -425,7 +438,7 @@ fn digits(k: &Limbs) -> [i8; WINDOWS] {
 }
 
 static G_TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let f = &*FIELD;
+    let f = &FIELD;
     Table::of(&Affine {
         x: f.to_mont(&from_be(&G_X)),
         y: f.to_mont(&from_be(&G_Y)),
@@ -443,7 +456,7 @@ impl VerifyingKey {
     /// The key from its uncompressed SEC 1 encoding (`04 || x || y`), if it is a point of
     /// the curve other than the point at infinity.
     pub(crate) fn from_sec1(point: &[u8]) -> Option<VerifyingKey> {
-        let f = &*FIELD;
+        let f = &FIELD;
         let (&tag, xy) = point.split_first()?;
         if tag != 4 || xy.len() != 64 {
             return None;
@@ -488,7 +501,7 @@ impl VerifyingKey {
         if !less(&e, &N) {
             e = sub_limbs(&e, &N).0;
         }
-        let order = &*ORDER;
+        let order = &ORDER;
         // s⁻¹ in Montgomery form; multiplying a plain number by it gives a plain product.
         let w = order.invert(&order.to_mont(&s));
         let u1 = order.mul(&e, &w);
@@ -501,7 +514,7 @@ impl VerifyingKey {
         }
         // x(sum) = X/Z² ≡ r (mod n): compare X with r·Z², and with (r + n)·Z² when r + n is
         // still a field element (x may lie between n and p).
-        let f = &*FIELD;
+        let f = &FIELD;
         let z2 = f.sqr(&sum.z);
         let x = f.redc(&sum.x);
         if f.mul(&r, &z2) == x {
@@ -537,7 +550,7 @@ mod tests {
 
     #[test]
     fn montgomery_constants_are_consistent() {
-        for m in [&*FIELD, &*ORDER] {
+        for m in [&FIELD, &ORDER] {
             assert_eq!(m.m[0].wrapping_mul(m.m_inv), u64::MAX, "m·m' ≡ −1");
             let x = [0x0123_4567_89ab_cdef, 7, 0, 1];
             assert_eq!(m.redc(&m.to_mont(&x)), x);
