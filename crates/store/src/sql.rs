@@ -195,6 +195,15 @@ impl SqlStore {
         });
     }
 
+    /// Counts the recent subject entries afresh, after a move: a move also takes entries that
+    /// other writers noted, and one that failed halfway has moved only some.
+    async fn recount_recent(&self) {
+        match self.recent_subjects().await {
+            Ok(count) => self.recent.store(count, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "counting recent subject entries failed"),
+        }
+    }
+
     /// How many subject entries are waiting in `subject_recent` to be moved.
     pub async fn recent_subjects(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
@@ -207,18 +216,25 @@ impl SqlStore {
     /// Moves every recent subject entry into `subject_filed`; returns how many were moved.
     pub async fn file_subjects(&self) -> Result<u64, StoreError> {
         let mut moved = 0;
+        let mut failed = None;
         for slice in 0..subjects::SLICES {
-            let (guard, mut tx) = self.begin_write().await?;
-            moved += subjects::file_slice(self.backend, &mut tx, slice).await?;
-            tx.commit().await?;
-            drop(guard);
+            match self.file_slice(slice).await {
+                Ok(n) => moved += n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        // Others may have noted entries meanwhile: take off what was moved, not all.
-        let _ = self
-            .recent
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_sub(moved))
-            });
+        self.recount_recent().await;
+        failed.map_or(Ok(moved), Err)
+    }
+
+    /// Moves one slice of the recent subject entries, in a transaction of its own.
+    async fn file_slice(&self, slice: u8) -> Result<u64, StoreError> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let moved = subjects::file_slice(self.backend, &mut tx, slice).await?;
+        tx.commit().await?;
         Ok(moved)
     }
 
@@ -689,6 +705,7 @@ impl Store for SqlStore {
             tx: Some(tx),
             guard,
             noted: 0,
+            moved: false,
         }))
     }
 
@@ -888,6 +905,8 @@ struct SqlBulk {
     guard: Option<OwnedMutexGuard<()>>,
     /// Subject entries this transaction noted since it last moved them.
     noted: u64,
+    /// Whether this transaction moved recent entries, its own and others'.
+    moved: bool,
 }
 
 /// How many of a batch's rows were written (and so noted in `subject_recent`).
@@ -920,6 +939,7 @@ impl BulkWrite for SqlBulk {
                 subjects::file_slice(backend, tx, slice).await?;
             }
             self.noted = 0;
+            self.moved = true;
         }
         Ok(outcome)
     }
@@ -929,7 +949,14 @@ impl BulkWrite for SqlBulk {
             Some(tx) => {
                 tx.commit().await?;
                 drop(self.guard.take());
-                self.store.noted(self.noted);
+                // Having moved entries, its count is taken afresh (it includes what this
+                // transaction noted since); otherwise what it noted is added.
+                if self.moved {
+                    self.store.recount_recent().await;
+                    self.store.noted(0);
+                } else {
+                    self.store.noted(self.noted);
+                }
                 Ok(())
             }
             None => Err(StoreError::Database("the transaction has ended".into())),

@@ -90,10 +90,15 @@ pub(super) async fn file_slice(
                 .rows_affected()
         }
         // Other writers may note entries meanwhile: one statement moves exactly what it
-        // deletes.
+        // deletes. Entries another mover holds (a background move, or an all-or-nothing
+        // import moving inside its long transaction) are skipped rather than waited for, so
+        // that two movers never wait for each other; skipped entries stay recent, where they
+        // are found as well, until a later move.
         Backend::Postgres => sqlx::query(
             "WITH moved AS (DELETE FROM subject_recent \
-             WHERE subject_key >= $1 AND subject_key < $2 \
+             WHERE (subject_key, evidence_id) IN (SELECT subject_key, evidence_id \
+             FROM subject_recent WHERE subject_key >= $1 AND subject_key < $2 \
+             FOR UPDATE SKIP LOCKED) \
              RETURNING subject_key, evidence_id) \
              INSERT INTO subject_filed (subject_key, evidence_id) \
              SELECT subject_key, evidence_id FROM moved ORDER BY subject_key, evidence_id \
