@@ -84,10 +84,11 @@ pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
 }
 
 /// A greyscale picture, one byte a pixel, row after row.
-struct Grey {
-    width: usize,
-    height: usize,
-    pixels: Vec<u8>,
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Grey {
+    pub(crate) width: usize,
+    pub(crate) height: usize,
+    pub(crate) pixels: Vec<u8>,
 }
 
 /// Reads a PNG or JPEG picture into greyscale, within the size limits.
@@ -137,14 +138,8 @@ fn jpeg_luma(bytes: &[u8]) -> Result<Grey, DccError> {
 /// first; interlaced and palette pictures go through the general decoder.
 fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
     let max_alloc = usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX);
-    if let Some((width, height, pixels)) =
-        crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)?
-    {
-        return Ok(Grey {
-            width,
-            height,
-            pixels,
-        });
+    if let Some(grey) = crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)? {
+        return Ok(grey);
     }
     let damaged = || DccError::Image("the picture is damaged or too large");
     let limits = png::Limits {
@@ -175,11 +170,7 @@ fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
     let mut pixels = Vec::with_capacity(width * height);
     while let Some(row) = reader.next_row().map_err(|_| damaged())? {
         let data = row.data().get(..width * channels).ok_or_else(damaged)?;
-        match channels {
-            1 => pixels.extend_from_slice(data),
-            2 => pixels.extend(data.chunks_exact(2).map(|p| p[0])),
-            _ => pixels.extend(data.chunks_exact(channels).map(rec709)),
-        }
+        grey_row(data, channels, &mut pixels);
     }
     if pixels.len() != width * height {
         return Err(damaged());
@@ -218,6 +209,16 @@ fn image_luma(bytes: &[u8], format: ImageFormat) -> Result<Grey, DccError> {
         height,
         pixels,
     })
+}
+
+/// Appends a row of `channels`-byte pixels (grey, grey and alpha, RGB or RGBA) in greyscale;
+/// alpha is ignored.
+pub(crate) fn grey_row(row: &[u8], channels: usize, out: &mut Vec<u8>) {
+    match channels {
+        1 => out.extend_from_slice(row),
+        2 => out.extend(row.chunks_exact(2).map(|p| p[0])),
+        _ => out.extend(row.chunks_exact(channels).map(rec709)),
+    }
 }
 
 /// The luma of an sRGB pixel (its first three bytes) with the Rec. 709 weights, in 256ths.

@@ -17,6 +17,7 @@
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use crate::error::DccError;
+use crate::qr_image::{Grey, grey_row};
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -27,9 +28,6 @@ const INPUT_STEP: usize = 64 * 1024;
 const WINDOW: usize = 1 << 20;
 const WINDOW_ROOM: usize = 256 * 1024;
 const HISTORY: usize = 32 * 1024;
-
-/// A picture in greyscale, one byte a pixel: width, height and pixels.
-pub(crate) type Luma = (usize, usize, Vec<u8>);
 
 fn damaged() -> DccError {
     DccError::Image("the picture is damaged or too large")
@@ -59,7 +57,7 @@ pub(crate) fn read(
     bytes: &[u8],
     max_dimension: usize,
     max_alloc: usize,
-) -> Result<Option<Luma>, DccError> {
+) -> Result<Option<Grey>, DccError> {
     let rest = bytes.strip_prefix(&SIGNATURE).ok_or_else(damaged)?;
     let mut chunks = Chunks { rest };
     let first = chunks.next().ok_or_else(damaged)??;
@@ -109,7 +107,11 @@ pub(crate) fn read(
         let inflated = inflater.join().map_err(|_| damaged())?;
         let pixels = pixels?;
         inflated?;
-        Ok(Some((header.width, header.height, pixels)))
+        Ok(Some(Grey {
+            width: header.width,
+            height: header.height,
+            pixels,
+        }))
     })
 }
 
@@ -383,15 +385,6 @@ fn paeth(a: u8, b: u8, c: u8) -> u8 {
     (if t <= lo { hi } else { near }) as u8
 }
 
-/// Appends a row of `channels`-byte pixels in greyscale (Rec. 709 weights; alpha ignored).
-fn grey_row(row: &[u8], channels: usize, out: &mut Vec<u8>) {
-    match channels {
-        1 => out.extend_from_slice(row),
-        2 => out.extend(row.chunks_exact(2).map(|p| p[0])),
-        _ => out.extend(row.chunks_exact(channels).map(crate::qr_image::rec709)),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -463,9 +456,9 @@ mod tests {
                 png::Filter::Adaptive,
             ] {
                 let file = encode(&pixels, width, height, colour, filter);
-                let (w, h, grey) = read(&file, LIMIT, ALLOC).unwrap().unwrap();
-                assert_eq!((w, h), (width, height));
-                assert_eq!(grey, expected, "{colour:?} with {filter:?}");
+                let grey = read(&file, LIMIT, ALLOC).unwrap().unwrap();
+                assert_eq!((grey.width, grey.height), (width, height));
+                assert_eq!(grey.pixels, expected, "{colour:?} with {filter:?}");
             }
         }
     }
@@ -573,8 +566,8 @@ mod tests {
             with_chunk(&good, b"IDAT", move |d| *d = zlib.clone())
         };
         let fine = with_rows(rows(8, 0));
-        let (_, _, grey) = read(&fine, LIMIT, ALLOC).unwrap().unwrap();
-        assert_eq!(grey, vec![1; 16 * 8]);
+        let grey = read(&fine, LIMIT, ALLOC).unwrap().unwrap();
+        assert_eq!(grey.pixels, vec![1; 16 * 8]);
         assert_eq!(rows(8, 0).len(), 8 * stride);
         refused(&with_rows(rows(7, 0)), "a row short");
         refused(&with_rows(rows(9, 0)), "a row too many");

@@ -762,14 +762,7 @@ impl Store for SqlStore {
     }
 
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
-        let sql = format!(
-            "SELECT e.*, p.name AS provider_name FROM evidence e \
-             JOIN providers p ON p.id = e.provider_id \
-             WHERE e.id IN ({}) AND e.subject_index = $2 \
-             AND e.is_current = 1 ORDER BY e.id",
-            subjects::EVIDENCE_IDS
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&EVIDENCE_FOR)
             .bind(subject_key(subject))
             .bind(subject.0.to_vec())
             .fetch_all(&self.pool)
@@ -896,6 +889,17 @@ impl Store for SqlStore {
         Ok(out)
     }
 }
+
+/// A subject's current evidence: `$1` its key, `$2` its whole blind index. Built once.
+static EVIDENCE_FOR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT e.*, p.name AS provider_name FROM evidence e \
+         JOIN providers p ON p.id = e.provider_id \
+         WHERE e.id IN ({}) AND e.subject_index = $2 \
+         AND e.is_current = 1 ORDER BY e.id",
+        subjects::EVIDENCE_IDS
+    )
+});
 
 /// One transaction across many batches, for all-or-nothing imports.
 struct SqlBulk {
