@@ -23,6 +23,7 @@ mod error;
 mod json;
 mod model;
 mod p256;
+mod qr_finder;
 pub mod qr_image;
 mod qr_png;
 mod schema;

@@ -5,23 +5,24 @@
 //! text is then an ordinary `HC1:` string for [`crate::verify`]. Pictures are bounded in
 //! size before decoding, so a crafted header cannot make the decoder allocate without limit.
 //!
-//! Two detectors search the greyscale picture in turn. `quircs` (a port of quirc) is several
-//! times faster and reads most camera pictures; `rqrr`, with its adaptive threshold, reads
-//! some that quirc's single global threshold misses, so it searches whatever quirc did not
-//! read. A picture larger than a Full HD frame is searched at a reduced size first, and every
-//! detector also gets the picture at half that size, where a large code in a noisy picture
-//! is sometimes clearer.
+//! A quick look for a code held flat towards the camera comes first (qr_finder.rs); it reads
+//! most pictures a gate sees in a fraction of a general search. What it does not read is
+//! searched by `quircs` (a port of quirc) twice: on the greyscale picture with quirc's own
+//! threshold, one level for the whole picture, and then on the picture made black and white
+//! by an adaptive threshold, which reads codes in uneven light. A picture larger than a Full
+//! HD frame is searched at a reduced size first, and each search also gets the picture at half
+//! that size, where a large code in a noisy picture is sometimes clearer.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
-use rqrr::PreparedImage;
 use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
 use crate::error::DccError;
+use crate::qr_finder::RowScan;
 
 /// Largest width or height accepted, in pixels: a 40 MP camera picture fits.
 const MAX_DIMENSION: u32 = 8_192;
@@ -40,8 +41,13 @@ const MIN_REDUCED_SIDE: usize = 480;
 
 /// Decodes the first readable QR code in a PNG or JPEG picture and returns its text.
 pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
+    let (picture, scanned) = luma(bytes)?;
+    // The quick look for a code held flat (qr_finder.rs), on rows searched as they were read.
+    if let Some(text) = scanned.as_ref().and_then(|scan| scan.read(&picture)) {
+        return Ok(text);
+    }
     // pyramid[k] is the picture at 1/2^k of its width and height.
-    let mut pyramid = vec![luma(bytes)?];
+    let mut pyramid = vec![picture];
     while let Some(smaller) = pyramid
         .last()
         .filter(|level| level.pixels.len() > WORK_PIXELS && level.reducible())
@@ -50,6 +56,14 @@ pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
         pyramid.push(smaller);
     }
     let work = pyramid.len() - 1;
+    // Otherwise the quick look at the working size.
+    if scanned.is_none()
+        && let Some(text) = pyramid
+            .get(work)
+            .and_then(|level| RowScan::over(level).read(level))
+    {
+        return Ok(text);
+    }
     // The working size, then half of it (made only if needed), then the finer sizes down to
     // the full picture.
     let order = || {
@@ -58,7 +72,7 @@ pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
             .chain((0..work).rev())
     };
     let mut found = false;
-    for read in [Grey::read_with_quirc, Grey::read_with_rqrr] {
+    for read in [Grey::read_with_quirc, Grey::read_with_adaptive_threshold] {
         for k in order() {
             if k == pyramid.len() {
                 match pyramid.last().filter(|l| l.reducible()).map(Grey::halved) {
@@ -91,10 +105,11 @@ pub(crate) struct Grey {
     pub(crate) pixels: Vec<u8>,
 }
 
-/// Reads a PNG or JPEG picture into greyscale, within the size limits.
-fn luma(bytes: &[u8]) -> Result<Grey, DccError> {
+/// Reads a PNG or JPEG picture into greyscale, within the size limits, with its rows
+/// already searched for finder patterns where the picture was read row by row.
+fn luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
     match image::guess_format(bytes) {
-        Ok(ImageFormat::Jpeg) => jpeg_luma(bytes),
+        Ok(ImageFormat::Jpeg) => Ok((jpeg_luma(bytes)?, None)),
         Ok(ImageFormat::Png) => png_luma(bytes),
         _ => Err(DccError::Image("only PNG and JPEG pictures are supported")),
     }
@@ -136,10 +151,10 @@ fn jpeg_luma(bytes: &[u8]) -> Result<Grey, DccError> {
 /// between: a noisy camera frame barely compresses, and the copy and conversion pass over it
 /// cost a tenth of reading it. The common 8-bit pictures are read on two threads by qr_png.rs
 /// first; interlaced and palette pictures go through the general decoder.
-fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
+fn png_luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
     let max_alloc = usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX);
-    if let Some(grey) = crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)? {
-        return Ok(grey);
+    if let Some((grey, scan)) = crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)? {
+        return Ok((grey, Some(scan)));
     }
     let damaged = || DccError::Image("the picture is damaged or too large");
     let limits = png::Limits {
@@ -160,10 +175,10 @@ fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
         png::ColorType::GrayscaleAlpha => 2,
         png::ColorType::Rgb => 3,
         png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => return image_luma(bytes, ImageFormat::Png),
+        png::ColorType::Indexed => return Ok((image_luma(bytes, ImageFormat::Png)?, None)),
     };
     if interlaced {
-        return image_luma(bytes, ImageFormat::Png);
+        return Ok((image_luma(bytes, ImageFormat::Png)?, None));
     }
     // u32 to usize is lossless on every supported target; dimensions are at most 8,192.
     let (width, height) = (width as usize, height as usize);
@@ -175,11 +190,12 @@ fn png_luma(bytes: &[u8]) -> Result<Grey, DccError> {
     if pixels.len() != width * height {
         return Err(damaged());
     }
-    Ok(Grey {
+    let grey = Grey {
         width,
         height,
         pixels,
-    })
+    };
+    Ok((grey, None))
 }
 
 /// Any supported picture through the general decoder, then converted to greyscale.
@@ -284,23 +300,29 @@ impl Grey {
         (found, None)
     }
 
-    /// Searches the picture with rqrr, as [`Grey::read_with_quirc`] does.
-    fn read_with_rqrr(&self) -> (bool, Option<String>) {
-        if self.width == 0 || self.height == 0 {
-            return (false, None);
-        }
-        let black = self.thresholded();
-        let width = self.width;
-        let mut prepared =
-            PreparedImage::prepare_from_bitmap(width, self.height, |x, y| black[y * width + x]);
-        let grids = prepared.detect_grids();
-        let text = grids
-            .iter()
-            .find_map(|grid| grid.decode().ok().map(|(_, text)| text));
-        (!grids.is_empty(), text)
+    /// Searches the picture with quirc, as [`Grey::read_with_quirc`] does, after an adaptive
+    /// threshold has made it black and white: quirc's own threshold is one level for the
+    /// whole picture, which misses codes in uneven light.
+    ///
+    /// The threshold is rqrr's, whose detector this search replaced. rqrr tried every
+    /// three finder-like patterns it found on a fresh copy of the whole picture, with no
+    /// limit on how many patterns it kept: a Full HD picture tiled with finder patterns took
+    /// it over a minute, where quirc stops at 32 patterns and 8 grids.
+    fn read_with_adaptive_threshold(&self) -> (bool, Option<String>) {
+        let pixels = self
+            .thresholded()
+            .into_iter()
+            .map(|black| if black { 0 } else { 255 })
+            .collect();
+        let two_level = Grey {
+            width: self.width,
+            height: self.height,
+            pixels,
+        };
+        two_level.read_with_quirc()
     }
 
-    /// The black-and-white picture rqrr searches, by rqrr's own adaptive threshold
+    /// The picture in black and white (true for black) by rqrr's adaptive threshold
     /// (`PreparedImage::prepare`), computed to the same bits: a moving average over an
     /// eighth of the width, run in alternating directions along the rows and carried from
     /// row to row, and a pixel darker than 95 % of it is black. rqrr divides three times a
@@ -499,7 +521,30 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_tiled_with_finder_patterns_is_refused_without_a_long_search() {
+        // Finder patterns of 4-pixel modules a module apart, all over a quarter-HD picture:
+        // the search that once tried every three of them on a copy of the picture (rqrr's)
+        // took minutes on such a picture; quirc stops at 32 patterns and 8 grids.
+        let module = 4;
+        let tiles = GrayImage::from_fn(960, 540, |x, y| {
+            let (u, v) = ((x / module) % 8, (y / module) % 8);
+            let ring = (u as i32 - 3).abs().max((v as i32 - 3).abs());
+            Luma([if u == 7 || v == 7 || ring == 2 {
+                220
+            } else {
+                30
+            }])
+        });
+        assert_eq!(
+            decode_qr_image(&png(&tiles)),
+            Err(DccError::QrCode("no QR code found"))
+        );
+    }
+
+    #[test]
     fn the_threshold_is_rqrr_s_own() {
+        use rqrr::PreparedImage;
+
         // Odd sizes, narrow and wide windows, and a picture with real contrast.
         for (width, height) in [(1, 1), (7, 3), (97, 61), (640, 33)] {
             let mut seed = 0x9e37_79b9_7f4a_7c15u64;

@@ -17,6 +17,7 @@
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use crate::error::DccError;
+use crate::qr_finder::RowScan;
 use crate::qr_image::{Grey, grey_row};
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
@@ -52,12 +53,12 @@ impl Header {
 /// Reads `bytes` as a PNG picture of at most `max_dimension` pixels a side and `max_alloc`
 /// bytes inflated. `Ok(None)` for a valid start of a PNG that this module does not handle
 /// (another bit depth, a palette, interlacing) or when no second thread can be had; an error
-/// for a damaged picture.
+/// for a damaged picture. The rows are also searched for finder patterns as they arrive.
 pub(crate) fn read(
     bytes: &[u8],
     max_dimension: usize,
     max_alloc: usize,
-) -> Result<Option<Grey>, DccError> {
+) -> Result<Option<(Grey, RowScan)>, DccError> {
     let rest = bytes.strip_prefix(&SIGNATURE).ok_or_else(damaged)?;
     let mut chunks = Chunks { rest };
     let first = chunks.next().ok_or_else(damaged)??;
@@ -105,13 +106,14 @@ pub(crate) fn read(
         };
         drop(receiver);
         let inflated = inflater.join().map_err(|_| damaged())?;
-        let pixels = pixels?;
+        let (pixels, scan) = pixels?;
         inflated?;
-        Ok(Some(Grey {
+        let grey = Grey {
             width: header.width,
             height: header.height,
             pixels,
-        }))
+        };
+        Ok(Some((grey, scan)))
     })
 }
 
@@ -277,10 +279,12 @@ fn inflate(
     Ok(())
 }
 
-/// Receives the inflated picture block by block and returns its pixels in greyscale.
-fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<Vec<u8>, DccError> {
+/// Receives the inflated picture block by block and returns its pixels in greyscale, with
+/// their rows searched for finder patterns.
+fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<(Vec<u8>, RowScan), DccError> {
     let stride = header.stride();
     let mut pixels = Vec::with_capacity(header.width * header.height);
+    let mut scan = RowScan::new(header.width);
     let mut above = vec![0u8; stride - 1];
     let mut row = Vec::with_capacity(stride);
     let mut rows = 0;
@@ -298,7 +302,9 @@ fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<Vec<u8>, DccEr
             }
             let (&mut kind, current) = row.split_first_mut().ok_or_else(damaged)?;
             undo_filter(kind, header.channels, &above, current)?;
+            let start = pixels.len();
             grey_row(current, header.channels, &mut pixels);
+            scan.row(&pixels[start..]);
             above.copy_from_slice(current);
             row.clear();
             rows += 1;
@@ -307,7 +313,7 @@ fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<Vec<u8>, DccEr
     if rows != header.height || !row.is_empty() {
         return Err(damaged());
     }
-    Ok(pixels)
+    Ok((pixels, scan))
 }
 
 /// Undoes filter `kind` on `row` (§9.2), given the row above, already unfiltered.
@@ -456,7 +462,7 @@ mod tests {
                 png::Filter::Adaptive,
             ] {
                 let file = encode(&pixels, width, height, colour, filter);
-                let grey = read(&file, LIMIT, ALLOC).unwrap().unwrap();
+                let (grey, _) = read(&file, LIMIT, ALLOC).unwrap().unwrap();
                 assert_eq!((grey.width, grey.height), (width, height));
                 assert_eq!(grey.pixels, expected, "{colour:?} with {filter:?}");
             }
@@ -472,7 +478,7 @@ mod tests {
         let mut writer = encoder.write_header().unwrap();
         writer.write_image_data(&[7; 32]).unwrap();
         writer.finish().unwrap();
-        assert_eq!(read(&out, LIMIT, ALLOC).unwrap(), None);
+        assert!(read(&out, LIMIT, ALLOC).unwrap().is_none());
     }
 
     /// Rewrites chunk `kind`'s data with `edit` and gives it a correct CRC again.
@@ -566,7 +572,7 @@ mod tests {
             with_chunk(&good, b"IDAT", move |d| *d = zlib.clone())
         };
         let fine = with_rows(rows(8, 0));
-        let grey = read(&fine, LIMIT, ALLOC).unwrap().unwrap();
+        let (grey, _) = read(&fine, LIMIT, ALLOC).unwrap().unwrap();
         assert_eq!(grey.pixels, vec![1; 16 * 8]);
         assert_eq!(rows(8, 0).len(), 8 * stride);
         refused(&with_rows(rows(7, 0)), "a row short");
