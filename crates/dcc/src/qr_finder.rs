@@ -90,6 +90,17 @@ pub(crate) struct RowScan {
     sums: Vec<u32>,
     dark: Vec<u8>,
     hits: Vec<Hit>,
+    /// Places rows still cross, and places no row has crossed for a while.
+    open: Vec<Candidate>,
+    closed: Vec<Candidate>,
+    /// For reading before the picture is complete: how many closed places have been looked
+    /// at and checked across, the finder patterns found among them, and the threes of them
+    /// already read or waiting for the rows their code covers (at most [`MAX_CORNERS`]).
+    checked: usize,
+    confirms: usize,
+    finders: Vec<Finder>,
+    tried: Vec<[usize; 3]>,
+    waiting: Vec<([usize; 3], f32)>,
 }
 
 impl RowScan {
@@ -103,6 +114,13 @@ impl RowScan {
             sums: Vec::with_capacity(width + 1),
             dark: Vec::with_capacity(width),
             hits: Vec::new(),
+            open: Vec::new(),
+            closed: Vec::new(),
+            checked: 0,
+            confirms: 0,
+            finders: Vec::new(),
+            tried: Vec::new(),
+            waiting: Vec::new(),
         }
     }
 
@@ -127,6 +145,7 @@ impl RowScan {
         let width = row.len().min(self.width);
         let row = &row[..width];
         self.dark_pixels(row);
+        let first_hit = self.hits.len();
         // Runs are measured between changes of colour, so a pixel costs a comparison.
         let mut runs = [0u32; 5];
         let mut changes = 0u32;
@@ -153,6 +172,46 @@ impl RowScan {
                     y,
                     width: runs.iter().sum(),
                 });
+            }
+        }
+        self.gather(y, first_hit);
+    }
+
+    /// Closes the places no row has crossed for two scanned rows and a module, then adds
+    /// the hits from `first` on (row `y`'s) to the places they continue, or as new places.
+    fn gather(&mut self, y: u32, first: usize) {
+        let closed = &mut self.closed;
+        self.open.retain(|c| {
+            let gap = STEP * (c.width_sum / u64::from(7 * c.rows)).max(2) as u32;
+            let done = c.last_y + gap < y;
+            if done {
+                closed.push(*c);
+            }
+            !done
+        });
+        for hit in self.hits.get(first..).unwrap_or_default() {
+            let module = (hit.width / 7).max(1);
+            let near = self.open.iter_mut().find(|c| {
+                c.last_y < hit.y
+                    && c.last_centre2.abs_diff(hit.centre2) <= 2 * module
+                    && (c.width() - hit.width as f32).abs() <= c.width() / 2.0
+            });
+            match near {
+                Some(c) => {
+                    c.centre2_sum += u64::from(hit.centre2);
+                    c.width_sum += u64::from(hit.width);
+                    c.rows += 1;
+                    c.last_y = hit.y;
+                    c.last_centre2 = hit.centre2;
+                }
+                None => self.open.push(Candidate {
+                    centre2_sum: u64::from(hit.centre2),
+                    width_sum: u64::from(hit.width),
+                    rows: 1,
+                    first_y: hit.y,
+                    last_y: hit.y,
+                    last_centre2: hit.centre2,
+                }),
             }
         }
     }
@@ -218,55 +277,85 @@ impl RowScan {
 
     /// The places several rows agree on, the best supported first.
     fn candidates(&self, grey: &Grey) -> Vec<Candidate> {
-        let mut open: Vec<Candidate> = Vec::new();
-        let mut closed: Vec<Candidate> = Vec::new();
-        let mut row = None;
-        for hit in &self.hits {
-            if row != Some(hit.y) {
-                row = Some(hit.y);
-                // Places no row has crossed for two scanned rows and a module are complete.
-                open.retain(|c| {
-                    let gap = STEP * (c.width_sum / u64::from(7 * c.rows)).max(2) as u32;
-                    let done = c.last_y + gap < hit.y;
-                    if done {
-                        closed.push(*c);
-                    }
-                    !done
-                });
-            }
-            let module = (hit.width / 7).max(1);
-            let near = open.iter_mut().find(|c| {
-                c.last_y < hit.y
-                    && c.last_centre2.abs_diff(hit.centre2) <= 2 * module
-                    && (c.width() - hit.width as f32).abs() <= c.width() / 2.0
-            });
-            match near {
-                Some(c) => {
-                    c.centre2_sum += u64::from(hit.centre2);
-                    c.width_sum += u64::from(hit.width);
-                    c.rows += 1;
-                    c.last_y = hit.y;
-                    c.last_centre2 = hit.centre2;
+        let mut all: Vec<Candidate> = self
+            .closed
+            .iter()
+            .chain(&self.open)
+            .filter(|c| plausible(grey.width.min(grey.height), c))
+            .copied()
+            .collect();
+        all.sort_by_key(|c| std::cmp::Reverse(c.rows));
+        all.truncate(MAX_CANDIDATES);
+        all
+    }
+
+    /// Whether [`RowScan::read_early`] has anything to do once `rows` rows are in: a place
+    /// has been passed since it last looked, or a code's rows have arrived.
+    pub(crate) fn has_news(&self, rows: usize) -> bool {
+        self.closed.len() > self.checked || self.waiting.iter().any(|w| w.1 < rows as f32)
+    }
+
+    /// Reads the code before the picture is complete, once its three finder patterns have
+    /// been passed and the rows its grid covers have arrived: `grey` is the picture so far.
+    /// Each three of patterns is read once here; whatever is not read is searched again in
+    /// the complete picture.
+    pub(crate) fn read_early(&mut self, grey: &Grey) -> Option<String> {
+        if grey.width != self.width || grey.width == 0 {
+            return None;
+        }
+        if self.closed.len() > self.checked {
+            // The picture's height is not known yet; its width bounds the code's size.
+            let fresh = self.closed.get(self.checked..).unwrap_or_default();
+            for c in fresh.iter().filter(|c| plausible(grey.width, c)) {
+                if self.confirms >= MAX_CANDIDATES || self.finders.len() >= MAX_FINDERS {
+                    break;
                 }
-                None => open.push(Candidate {
-                    centre2_sum: u64::from(hit.centre2),
-                    width_sum: u64::from(hit.width),
-                    rows: 1,
-                    first_y: hit.y,
-                    last_y: hit.y,
-                    last_centre2: hit.centre2,
-                }),
+                self.confirms += 1;
+                self.finders.extend(confirm(grey, c));
+            }
+            self.checked = self.closed.len();
+            let mut corners = corners(&self.finders);
+            corners.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, three) in corners.into_iter().take(MAX_CORNERS) {
+                let known =
+                    self.tried.contains(&three) || self.waiting.iter().any(|w| w.0 == three);
+                if !known && self.tried.len() + self.waiting.len() < MAX_CORNERS {
+                    let [a, b, c] = three.map(|i| self.finders[i]);
+                    self.waiting.push((three, lowest_row(&a, &b, &c)));
+                }
             }
         }
-        closed.extend(open);
-        // At least two rows should agree (a pattern turned by 45° agrees on few), and a
-        // pattern is at most a third of its code.
-        let side = grey.width.min(grey.height) as f32;
-        closed.retain(|c| c.rows >= 2 && 2.5 * c.width() <= side);
-        closed.sort_by_key(|c| std::cmp::Reverse(c.rows));
-        closed.truncate(MAX_CANDIDATES);
-        closed
+        let rows = grey.height as f32;
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            self.waiting.iter().partition(|(_, lowest)| *lowest < rows);
+        self.waiting = waiting;
+        for (three, _) in ready {
+            self.tried.push(three);
+            let [a, b, c] = three.map(|i| self.finders[i]);
+            if let Some(text) = read_grid(grey, &a, &b, &c) {
+                return Some(text);
+            }
+        }
+        None
     }
+}
+
+/// Whether a place is worth checking: at least two rows agree (a pattern turned by 45°
+/// agrees on few), and a pattern is at most a third of its code.
+fn plausible(side: usize, c: &Candidate) -> bool {
+    c.rows >= 2 && 2.5 * c.width() <= side as f32
+}
+
+/// The lowest row the code with finder patterns `a`, `b` and `c` reaches, with room for
+/// perspective: its fourth corner is where b + c − a puts it, give or take a tenth of the
+/// code, and each corner is half a pattern beyond a pattern's centre.
+fn lowest_row(a: &Finder, b: &Finder, c: &Finder) -> f32 {
+    let d = (b.x + c.x - a.x, b.y + c.y - a.y);
+    let span = (b.x - a.x)
+        .hypot(b.y - a.y)
+        .max((c.x - a.x).hypot(c.y - a.y));
+    let lowest = [a.y, b.y, c.y, d.1].into_iter().fold(f32::MIN, f32::max);
+    lowest + 5.0 * a.module.max(b.module).max(c.module) + span / 10.0
 }
 
 /// Whether dark, light, dark, light and dark runs stand 1:1:3:1:1, within three quarters of a
@@ -703,6 +792,7 @@ mod tests {
     use qrcode::{EcLevel, QrCode, Version};
 
     use super::*;
+    use crate::qr_png::Reading;
 
     /// A small deterministic generator for sensor-like noise.
     struct XorShift(u64);
@@ -877,23 +967,75 @@ mod tests {
         assert_eq!(quick(&grey).as_deref(), Some(text.as_str()));
     }
 
+    fn png_of(grey: &Grey) -> Vec<u8> {
+        let picture =
+            image::GrayImage::from_raw(grey.width as u32, grey.height as u32, grey.pixels.clone())
+                .expect("the right size");
+        let mut png = std::io::Cursor::new(Vec::new());
+        picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        png.into_inner()
+    }
+
     #[test]
-    fn a_png_s_rows_are_searched_as_they_are_read() {
+    fn a_png_s_code_is_read_as_soon_as_its_rows_are_in() {
         let text = text(600);
         let code = QrCode::new(text.as_bytes()).unwrap();
         let grey = turned(&code, 700, 600, 4.0, 12.0);
-        let picture =
-            image::GrayImage::from_raw(700, 600, grey.pixels.clone()).expect("the right size");
-        let mut png = std::io::Cursor::new(Vec::new());
-        picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
-        let (read, streamed) = crate::qr_png::read(&png.into_inner(), 8_192, 1 << 28)
-            .unwrap()
-            .unwrap();
+        let Some(Reading::Code(early)) =
+            crate::qr_png::read(&png_of(&grey), 8_192, 1 << 28).unwrap()
+        else {
+            panic!("read before the end");
+        };
+        assert_eq!(early, text);
+        // Row by row as the rows came: the same places, and the code read from the rows down
+        // to just below it, not from the whole picture.
+        let mut scan = RowScan::new(grey.width);
+        let mut rows = 0;
+        let read_at = loop {
+            let row = &grey.pixels[rows * grey.width..(rows + 1) * grey.width];
+            scan.row(row);
+            rows += 1;
+            if scan.has_news(rows) {
+                let so_far = Grey {
+                    width: grey.width,
+                    height: rows,
+                    pixels: grey.pixels[..rows * grey.width].to_vec(),
+                };
+                if let Some(read) = scan.read_early(&so_far) {
+                    assert_eq!(read, text);
+                    break rows;
+                }
+            }
+            assert!(rows < grey.height, "never read early");
+        };
+        assert!(
+            read_at < grey.height - 40,
+            "read at row {read_at} of {}",
+            grey.height
+        );
+        let whole = RowScan::over(&grey);
+        assert_eq!(scan.hits[..], whole.hits[..scan.hits.len()]);
+    }
+
+    #[test]
+    fn a_png_without_a_readable_code_is_read_whole() {
+        let text = text(600);
+        let code = QrCode::new(text.as_bytes()).unwrap();
+        let mut grey = turned(&code, 700, 600, 4.0, 12.0);
+        // A stripe across the code's middle that no error correction can mend.
+        for row in grey.pixels.chunks_exact_mut(700).skip(280).take(40) {
+            row[150..550].fill(35);
+        }
+        let Some(Reading::Picture(read, streamed)) =
+            crate::qr_png::read(&png_of(&grey), 8_192, 1 << 28).unwrap()
+        else {
+            panic!("no code to read");
+        };
         assert_eq!(read, grey);
         let whole = RowScan::over(&grey);
         assert!(!whole.hits.is_empty());
         assert_eq!(streamed.hits, whole.hits);
-        assert_eq!(streamed.read(&read).as_deref(), Some(text.as_str()));
+        assert_eq!(streamed.read(&read), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use zune_jpeg::zune_core::options::DecoderOptions;
 
 use crate::error::DccError;
 use crate::qr_finder::RowScan;
+use crate::qr_png::Reading;
 
 /// Largest width or height accepted, in pixels: a 40 MP camera picture fits.
 const MAX_DIMENSION: u32 = 8_192;
@@ -41,7 +42,11 @@ const MIN_REDUCED_SIDE: usize = 480;
 
 /// Decodes the first readable QR code in a PNG or JPEG picture and returns its text.
 pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
-    let (picture, scanned) = luma(bytes)?;
+    let (picture, scanned) = match luma(bytes)? {
+        Greyscale::Picture(picture, scanned) => (picture, scanned),
+        // Read while the picture was still being read (qr_png.rs).
+        Greyscale::Code(text) => return Ok(text),
+    };
     // The quick look for a code held flat (qr_finder.rs), on rows searched as they were read.
     if let Some(text) = scanned.as_ref().and_then(|scan| scan.read(&picture)) {
         return Ok(text);
@@ -97,6 +102,13 @@ pub fn decode_qr_image(bytes: &[u8]) -> Result<String, DccError> {
     })
 }
 
+/// A picture read to greyscale, with its rows searched for finder patterns where it was read
+/// row by row; or the text of a code already read from its rows while it was being read.
+enum Greyscale {
+    Picture(Grey, Option<Box<RowScan>>),
+    Code(String),
+}
+
 /// A greyscale picture, one byte a pixel, row after row.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Grey {
@@ -107,9 +119,9 @@ pub(crate) struct Grey {
 
 /// Reads a PNG or JPEG picture into greyscale, within the size limits, with its rows
 /// already searched for finder patterns where the picture was read row by row.
-fn luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
+fn luma(bytes: &[u8]) -> Result<Greyscale, DccError> {
     match image::guess_format(bytes) {
-        Ok(ImageFormat::Jpeg) => Ok((jpeg_luma(bytes)?, None)),
+        Ok(ImageFormat::Jpeg) => Ok(Greyscale::Picture(jpeg_luma(bytes)?, None)),
         Ok(ImageFormat::Png) => png_luma(bytes),
         _ => Err(DccError::Image("only PNG and JPEG pictures are supported")),
     }
@@ -151,10 +163,12 @@ fn jpeg_luma(bytes: &[u8]) -> Result<Grey, DccError> {
 /// between: a noisy camera frame barely compresses, and the copy and conversion pass over it
 /// cost a tenth of reading it. The common 8-bit pictures are read on two threads by qr_png.rs
 /// first; interlaced and palette pictures go through the general decoder.
-fn png_luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
+fn png_luma(bytes: &[u8]) -> Result<Greyscale, DccError> {
     let max_alloc = usize::try_from(MAX_ALLOC).unwrap_or(usize::MAX);
-    if let Some((grey, scan)) = crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)? {
-        return Ok((grey, Some(scan)));
+    match crate::qr_png::read(bytes, MAX_DIMENSION as usize, max_alloc)? {
+        Some(Reading::Picture(grey, scan)) => return Ok(Greyscale::Picture(grey, Some(scan))),
+        Some(Reading::Code(text)) => return Ok(Greyscale::Code(text)),
+        None => {}
     }
     let damaged = || DccError::Image("the picture is damaged or too large");
     let limits = png::Limits {
@@ -175,10 +189,18 @@ fn png_luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
         png::ColorType::GrayscaleAlpha => 2,
         png::ColorType::Rgb => 3,
         png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => return Ok((image_luma(bytes, ImageFormat::Png)?, None)),
+        png::ColorType::Indexed => {
+            return Ok(Greyscale::Picture(
+                image_luma(bytes, ImageFormat::Png)?,
+                None,
+            ));
+        }
     };
     if interlaced {
-        return Ok((image_luma(bytes, ImageFormat::Png)?, None));
+        return Ok(Greyscale::Picture(
+            image_luma(bytes, ImageFormat::Png)?,
+            None,
+        ));
     }
     // u32 to usize is lossless on every supported target; dimensions are at most 8,192.
     let (width, height) = (width as usize, height as usize);
@@ -195,7 +217,7 @@ fn png_luma(bytes: &[u8]) -> Result<(Grey, Option<RowScan>), DccError> {
         height,
         pixels,
     };
-    Ok((grey, None))
+    Ok(Greyscale::Picture(grey, None))
 }
 
 /// Any supported picture through the general decoder, then converted to greyscale.

@@ -5,7 +5,9 @@
 //! A camera picture barely compresses, so inflating it is most of the work of reading it
 //! (about 40 % of finding the code in a noisy Full HD PNG), and undoing the filters a fifth;
 //! one after the other they were over the 20 ms a gate may spend on a picture. Side by side,
-//! the picture is read in about the time inflating takes. Every other kind of PNG is left to
+//! the picture is read in about the time inflating takes. The rows are searched for a QR
+//! code's finder patterns as they come (qr_finder.rs), and once a code held flat has been
+//! read from the rows so far, the rest is not inflated. Every other kind of PNG is left to
 //! the `png` crate ([`read`] answers `None`).
 //!
 //! The container is PNG as ISO/IEC 15948 (W3C PNG, 2nd edition) gives it: the signature, then
@@ -53,12 +55,14 @@ impl Header {
 /// Reads `bytes` as a PNG picture of at most `max_dimension` pixels a side and `max_alloc`
 /// bytes inflated. `Ok(None)` for a valid start of a PNG that this module does not handle
 /// (another bit depth, a palette, interlacing) or when no second thread can be had; an error
-/// for a damaged picture. The rows are also searched for finder patterns as they arrive.
+/// for a damaged picture. The rows are also searched for finder patterns as they arrive, and
+/// a code held flat is read as soon as its rows are in: the rest of the image data, whose
+/// chunks' CRCs are checked first, is then not inflated.
 pub(crate) fn read(
     bytes: &[u8],
     max_dimension: usize,
     max_alloc: usize,
-) -> Result<Option<(Grey, RowScan)>, DccError> {
+) -> Result<Option<Reading>, DccError> {
     let rest = bytes.strip_prefix(&SIGNATURE).ok_or_else(damaged)?;
     let mut chunks = Chunks { rest };
     let first = chunks.next().ok_or_else(damaged)??;
@@ -99,22 +103,29 @@ pub(crate) fn read(
         };
         // The image data's CRCs are checked here while the other thread inflates it: this
         // thread waits for rows anyway.
-        let pixels = if image.iter().all(Chunk::intact) {
+        let reading = if image.iter().all(Chunk::intact) {
             unfilter(header, &receiver)
         } else {
             Err(damaged())
         };
+        // Once the code is read, the inflater finds no one listening and stops.
         drop(receiver);
         let inflated = inflater.join().map_err(|_| damaged())?;
-        let (pixels, scan) = pixels?;
-        inflated?;
-        let grey = Grey {
-            width: header.width,
-            height: header.height,
-            pixels,
-        };
-        Ok(Some((grey, scan)))
+        let reading = reading?;
+        if let Reading::Picture(..) = reading {
+            inflated?;
+        }
+        Ok(Some(reading))
     })
+}
+
+/// What reading a PNG came to.
+#[derive(Debug)]
+pub(crate) enum Reading {
+    /// The whole picture in greyscale, with its rows searched for finder patterns.
+    Picture(Grey, Box<RowScan>),
+    /// The text of a code read before the picture was complete.
+    Code(String),
 }
 
 /// The picture's header, if this module reads such pictures.
@@ -280,8 +291,8 @@ fn inflate(
 }
 
 /// Receives the inflated picture block by block and returns its pixels in greyscale, with
-/// their rows searched for finder patterns.
-fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<(Vec<u8>, RowScan), DccError> {
+/// their rows searched for finder patterns, unless a code is read from the rows so far.
+fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<Reading, DccError> {
     let stride = header.stride();
     let mut pixels = Vec::with_capacity(header.width * header.height);
     let mut scan = RowScan::new(header.width);
@@ -308,12 +319,29 @@ fn unfilter(header: Header, blocks: &Receiver<Vec<u8>>) -> Result<(Vec<u8>, RowS
             above.copy_from_slice(current);
             row.clear();
             rows += 1;
+            if scan.has_news(rows) {
+                let so_far = Grey {
+                    width: header.width,
+                    height: rows,
+                    pixels: std::mem::take(&mut pixels),
+                };
+                let text = scan.read_early(&so_far);
+                pixels = so_far.pixels;
+                if let Some(text) = text {
+                    return Ok(Reading::Code(text));
+                }
+            }
         }
     }
     if rows != header.height || !row.is_empty() {
         return Err(damaged());
     }
-    Ok((pixels, scan))
+    let grey = Grey {
+        width: header.width,
+        height: header.height,
+        pixels,
+    };
+    Ok(Reading::Picture(grey, Box::new(scan)))
 }
 
 /// Undoes filter `kind` on `row` (§9.2), given the row above, already unfiltered.
@@ -462,7 +490,9 @@ mod tests {
                 png::Filter::Adaptive,
             ] {
                 let file = encode(&pixels, width, height, colour, filter);
-                let (grey, _) = read(&file, LIMIT, ALLOC).unwrap().unwrap();
+                let Some(Reading::Picture(grey, _)) = read(&file, LIMIT, ALLOC).unwrap() else {
+                    panic!("a picture");
+                };
                 assert_eq!((grey.width, grey.height), (width, height));
                 assert_eq!(grey.pixels, expected, "{colour:?} with {filter:?}");
             }
@@ -572,7 +602,9 @@ mod tests {
             with_chunk(&good, b"IDAT", move |d| *d = zlib.clone())
         };
         let fine = with_rows(rows(8, 0));
-        let (grey, _) = read(&fine, LIMIT, ALLOC).unwrap().unwrap();
+        let Some(Reading::Picture(grey, _)) = read(&fine, LIMIT, ALLOC).unwrap() else {
+            panic!("a picture");
+        };
         assert_eq!(grey.pixels, vec![1; 16 * 8]);
         assert_eq!(rows(8, 0).len(), 8 * stride);
         refused(&with_rows(rows(7, 0)), "a row short");
