@@ -61,8 +61,15 @@ struct Candidate {
 }
 
 impl Candidate {
+    /// The centre, as a pixel index (a run over pixels 4 to 7 has its centre at 5.5).
     fn x(&self) -> f32 {
-        self.centre2_sum as f32 / (2 * self.rows) as f32
+        self.centre2_sum as f32 / (2 * self.rows) as f32 - 0.5
+    }
+
+    /// The row below which the whole pattern has arrived: its centre, half its height (3.5
+    /// modules) and a module to spare.
+    fn complete_below(&self) -> f32 {
+        (self.first_y + self.last_y) as f32 / 2.0 + self.width() * 4.5 / 7.0 + 1.0
     }
 
     fn width(&self) -> f32 {
@@ -177,7 +184,7 @@ impl RowScan {
         self.gather(y, first_hit);
     }
 
-    /// Closes the places no row has crossed for two scanned rows and a module, then adds
+    /// Closes the places no row has crossed for two modules' height (at least four rows), then adds
     /// the hits from `first` on (row `y`'s) to the places they continue, or as new places.
     fn gather(&mut self, y: u32, first: usize) {
         let closed = &mut self.closed;
@@ -292,7 +299,11 @@ impl RowScan {
     /// Whether [`RowScan::read_early`] has anything to do once `rows` rows are in: a place
     /// has been passed since it last looked, or a code's rows have arrived.
     pub(crate) fn has_news(&self, rows: usize) -> bool {
-        self.closed.len() > self.checked || self.waiting.iter().any(|w| w.1 < rows as f32)
+        let rows = rows as f32;
+        self.closed
+            .get(self.checked)
+            .is_some_and(|c| c.complete_below() < rows)
+            || self.waiting.iter().any(|w| w.1 < rows)
     }
 
     /// Reads the code before the picture is complete, once its three finder patterns have
@@ -303,17 +314,25 @@ impl RowScan {
         if grey.width != self.width || grey.width == 0 {
             return None;
         }
-        if self.closed.len() > self.checked {
-            // The picture's height is not known yet; its width bounds the code's size.
-            let fresh = self.closed.get(self.checked..).unwrap_or_default();
-            for c in fresh.iter().filter(|c| plausible(grey.width, c)) {
-                if self.confirms >= MAX_CANDIDATES || self.finders.len() >= MAX_FINDERS {
-                    break;
-                }
-                self.confirms += 1;
-                self.finders.extend(confirm(grey, c));
+        // Places are checked across once all their rows are in, in the order they closed.
+        let rows = grey.height as f32;
+        let mut fresh = false;
+        while let Some(&c) = self.closed.get(self.checked) {
+            if c.complete_below() >= rows {
+                break;
             }
-            self.checked = self.closed.len();
+            self.checked += 1;
+            fresh = true;
+            // The picture's height is not known yet; its width bounds the code's size.
+            if plausible(grey.width, &c)
+                && self.confirms < MAX_CANDIDATES
+                && self.finders.len() < MAX_FINDERS
+            {
+                self.confirms += 1;
+                self.finders.extend(confirm(grey, &c));
+            }
+        }
+        if fresh {
             let mut corners = corners(&self.finders);
             corners.sort_by(|a, b| a.0.total_cmp(&b.0));
             for (_, three) in corners.into_iter().take(MAX_CORNERS) {
@@ -325,7 +344,6 @@ impl RowScan {
                 }
             }
         }
-        let rows = grey.height as f32;
         let (ready, waiting): (Vec<_>, Vec<_>) =
             self.waiting.iter().partition(|(_, lowest)| *lowest < rows);
         self.waiting = waiting;
@@ -634,13 +652,11 @@ fn read_grid(grey: &Grey, a: &Finder, b: &Finder, c: &Finder) -> Option<String> 
         .filter(|version| (1..=40).contains(version));
     for version in versions {
         let (size, affine) = affine(version);
-        let maps = [Some(affine), corrected(size, &affine, 4.0)];
-        if let Some(text) = maps
-            .into_iter()
-            .flatten()
-            .find_map(|map| sample(grey, &map, size, [a, b, c]))
-        {
-            return Some(text);
+        let text = sample(grey, &affine, size, [a, b, c]).or_else(|| {
+            corrected(size, &affine, 4.0).and_then(|map| sample(grey, &map, size, [a, b, c]))
+        });
+        if text.is_some() {
+            return text;
         }
     }
     // A steeper slant, for the likeliest version only: searched farther.

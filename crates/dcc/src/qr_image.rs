@@ -331,6 +331,9 @@ impl Grey {
     /// limit on how many patterns it kept: a Full HD picture tiled with finder patterns took
     /// it over a minute, where quirc stops at 32 patterns and 8 grids.
     fn read_with_adaptive_threshold(&self) -> (bool, Option<String>) {
+        if self.width == 0 || self.height == 0 {
+            return (false, None);
+        }
         let pixels = self
             .thresholded()
             .into_iter()
