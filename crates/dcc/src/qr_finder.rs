@@ -32,6 +32,9 @@ const STEP: u32 = 2;
 /// At most this many row crossings are kept: a picture crowded with look-alikes (a page of
 /// small print, a pattern made to match) is left to the general search.
 const MAX_HITS: usize = 4_096;
+/// A picture of at least this many pixels is scanned on two threads when it is whole already
+/// (a JPEG): a Full HD frame.
+const SPLIT_PIXELS: usize = 1920 * 1080;
 /// At most this many places are checked across their columns, the best supported first.
 const MAX_CANDIDATES: usize = 64;
 /// At most this many checked finder patterns are tried in threes, and at most this many
@@ -50,7 +53,7 @@ struct Hit {
 }
 
 /// Rows that cross one place in the same proportions, one below another.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Candidate {
     centre2_sum: u64,
     width_sum: u64,
@@ -131,15 +134,68 @@ impl RowScan {
         }
     }
 
-    /// Scans a whole picture.
+    /// Scans a whole picture. A large one is searched in two halves side by side, the lower
+    /// half on a second thread; the places are then gathered from both halves' rows in order,
+    /// as if the rows had come one by one.
     pub(crate) fn over(grey: &Grey) -> RowScan {
         let mut scan = RowScan::new(grey.width);
-        if grey.width > 0 {
+        if grey.width == 0 {
+            return scan;
+        }
+        let rows = grey.pixels.chunks_exact(grey.width);
+        if grey.pixels.len() < SPLIT_PIXELS {
+            for row in rows {
+                scan.row(row);
+            }
+            return scan;
+        }
+        let half = grey.height / 2 / STEP as usize * STEP as usize;
+        let (upper, lower) = grey.pixels.split_at(half * grey.width);
+        let lower_hits = std::thread::scope(|scope| {
+            let lower = std::thread::Builder::new()
+                .name("qr-rows".into())
+                .spawn_scoped(scope, || {
+                    let mut lower_scan = RowScan::new(grey.width);
+                    lower_scan.find_all(lower, half as u32);
+                    lower_scan.hits
+                });
+            match lower {
+                Ok(lower) => {
+                    scan.find_all(upper, 0);
+                    lower.join().ok()
+                }
+                Err(_) => None,
+            }
+        });
+        let Some(lower_hits) = lower_hits else {
+            // No second thread: one row after another.
+            let mut scan = RowScan::new(grey.width);
             for row in grey.pixels.chunks_exact(grey.width) {
                 scan.row(row);
             }
+            return scan;
+        };
+        let room = MAX_HITS.saturating_sub(scan.hits.len());
+        scan.hits.extend(lower_hits.into_iter().take(room));
+        let mut first = 0;
+        for y in (0..grey.height as u32).step_by(STEP as usize) {
+            let last = first + scan.hits[first..].iter().take_while(|h| h.y == y).count();
+            scan.gather(y, first..last);
+            first = last;
         }
+        scan.y = grey.height as u32;
         scan
+    }
+
+    /// Searches the rows of `pixels`, the first of them row `y` of the picture, for hits
+    /// only.
+    fn find_all(&mut self, pixels: &[u8], y: u32) {
+        for (k, row) in pixels.chunks_exact(self.width).enumerate() {
+            let y = y + k as u32;
+            if y.is_multiple_of(STEP) {
+                self.find_hits(row, y);
+            }
+        }
     }
 
     /// Scans the next row of the picture.
@@ -149,10 +205,16 @@ impl RowScan {
         if !y.is_multiple_of(STEP) {
             return;
         }
+        let first_hit = self.hits.len();
+        self.find_hits(row, y);
+        self.gather(y, first_hit..self.hits.len());
+    }
+
+    /// Adds row `y`'s hits to `self.hits`.
+    fn find_hits(&mut self, row: &[u8], y: u32) {
         let width = row.len().min(self.width);
         let row = &row[..width];
         self.dark_pixels(row);
-        let first_hit = self.hits.len();
         // Runs are measured between changes of colour, so a pixel costs a comparison.
         let mut runs = [0u32; 5];
         let mut changes = 0u32;
@@ -181,12 +243,11 @@ impl RowScan {
                 });
             }
         }
-        self.gather(y, first_hit);
     }
 
     /// Closes the places no row has crossed for two modules' height (at least four rows), then adds
-    /// the hits from `first` on (row `y`'s) to the places they continue, or as new places.
-    fn gather(&mut self, y: u32, first: usize) {
+    /// the hits of row `y` (`self.hits[row]`) to the places they continue, or as new places.
+    fn gather(&mut self, y: u32, row: std::ops::Range<usize>) {
         let closed = &mut self.closed;
         self.open.retain(|c| {
             let gap = STEP * (c.width_sum / u64::from(7 * c.rows)).max(2) as u32;
@@ -196,7 +257,7 @@ impl RowScan {
             }
             !done
         });
-        for hit in self.hits.get(first..).unwrap_or_default() {
+        for hit in self.hits.get(row).unwrap_or_default() {
             let module = (hit.width / 7).max(1);
             let near = self.open.iter_mut().find(|c| {
                 c.last_y < hit.y
@@ -1031,6 +1092,24 @@ mod tests {
         );
         let whole = RowScan::over(&grey);
         assert_eq!(scan.hits[..], whole.hits[..scan.hits.len()]);
+    }
+
+    #[test]
+    fn a_large_picture_scanned_in_two_halves_finds_what_one_pass_finds() {
+        let text = text(600);
+        let code = QrCode::new(text.as_bytes()).unwrap();
+        // The code across the line between the halves, as a camera frame centres it.
+        let grey = turned(&code, 1920, 1080, 6.0, 7.0);
+        let mut one_pass = RowScan::new(grey.width);
+        for row in grey.pixels.chunks_exact(grey.width) {
+            one_pass.row(row);
+        }
+        let halves = RowScan::over(&grey);
+        assert!(!halves.hits.is_empty());
+        assert_eq!(halves.hits, one_pass.hits);
+        assert_eq!(halves.open, one_pass.open);
+        assert_eq!(halves.closed, one_pass.closed);
+        assert_eq!(halves.read(&grey).as_deref(), Some(text.as_str()));
     }
 
     #[test]
