@@ -159,22 +159,15 @@ impl RowScan {
                     lower_scan.find_all(lower, half as u32);
                     lower_scan.hits
                 });
-            match lower {
-                Ok(lower) => {
-                    scan.find_all(upper, 0);
-                    lower.join().ok()
-                }
-                Err(_) => None,
-            }
+            scan.find_all(upper, 0);
+            lower.ok().and_then(|lower| lower.join().ok())
         });
-        let Some(lower_hits) = lower_hits else {
-            // No second thread: one row after another.
-            let mut scan = RowScan::new(grey.width);
-            for row in grey.pixels.chunks_exact(grey.width) {
-                scan.row(row);
-            }
-            return scan;
-        };
+        // Without a second thread, the lower half after the upper one.
+        let lower_hits = lower_hits.unwrap_or_else(|| {
+            let mut lower_scan = RowScan::new(grey.width);
+            lower_scan.find_all(lower, half as u32);
+            lower_scan.hits
+        });
         let room = MAX_HITS.saturating_sub(scan.hits.len());
         scan.hits.extend(lower_hits.into_iter().take(room));
         let mut first = 0;
