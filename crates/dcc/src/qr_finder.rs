@@ -142,9 +142,8 @@ impl RowScan {
         if grey.width == 0 {
             return scan;
         }
-        let rows = grey.pixels.chunks_exact(grey.width);
         if grey.pixels.len() < SPLIT_PIXELS {
-            for row in rows {
+            for row in grey.pixels.chunks_exact(grey.width) {
                 scan.row(row);
             }
             return scan;
@@ -328,12 +327,9 @@ impl RowScan {
             .filter_map(|c| confirm(grey, c))
             .take(MAX_FINDERS)
             .collect();
-        let mut corners = corners(&finders);
-        corners.sort_by(|a, b| a.0.total_cmp(&b.0));
-        corners
-            .iter()
-            .take(MAX_CORNERS)
-            .find_map(|&(_, [a, b, c])| read_grid(grey, &finders[a], &finders[b], &finders[c]))
+        corners(&finders)
+            .into_iter()
+            .find_map(|[a, b, c]| read_grid(grey, &finders[a], &finders[b], &finders[c]))
     }
 
     /// The places several rows agree on, the best supported first.
@@ -387,9 +383,7 @@ impl RowScan {
             }
         }
         if fresh {
-            let mut corners = corners(&self.finders);
-            corners.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for (_, three) in corners.into_iter().take(MAX_CORNERS) {
+            for three in corners(&self.finders) {
                 let known =
                     self.tried.contains(&three) || self.waiting.iter().any(|w| w.0 == three);
                 if !known && self.tried.len() + self.waiting.len() < MAX_CORNERS {
@@ -559,10 +553,10 @@ fn crossing(
     Some((along as f32 + centre, five.iter().sum::<u32>() as f32))
 }
 
-/// Threes of finder patterns that could be one code's, with how far they are from the
-/// right-angled, isosceles corner of a square (0 for an exact one): (score, [top left, top
-/// right, bottom left]).
-fn corners(finders: &[Finder]) -> Vec<(f32, [usize; 3])> {
+/// Threes of finder patterns that could be one code's, as [top left, top right, bottom left]:
+/// at most [`MAX_CORNERS`], the nearest to the right-angled, isosceles corner of a square
+/// first.
+fn corners(finders: &[Finder]) -> Vec<[usize; 3]> {
     let mut found = Vec::new();
     for (a, fa) in finders.iter().enumerate() {
         for (b, fb) in finders.iter().enumerate() {
@@ -594,7 +588,12 @@ fn corners(finders: &[Finder]) -> Vec<(f32, [usize; 3])> {
             }
         }
     }
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
     found
+        .into_iter()
+        .take(MAX_CORNERS)
+        .map(|(_, order)| order)
+        .collect()
 }
 
 /// Where a code's modules are in the picture: module coordinates (u, v), from the code's top
@@ -1018,7 +1017,7 @@ mod tests {
             .filter_map(|c| confirm(&grey, c))
             .collect();
         assert_eq!(finders.len(), 3, "{finders:?}");
-        let [(_, [a, b, c])] = corners(&finders)[..] else {
+        let [[a, b, c]] = corners(&finders)[..] else {
             panic!("one corner");
         };
         let [a, b, c] = [&finders[a], &finders[b], &finders[c]];

@@ -329,41 +329,31 @@ impl Grey {
     /// The threshold is rqrr's, whose detector this search replaced. rqrr tried every
     /// three finder-like patterns it found on a fresh copy of the whole picture, with no
     /// limit on how many patterns it kept: a Full HD picture tiled with finder patterns took
-    /// it over a minute, where quirc stops at 32 patterns and 8 grids.
+    /// it over three minutes, where quirc stops at 32 patterns and 8 grids.
     fn read_with_adaptive_threshold(&self) -> (bool, Option<String>) {
         if self.width == 0 || self.height == 0 {
             return (false, None);
         }
-        let pixels = self
-            .thresholded()
-            .into_iter()
-            .map(|black| if black { 0 } else { 255 })
-            .collect();
-        let two_level = Grey {
-            width: self.width,
-            height: self.height,
-            pixels,
-        };
-        two_level.read_with_quirc()
+        self.thresholded().read_with_quirc()
     }
 
-    /// The picture in black and white (true for black) by rqrr's adaptive threshold
+    /// The picture in black (0) and white (255) by rqrr's adaptive threshold
     /// (`PreparedImage::prepare`), computed to the same bits: a moving average over an
     /// eighth of the width, run in alternating directions along the rows and carried from
     /// row to row, and a pixel darker than 95 % of it is black. rqrr divides three times a
     /// pixel, which made the threshold its costliest step; here each division is a multiply.
-    fn thresholded(&self) -> Vec<bool> {
+    fn thresholded(&self) -> Grey {
         let (w, h) = (self.width, self.height);
         let window = (w / 8).max(1) as u64;
         let by_window = Divider::new(window);
         let by_limit = Divider::new(200 * window);
-        let mut black = vec![false; w * h];
+        let mut two_level = vec![255u8; w * h];
         let mut row_average = vec![0u64; w];
         let (mut avg_v, mut avg_u) = (0u64, 0u64);
         for (y, (row, out)) in self
             .pixels
             .chunks_exact(w)
-            .zip(black.chunks_exact_mut(w))
+            .zip(two_level.chunks_exact_mut(w))
             .enumerate()
         {
             row_average.fill(0);
@@ -379,10 +369,16 @@ impl Grey {
                 row_average[u] += avg_u;
             }
             for ((out, &pixel), &average) in out.iter_mut().zip(row).zip(&row_average) {
-                *out = u64::from(pixel) < by_limit.div(average * 95);
+                if u64::from(pixel) < by_limit.div(average * 95) {
+                    *out = 0;
+                }
             }
         }
-        black
+        Grey {
+            width: w,
+            height: h,
+            pixels: two_level,
+        }
     }
 }
 
@@ -587,7 +583,12 @@ mod tests {
                 height,
                 pixels,
             };
-            let black = picture.thresholded();
+            let black: Vec<bool> = picture
+                .thresholded()
+                .pixels
+                .iter()
+                .map(|&p| p == 0)
+                .collect();
             let ours =
                 PreparedImage::prepare_from_bitmap(width, height, |x, y| black[y * width + x]);
             let theirs = PreparedImage::prepare_from_greyscale(width, height, |x, y| {
