@@ -22,7 +22,6 @@ mod dsc;
 mod error;
 mod json;
 mod model;
-mod p256;
 mod qr_finder;
 pub mod qr_image;
 mod qr_png;

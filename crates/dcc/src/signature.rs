@@ -12,10 +12,7 @@ use aws_lc_rs::signature::{
     RSA_PSS_2048_8192_SHA256,
 };
 
-use std::sync::Arc;
-
 use crate::error::DccError;
-use crate::p256;
 
 /// A COSE signature algorithm this verifier accepts (RFC 9053 §2.1, RFC 8230 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +40,8 @@ impl Algorithm {
 /// A signer's public key, parsed once when the signer certificate is trusted.
 #[derive(Clone)]
 pub(crate) enum SignerKey {
-    /// ECDSA on P-256: checked with precomputed multiples of the key (p256.rs) when its point
-    /// is given uncompressed, as signer certificates give it, and by aws-lc-rs otherwise.
-    P256 {
-        parsed: ParsedPublicKey,
-        tables: Option<Arc<p256::VerifyingKey>>,
-    },
+    /// ECDSA on P-256 with SHA-256 (raw signature).
+    P256(ParsedPublicKey),
     /// ECDSA on P-384, ready for SHA-384 (raw signature) and SHA-256 (DER signature).
     P384 {
         sha384: ParsedPublicKey,
@@ -61,7 +54,7 @@ pub(crate) enum SignerKey {
 impl std::fmt::Debug for SignerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            SignerKey::P256 { .. } => "SignerKey::P256",
+            SignerKey::P256(_) => "SignerKey::P256",
             SignerKey::P384 { .. } => "SignerKey::P384",
             SignerKey::Rsa(_) => "SignerKey::Rsa",
         })
@@ -74,10 +67,9 @@ const P384_LEN: usize = 48;
 impl SignerKey {
     /// A P-256 key from its SEC 1 point encoding.
     pub(crate) fn p256(point: &[u8]) -> Result<SignerKey, DccError> {
-        Ok(SignerKey::P256 {
-            parsed: ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(|_| bad_key())?,
-            tables: p256::VerifyingKey::from_sec1(point).map(Arc::new),
-        })
+        Ok(SignerKey::P256(
+            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).map_err(|_| bad_key())?,
+        ))
     }
 
     /// A P-384 key from its SEC 1 point encoding.
@@ -103,21 +95,7 @@ impl SignerKey {
         signature: &[u8],
     ) -> Result<(), DccError> {
         let checked = match (self, algorithm) {
-            (
-                SignerKey::P256 {
-                    tables: Some(key), ..
-                },
-                Algorithm::Es256,
-            ) => {
-                return if key.verify(message, signature) {
-                    Ok(())
-                } else {
-                    Err(DccError::Signature)
-                };
-            }
-            (SignerKey::P256 { parsed, .. }, Algorithm::Es256) => {
-                parsed.verify_sig(message, signature)
-            }
+            (SignerKey::P256(key), Algorithm::Es256) => key.verify_sig(message, signature),
             (SignerKey::P384 { sha384, .. }, Algorithm::Es384) => {
                 sha384.verify_sig(message, signature)
             }
@@ -137,7 +115,7 @@ impl SignerKey {
     pub(crate) fn fits(&self, algorithm: Algorithm) -> bool {
         matches!(
             (self, algorithm),
-            (SignerKey::P256 { .. }, Algorithm::Es256)
+            (SignerKey::P256(_), Algorithm::Es256)
                 | (SignerKey::P384 { .. }, Algorithm::Es256 | Algorithm::Es384)
                 | (SignerKey::Rsa(_), Algorithm::Ps256)
         )
