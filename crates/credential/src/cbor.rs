@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 /// Major types, RFC 8949 §3.1.
-const MAJOR_UINT: u8 = 0;
-const MAJOR_NINT: u8 = 1;
+pub(crate) const MAJOR_UINT: u8 = 0;
+pub(crate) const MAJOR_NINT: u8 = 1;
 const MAJOR_BYTES: u8 = 2;
-const MAJOR_TEXT: u8 = 3;
+pub(crate) const MAJOR_TEXT: u8 = 3;
 const MAJOR_ARRAY: u8 = 4;
 const MAJOR_MAP: u8 = 5;
-const MAJOR_TAG: u8 = 6;
+pub(crate) const MAJOR_TAG: u8 = 6;
 const MAJOR_SIMPLE: u8 = 7;
 
 /// `null`, simple value 22 (RFC 8949 §3.3).
@@ -137,15 +137,34 @@ impl Encoder {
     }
 }
 
+/// How deep [`Decoder::skip`] follows nested arrays, maps and tags before refusing.
+const MAX_SKIP_DEPTH: usize = 16;
+
 /// Reads CBOR items from a byte slice, front to back.
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder<'a> {
     rest: &'a [u8],
+    /// Whether arguments not in their shortest form are accepted: for envelopes made by other
+    /// issuers (EU DCCs), whose encoders RFC 8949 §4.2 does not bind. Indefinite lengths and
+    /// reserved values are refused either way.
+    lenient: bool,
 }
 
 impl<'a> Decoder<'a> {
+    /// A decoder of this format's strict profile.
     pub(crate) fn new(data: &'a [u8]) -> Self {
-        Decoder { rest: data }
+        Decoder {
+            rest: data,
+            lenient: false,
+        }
+    }
+
+    /// A decoder that accepts any well-formed definite-length CBOR (see `lenient`).
+    pub(crate) fn lenient(data: &'a [u8]) -> Self {
+        Decoder {
+            rest: data,
+            lenient: true,
+        }
     }
 
     /// Whether every byte has been consumed.
@@ -175,6 +194,18 @@ impl<'a> Decoder<'a> {
         let [initial] = self.take_array::<1>()?;
         let major = initial >> 5;
         let info = initial & 0x1f;
+        if self.lenient {
+            let arg = match info {
+                0..=23 => u64::from(info),
+                24 => u64::from(u8::from_be_bytes(self.take_array()?)),
+                25 => u64::from(u16::from_be_bytes(self.take_array()?)),
+                26 => u64::from(u32::from_be_bytes(self.take_array()?)),
+                27 => u64::from_be_bytes(self.take_array()?),
+                28..=30 => return Err(CborError::Malformed("reserved additional information")),
+                _ => return Err(CborError::Malformed("indefinite length")),
+            };
+            return Ok((major, arg));
+        }
         let arg = match info {
             0..=23 => u64::from(info),
             24 => {
@@ -290,6 +321,49 @@ impl<'a> Decoder<'a> {
             .ok()
             .and_then(|s| DateTime::from_timestamp(s, 0))
             .ok_or(CborError::Unexpected("a time in range"))
+    }
+
+    /// The major type of the next item (RFC 8949 §3.1), without consuming anything.
+    pub(crate) fn next_major(&self) -> Option<u8> {
+        self.rest.first().map(|b| b >> 5)
+    }
+
+    /// Passes over the next item, whatever it is, and everything nested in it (at most
+    /// [`MAX_SKIP_DEPTH`] levels). Floating-point and simple values (major type 7) count as
+    /// items here, for headers whose values this reader does not use.
+    pub(crate) fn skip(&mut self) -> Result<(), CborError> {
+        self.skip_at(0)
+    }
+
+    fn skip_at(&mut self, depth: usize) -> Result<(), CborError> {
+        if depth > MAX_SKIP_DEPTH {
+            return Err(CborError::Malformed("nested too deeply"));
+        }
+        // A float's argument is its bits, which `head` reads like any other argument.
+        let (major, arg) = self.head()?;
+        let count = |arg: u64, per_item: u64, rest: usize| {
+            // Every item takes at least a byte, so a count beyond what is left is truncated.
+            if arg.saturating_mul(per_item) > rest as u64 {
+                Err(CborError::Malformed("truncated"))
+            } else {
+                Ok(arg * per_item)
+            }
+        };
+        match major {
+            MAJOR_UINT | MAJOR_NINT | MAJOR_SIMPLE => Ok(()),
+            MAJOR_BYTES | MAJOR_TEXT => {
+                let len = count(arg, 1, self.rest.len())?;
+                self.take(len as usize).map(|_| ())
+            }
+            MAJOR_ARRAY | MAJOR_MAP => {
+                let per_item = if major == MAJOR_MAP { 2 } else { 1 };
+                for _ in 0..count(arg, per_item, self.rest.len())? {
+                    self.skip_at(depth + 1)?;
+                }
+                Ok(())
+            }
+            _ => self.skip_at(depth + 1),
+        }
     }
 
     /// Consumes a `null` if one is next; returns whether it did.

@@ -19,7 +19,7 @@ pub mod base45;
 mod cbor;
 mod claims;
 mod code;
-mod cose;
+pub mod cose;
 mod error;
 mod hex;
 mod keys;

@@ -8,7 +8,6 @@
 use ciborium::value::Value;
 use serde_json::Value as Json;
 
-use crate::cose::decode_one;
 use crate::error::DccError;
 use crate::json::cbor_into_json;
 
@@ -99,6 +98,30 @@ fn take_claim(entries: &mut Vec<(Value, Value)>, key: i128) -> Option<Value> {
         .iter()
         .position(|(k, _)| matches!(k, Value::Integer(k) if i128::from(*k) == key))?;
     Some(entries.swap_remove(index).1)
+}
+
+/// Decodes exactly one CBOR data item from `bytes`.
+fn decode_one(bytes: &[u8]) -> Result<Value, DccError> {
+    let mut rest = bytes;
+    let value: Value =
+        ciborium::de::from_reader(&mut rest).map_err(|e| DccError::Cbor(cbor_error(&e)))?;
+    if !rest.is_empty() {
+        return Err(DccError::Cbor("bytes follow the data item".into()));
+    }
+    Ok(value)
+}
+
+/// A message for a CBOR decoding error that names the problem but no content.
+fn cbor_error<E: std::fmt::Debug>(err: &ciborium::de::Error<E>) -> String {
+    match err {
+        ciborium::de::Error::Io(_) => "the data ends early".into(),
+        ciborium::de::Error::Syntax(offset) => format!("syntax error at offset {offset}"),
+        ciborium::de::Error::Semantic(offset, _) => match offset {
+            Some(offset) => format!("invalid item at offset {offset}"),
+            None => "invalid item".into(),
+        },
+        ciborium::de::Error::RecursionLimitExceeded => "nested too deeply".into(),
+    }
 }
 
 #[cfg(test)]

@@ -16,10 +16,10 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 
-use crate::cose::CoseSign1;
 use crate::error::DccError;
 use crate::model::CertificateKind;
 use crate::signature::{Algorithm, SignerKey};
+use healthcode_credential::cose::CoseSign1;
 
 /// Length of a key identifier in bytes.
 pub const KID_LEN: usize = 8;
@@ -197,11 +197,11 @@ fn signer_key(cert: &X509Certificate<'_>) -> Result<SignerKey, DccError> {
     }
 }
 
-/// The algorithm named in the protected header.
+/// The algorithm the envelope names (protected header first).
 fn cose_algorithm(cose: &CoseSign1) -> Result<Algorithm, DccError> {
     let id = cose
         .algorithm()
-        .ok_or_else(|| DccError::Algorithm("none in the protected header".into()))?;
+        .ok_or_else(|| DccError::Algorithm("none in the headers".into()))?;
     Algorithm::from_cose(id)
 }
 

@@ -125,3 +125,21 @@ impl DccError {
         }
     }
 }
+
+/// The COSE_Sign1 reader is shared with the native format; its faults keep the codes DCC
+/// verification has always given them (`cbor` for bytes that are not CBOR or that follow
+/// the structure, `cose` for the wrong shape).
+impl From<healthcode_credential::cose::CoseError> for DccError {
+    fn from(err: healthcode_credential::cose::CoseError) -> DccError {
+        use healthcode_credential::cose::CoseError;
+        match err {
+            CoseError::Cbor(m) => DccError::Cbor(m.into()),
+            CoseError::TrailingBytes => DccError::Cbor("bytes follow the data item".into()),
+            CoseError::Tag => DccError::Cose("tagged as something other than COSE_Sign1"),
+            CoseError::Structure(m) => DccError::Cose(m),
+            // Only the native profile judges the algorithm and the kid.
+            CoseError::Algorithm => DccError::Algorithm("not in the header".into()),
+            CoseError::MissingKid => DccError::MissingKid,
+        }
+    }
+}

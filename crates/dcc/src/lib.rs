@@ -16,7 +16,6 @@
 //! CSCA holds (trust lists), the business rules (CertLogic, `healthcode-certlogic`), value
 //! set display texts, and reading the clock (every check takes `now`).
 
-mod cose;
 mod cwt;
 mod dsc;
 mod error;
@@ -30,10 +29,10 @@ mod signature;
 mod transport;
 mod verify;
 
-pub use cose::CoseSign1;
 pub use cwt::Claims;
 pub use dsc::{DscTrust, KID_LEN, KeyUsage, SignerCertificate, kid_of};
 pub use error::DccError;
+pub use healthcode_credential::cose::CoseSign1;
 pub use json::cbor_to_json;
 pub use model::{
     CertificateEntry, CertificateKind, HealthCertificate, HolderName, Recovery, Test, Vaccination,

@@ -2,7 +2,7 @@
 //! the context identifier `HC1:`, base45 (RFC 9285) and ZLIB compression (RFC 1950).
 //!
 //! Each layer is its own function so that a caller (and the test suite) can tell which layer
-//! refused a text. This module does not know what the inflated bytes mean; [`crate::cose`]
+//! refused a text. This module does not know what the inflated bytes mean; [`CoseSign1`](crate::CoseSign1)
 //! reads them.
 
 use std::cell::RefCell;

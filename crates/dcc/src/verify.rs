@@ -13,13 +13,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
-use crate::cose::CoseSign1;
 use crate::cwt::Claims;
 use crate::dsc::{DscTrust, KID_LEN, SignerCertificate};
 use crate::error::DccError;
 use crate::model::{CertificateEntry, CertificateKind, HealthCertificate, HolderName};
 use crate::schema::Schema;
 use crate::transport::{base45_decode, inflate, unprefix};
+use healthcode_credential::cose::CoseSign1;
 
 /// A DCC read without checking its signature or anything else.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ fn decode_cose(hc1: &str) -> Result<CoseSign1, DccError> {
     let base45 = unprefix(hc1)?;
     let compressed = base45_decode(base45)?;
     let bytes = inflate(&compressed)?;
-    CoseSign1::from_bytes(&bytes)
+    Ok(CoseSign1::from_bytes(&bytes)?)
 }
 
 /// A DCC whose every check passed at the given instant.
