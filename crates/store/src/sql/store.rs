@@ -1,0 +1,410 @@
+//! [`Store`] on [`SqlStore`]: each method handed to the file that owns its tables and rules.
+//!
+//! Nothing is decided here; a trait is implemented in one block, so this file is where the
+//! methods meet. What each does is in `lib.rs`, how in the file each call names.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sqlx::Row;
+
+use healthcode_domain::{
+    Designation, DesignationKind, DocumentNumber, Evidence, EvidenceMeta, PersonName, PhoneNumber,
+    TestResult, Vaccination,
+};
+
+use super::{
+    Backend, BatchOutcome, CHANGES_SELECT, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row,
+    change_from_row, from_secs, subject_key, to_revision,
+};
+use crate::error::StoreError;
+use crate::model::{
+    Change, EvidenceBody, Person, Provider, ProviderKind, Revision, Stored, Submission,
+};
+use crate::vault::{DocIndex, Field};
+use crate::{BulkWrite, Store};
+
+#[async_trait]
+impl Store for SqlStore {
+    fn blind_index(&self, doc: &DocumentNumber) -> DocIndex {
+        self.vault.blind_index(doc)
+    }
+
+    async fn add_provider(
+        &self,
+        kind: ProviderKind,
+        name: &str,
+        key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Provider, StoreError> {
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO providers (kind, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(key_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("a provider with this name"),
+            other => other,
+        })?;
+        Ok(Provider {
+            id: row.try_get("id")?,
+            kind,
+            name: name.to_owned(),
+        })
+    }
+
+    async fn provider_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Provider>, StoreError> {
+        let row = sqlx::query("SELECT id, kind, name FROM providers WHERE key_hash = $1")
+            .bind(key_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let kind = ProviderKind::parse(&row.try_get::<String, _>("kind")?)
+                .ok_or_else(|| StoreError::Corrupt("unknown provider kind".into()))?;
+            Ok(Provider {
+                id: row.try_get("id")?,
+                kind,
+                name: row.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn register(
+        &self,
+        document: &DocumentNumber,
+        name: &PersonName,
+        phone: Option<&PhoneNumber>,
+        now: DateTime<Utc>,
+    ) -> Result<Person, StoreError> {
+        let doc_index = self.vault.blind_index(document);
+        let mut subject = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut subject);
+        let doc_enc = self
+            .vault
+            .seal(Field::DocumentNumber, &doc_index, document.expose())?;
+        let name_enc = self.vault.seal(Field::Name, &doc_index, name.expose())?;
+        let phone_enc = phone
+            .map(|p| self.vault.seal(Field::Phone, &doc_index, p.expose()))
+            .transpose()?;
+        let _guard = self.write_guard().await;
+        let row = sqlx::query(
+            "INSERT INTO people (doc_index, doc_type, doc_number_enc, name_enc, phone_enc, \
+             subject, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(doc_index.0.to_vec())
+        .bind(document.kind().as_str())
+        .bind(doc_enc)
+        .bind(name_enc)
+        .bind(phone_enc)
+        .bind(subject.to_vec())
+        .bind(now.timestamp())
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("a person with this document"),
+            other => other,
+        })?;
+        Ok(Person {
+            id: row.try_get("id")?,
+            doc_index,
+            document: document.clone(),
+            name: name.clone(),
+            phone: phone.cloned(),
+            subject,
+            created_at: from_secs(now.timestamp())?,
+        })
+    }
+
+    async fn person(&self, id: i64) -> Result<Person, StoreError> {
+        let row = sqlx::query("SELECT * FROM people WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.person_from_row(&row)
+    }
+
+    async fn person_by_document(
+        &self,
+        document: &DocumentNumber,
+    ) -> Result<Option<Person>, StoreError> {
+        let doc_index = self.vault.blind_index(document);
+        let row = sqlx::query("SELECT * FROM people WHERE doc_index = $1")
+            .bind(doc_index.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| self.person_from_row(&r)).transpose()
+    }
+
+    async fn count_people(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM people")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    async fn create_session(
+        &self,
+        person_id: i64,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, person_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(person_id)
+        .bind(now.timestamp())
+        .bind(expires_at.timestamp())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_person(
+        &self,
+        token_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT person_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now.timestamp())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.try_get("person_id")?,
+                from_secs(r.try_get("expires_at")?)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
+        self.batch_once(std::slice::from_ref(s), now)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a batch of one came back empty".into()))?
+    }
+
+    async fn submit_batch(
+        &self,
+        batch: &[Submission],
+        now: DateTime<Utc>,
+    ) -> Result<BatchOutcome, StoreError> {
+        self.batch_once(batch, now).await
+    }
+
+    /// PostgreSQL inserts a batch in one server process, the bottleneck of an import there
+    /// (the importing process itself is mostly idle): two batches at once keep both cores of
+    /// a small server busy.
+    fn parallel_batches(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 2,
+        }
+    }
+
+    async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
+        let (guard, tx) = self.begin_write().await?;
+        Ok(Box::new(SqlBulk {
+            store: self.clone(),
+            tx: Some(tx),
+            guard,
+            noted: 0,
+            moved: false,
+        }))
+    }
+
+    async fn submit_superseding(
+        &self,
+        s: &Submission,
+        supersedes: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        self.write_retrying(&Write::Submit(s, Some(supersedes)), now)
+            .await
+    }
+
+    async fn release(
+        &self,
+        provider_id: i64,
+        record_id: &str,
+        released_at: DateTime<Utc>,
+        allowed: &[DesignationKind],
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        let w = Write::Release {
+            provider_id,
+            record_id,
+            released_at,
+            allowed,
+        };
+        self.write_retrying(&w, now).await
+    }
+
+    async fn history(
+        &self,
+        provider_id: i64,
+        record_id: &str,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
+        )
+        .bind(provider_id)
+        .bind(record_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Revision {
+                    id: r.try_get("id")?,
+                    revision: to_revision(r.try_get("revision")?)?,
+                    current: r.try_get::<i64, _>("is_current")? == 1,
+                    body: body_from_row(r)?,
+                    received_at: from_secs(r.try_get("received_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
+        let rows = sqlx::query(&EVIDENCE_FOR)
+            .bind(subject_key(subject))
+            .bind(subject.0.to_vec())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut evidence = Evidence::default();
+        for r in &rows {
+            let meta = EvidenceMeta {
+                id: r.try_get("id")?,
+                provider: r.try_get("provider_name")?,
+                record_id: r.try_get("record_id")?,
+                revision: to_revision(r.try_get("revision")?)?,
+            };
+            match body_from_row(r)? {
+                EvidenceBody::Test {
+                    kind,
+                    outcome,
+                    sampled_at,
+                    resulted_at,
+                } => evidence.tests.push(TestResult {
+                    meta,
+                    kind,
+                    outcome,
+                    sampled_at,
+                    resulted_at,
+                }),
+                EvidenceBody::Vaccination { kind, at } => {
+                    evidence.vaccinations.push(Vaccination { meta, kind, at })
+                }
+                EvidenceBody::Designation {
+                    kind,
+                    started_at,
+                    ends_at,
+                    released_at,
+                    exposure,
+                } => evidence.designations.push(Designation {
+                    meta,
+                    kind,
+                    started_at,
+                    ends_at,
+                    released_at,
+                    exposure,
+                }),
+            }
+        }
+        Ok(evidence)
+    }
+
+    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value.to_vec())
+            .execute(&self.writer)
+            .await?;
+        let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        Ok((stored != value).then_some(stored))
+    }
+
+    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value.to_vec())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn evidence_high_water(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM evidence")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("id")?,
+        )
+    }
+
+    async fn evidence_changes(&self, after_id: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
+        let sql = format!("{CHANGES_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(change_from_row).collect()
+    }
+
+    async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
+        // Skipped ids come in runs (an import that lost a race, a rolled-back batch): one
+        // range per run keeps a run of a hundred thousand to one condition.
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for id in sorted {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == id => *end = id,
+                _ => runs.push((id, id)),
+            }
+        }
+        let mut out = Vec::new();
+        for chunk in runs.chunks(250) {
+            let conditions: Vec<String> = (0..chunk.len())
+                .map(|i| format!("e.id BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "{CHANGES_SELECT} WHERE {} ORDER BY e.id",
+                conditions.join(" OR ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (start, end) in chunk {
+                q = q.bind(*start).bind(*end);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.push(change_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+}
