@@ -24,10 +24,11 @@ use healthcode_domain::{
 
 use crate::BulkWrite;
 use crate::error::StoreError;
-use crate::model::{Change, EvidenceBody, Outcome, Person, Stored, Submission};
+use crate::model::{EvidenceBody, Outcome, Person, Stored, Submission};
 use crate::vault::{DocIndex, Field, Vault};
 
 mod bulk;
+mod changes;
 mod store;
 mod subjects;
 mod venues;
@@ -586,26 +587,6 @@ impl BulkWrite for SqlBulk {
             None => Ok(()),
         }
     }
-}
-
-/// The change feed's rows: each evidence row with its subject and, for a correction, the
-/// subject of the revision before it.
-const CHANGES_SELECT: &str = "SELECT e.id, e.subject_index, p.subject_index AS previous_subject \
-     FROM evidence e LEFT JOIN evidence p ON p.provider_id = e.provider_id \
-     AND p.record_id = e.record_id AND p.revision = e.revision - 1";
-
-fn change_from_row(r: &AnyRow) -> Result<Change, StoreError> {
-    let mut subjects = vec![doc_index_from(r.try_get("subject_index")?)?];
-    if let Some(previous) = r.try_get::<Option<Vec<u8>>, _>("previous_subject")? {
-        let previous = doc_index_from(previous)?;
-        if previous != subjects[0] {
-            subjects.push(previous);
-        }
-    }
-    Ok(Change {
-        id: r.try_get("id")?,
-        subjects,
-    })
 }
 
 const KEY_CHECK_PLAINTEXT: &str = "healthcode master key check v1";

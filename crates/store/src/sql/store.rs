@@ -14,8 +14,8 @@ use healthcode_domain::{
 };
 
 use super::{
-    Backend, BatchOutcome, CHANGES_SELECT, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row,
-    change_from_row, from_secs, subject_key, to_revision,
+    Backend, BatchOutcome, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row, changes,
+    from_secs, subject_key, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{
@@ -357,54 +357,14 @@ impl Store for SqlStore {
     }
 
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM evidence")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("id")?,
-        )
+        changes::evidence_high_water(self).await
     }
 
     async fn evidence_changes(&self, after_id: i64, limit: i64) -> Result<Vec<Change>, StoreError> {
-        let sql = format!("{CHANGES_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(after_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(change_from_row).collect()
+        changes::evidence_changes(self, after_id, limit).await
     }
 
     async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
-        // Skipped ids come in runs (an import that lost a race, a rolled-back batch): one
-        // range per run keeps a run of a hundred thousand to one condition.
-        let mut sorted = ids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut runs: Vec<(i64, i64)> = Vec::new();
-        for id in sorted {
-            match runs.last_mut() {
-                Some((_, end)) if *end + 1 == id => *end = id,
-                _ => runs.push((id, id)),
-            }
-        }
-        let mut out = Vec::new();
-        for chunk in runs.chunks(250) {
-            let conditions: Vec<String> = (0..chunk.len())
-                .map(|i| format!("e.id BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "{CHANGES_SELECT} WHERE {} ORDER BY e.id",
-                conditions.join(" OR ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (start, end) in chunk {
-                q = q.bind(*start).bind(*end);
-            }
-            for row in q.fetch_all(&self.pool).await? {
-                out.push(change_from_row(&row)?);
-            }
-        }
-        Ok(out)
+        changes::evidence_changes_at(self, ids).await
     }
 }
