@@ -29,6 +29,7 @@ use crate::vault::{DocIndex, Field, Vault};
 
 mod bulk;
 mod changes;
+mod meta;
 mod store;
 mod subjects;
 mod venues;
@@ -139,7 +140,7 @@ impl SqlStore {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        check_master_key(&pool, &vault).await?;
+        meta::check_master_key(&pool, &vault).await?;
         // SQLite has one writer at a time: give it one connection of its own, whose page
         // cache then holds the indexes a bulk import keeps inserting into (a batch going to
         // whichever pooled connection is free would find a cold cache, and re-read pages from
@@ -586,35 +587,6 @@ impl BulkWrite for SqlBulk {
             Some(tx) => Ok(tx.rollback().await?),
             None => Ok(()),
         }
-    }
-}
-
-const KEY_CHECK_PLAINTEXT: &str = "healthcode master key check v1";
-
-/// The first node to open a database seals a known value with its master key; every later
-/// node must be able to open it. Without this, a node started with a lost or wrong key file
-/// would quietly create a new key, fail to read everyone already registered, and file new
-/// evidence under blind indexes no one can find.
-async fn check_master_key(pool: &AnyPool, vault: &Vault) -> Result<(), StoreError> {
-    let row = DocIndex([0; 32]);
-    let sealed = vault.seal(Field::KeyCheck, &row, KEY_CHECK_PLAINTEXT)?;
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES ('vault_check', $1) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(sealed)
-    .execute(pool)
-    .await?;
-    let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = 'vault_check'")
-        .fetch_one(pool)
-        .await?
-        .try_get("value")?;
-    match vault.open(Field::KeyCheck, &row, &stored) {
-        Ok(text) if text == KEY_CHECK_PLAINTEXT => Ok(()),
-        _ => Err(StoreError::KeyFile(
-            "the master key does not match this database (was keys/master.key replaced or lost? \
-             restore it from the backup; see docs/SECURITY.md)"
-                .into(),
-        )),
     }
 }
 

@@ -15,7 +15,7 @@ use healthcode_domain::{
 
 use super::{
     Backend, BatchOutcome, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row, changes,
-    from_secs, subject_key, to_revision,
+    from_secs, meta, subject_key, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{
@@ -329,33 +329,6 @@ impl Store for SqlStore {
         Ok(evidence)
     }
 
-    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value.to_vec())
-            .execute(&self.writer)
-            .await?;
-        let stored: Vec<u8> = sqlx::query("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("value")?;
-        Ok((stored != value).then_some(stored))
-    }
-
-    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value.to_vec())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {
         changes::evidence_high_water(self).await
     }
@@ -366,5 +339,13 @@ impl Store for SqlStore {
 
     async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
         changes::evidence_changes_at(self, ids).await
+    }
+
+    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        meta::pin(self, key, value).await
+    }
+
+    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        meta::set_pin(self, key, value).await
     }
 }
