@@ -17,19 +17,18 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
-use healthcode_domain::{
-    DesignationKind, DocumentNumber, DocumentType, PersonName, PhoneNumber, TestKind, TestOutcome,
-    VaccinationKind,
-};
+use healthcode_domain::{DesignationKind, TestKind, TestOutcome, VaccinationKind};
 
 use crate::BulkWrite;
 use crate::error::StoreError;
-use crate::model::{EvidenceBody, Outcome, Person, Stored, Submission};
-use crate::vault::{DocIndex, Field, Vault};
+use crate::model::{EvidenceBody, Outcome, Stored, Submission};
+use crate::vault::{DocIndex, Vault};
 
 mod bulk;
 mod changes;
 mod meta;
+mod people;
+mod providers;
 mod store;
 mod subjects;
 mod venues;
@@ -299,46 +298,6 @@ impl SqlStore {
             }
             None => Ok((None, self.pool.begin().await?)),
         }
-    }
-
-    fn person_from_row(&self, row: &AnyRow) -> Result<Person, StoreError> {
-        let doc_index = doc_index_from(row.try_get("doc_index")?)?;
-        let doc_type = DocumentType::parse(&row.try_get::<String, _>("doc_type")?)
-            .map_err(|_| StoreError::Corrupt("unknown document type in people".into()))?;
-        let number = self.vault.open(
-            Field::DocumentNumber,
-            &doc_index,
-            &row.try_get::<Vec<u8>, _>("doc_number_enc")?,
-        )?;
-        let document = DocumentNumber::parse(doc_type, &number)
-            .map_err(|_| StoreError::Corrupt("stored document number does not parse".into()))?;
-        let name = PersonName::parse(&self.vault.open(
-            Field::Name,
-            &doc_index,
-            &row.try_get::<Vec<u8>, _>("name_enc")?,
-        )?)
-        .map_err(|_| StoreError::Corrupt("stored name does not parse".into()))?;
-        let phone = match row.try_get::<Option<Vec<u8>>, _>("phone_enc")? {
-            Some(sealed) => Some(
-                PhoneNumber::parse(&self.vault.open(Field::Phone, &doc_index, &sealed)?)
-                    .map_err(|_| StoreError::Corrupt("stored phone does not parse".into()))?,
-            ),
-            None => None,
-        };
-        let subject: [u8; 16] = row
-            .try_get::<Vec<u8>, _>("subject")?
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("subject is not 16 bytes".into()))?;
-        Ok(Person {
-            id: row.try_get("id")?,
-            doc_index,
-            document,
-            name,
-            phone,
-            subject,
-            created_at: from_secs(row.try_get("created_at")?)?,
-        })
     }
 
     /// [`SqlStore::write_once`], run again when it lost a race to a concurrent writer: the

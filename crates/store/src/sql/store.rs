@@ -5,7 +5,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use sqlx::Row;
 
 use healthcode_domain::{
@@ -15,13 +14,13 @@ use healthcode_domain::{
 
 use super::{
     Backend, BatchOutcome, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row, changes,
-    from_secs, meta, subject_key, to_revision,
+    from_secs, meta, people, providers, subject_key, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{
     Change, EvidenceBody, Person, Provider, ProviderKind, Revision, Stored, Submission,
 };
-use crate::vault::{DocIndex, Field};
+use crate::vault::DocIndex;
 use crate::{BulkWrite, Store};
 
 #[async_trait]
@@ -37,43 +36,11 @@ impl Store for SqlStore {
         key_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<Provider, StoreError> {
-        let _guard = self.write_guard().await;
-        let row = sqlx::query(
-            "INSERT INTO providers (kind, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
-        )
-        .bind(kind.as_str())
-        .bind(name)
-        .bind(key_hash.to_vec())
-        .bind(now.timestamp())
-        .fetch_one(&self.writer)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("a provider with this name"),
-            other => other,
-        })?;
-        Ok(Provider {
-            id: row.try_get("id")?,
-            kind,
-            name: name.to_owned(),
-        })
+        providers::add_provider(self, kind, name, key_hash, now).await
     }
 
     async fn provider_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Provider>, StoreError> {
-        let row = sqlx::query("SELECT id, kind, name FROM providers WHERE key_hash = $1")
-            .bind(key_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            let kind = ProviderKind::parse(&row.try_get::<String, _>("kind")?)
-                .ok_or_else(|| StoreError::Corrupt("unknown provider kind".into()))?;
-            Ok(Provider {
-                id: row.try_get("id")?,
-                kind,
-                name: row.try_get("name")?,
-            })
-        })
-        .transpose()
+        providers::provider_by_key(self, key_hash).await
     }
 
     async fn register(
@@ -83,71 +50,22 @@ impl Store for SqlStore {
         phone: Option<&PhoneNumber>,
         now: DateTime<Utc>,
     ) -> Result<Person, StoreError> {
-        let doc_index = self.vault.blind_index(document);
-        let mut subject = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut subject);
-        let doc_enc = self
-            .vault
-            .seal(Field::DocumentNumber, &doc_index, document.expose())?;
-        let name_enc = self.vault.seal(Field::Name, &doc_index, name.expose())?;
-        let phone_enc = phone
-            .map(|p| self.vault.seal(Field::Phone, &doc_index, p.expose()))
-            .transpose()?;
-        let _guard = self.write_guard().await;
-        let row = sqlx::query(
-            "INSERT INTO people (doc_index, doc_type, doc_number_enc, name_enc, phone_enc, \
-             subject, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(doc_index.0.to_vec())
-        .bind(document.kind().as_str())
-        .bind(doc_enc)
-        .bind(name_enc)
-        .bind(phone_enc)
-        .bind(subject.to_vec())
-        .bind(now.timestamp())
-        .fetch_one(&self.writer)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("a person with this document"),
-            other => other,
-        })?;
-        Ok(Person {
-            id: row.try_get("id")?,
-            doc_index,
-            document: document.clone(),
-            name: name.clone(),
-            phone: phone.cloned(),
-            subject,
-            created_at: from_secs(now.timestamp())?,
-        })
+        people::register(self, document, name, phone, now).await
     }
 
     async fn person(&self, id: i64) -> Result<Person, StoreError> {
-        let row = sqlx::query("SELECT * FROM people WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        self.person_from_row(&row)
+        people::person(self, id).await
     }
 
     async fn person_by_document(
         &self,
         document: &DocumentNumber,
     ) -> Result<Option<Person>, StoreError> {
-        let doc_index = self.vault.blind_index(document);
-        let row = sqlx::query("SELECT * FROM people WHERE doc_index = $1")
-            .bind(doc_index.0.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| self.person_from_row(&r)).transpose()
+        people::person_by_document(self, document).await
     }
 
     async fn count_people(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM people")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        people::count_people(self).await
     }
 
     async fn create_session(
@@ -157,18 +75,7 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, person_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash.to_vec())
-        .bind(person_id)
-        .bind(now.timestamp())
-        .bind(expires_at.timestamp())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        people::create_session(self, person_id, token_hash, now, expires_at).await
     }
 
     async fn session_person(
@@ -176,20 +83,7 @@ impl Store for SqlStore {
         token_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<Option<(i64, DateTime<Utc>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT person_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(token_hash.to_vec())
-        .bind(now.timestamp())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok((
-                r.try_get("person_id")?,
-                from_secs(r.try_get("expires_at")?)?,
-            ))
-        })
-        .transpose()
+        people::session_person(self, token_hash, now).await
     }
 
     async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
