@@ -13,11 +13,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
-use healthcode_domain::{DesignationKind, TestKind, TestOutcome, VaccinationKind};
+use healthcode_domain::DesignationKind;
 
 use crate::BulkWrite;
 use crate::error::StoreError;
@@ -26,6 +26,7 @@ use crate::vault::{DocIndex, Vault};
 
 mod bulk;
 mod changes;
+mod evidence;
 mod meta;
 mod people;
 mod providers;
@@ -34,6 +35,7 @@ mod subjects;
 mod venues;
 
 pub use bulk::BatchOutcome;
+use evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -464,17 +466,6 @@ impl SqlStore {
     }
 }
 
-/// A subject's current evidence: `$1` its key, `$2` its whole blind index. Built once.
-static EVIDENCE_FOR: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT e.*, p.name AS provider_name FROM evidence e \
-         JOIN providers p ON p.id = e.provider_id \
-         WHERE e.id IN ({}) AND e.subject_index = $2 \
-         AND e.is_current = 1 ORDER BY e.id",
-        subjects::EVIDENCE_IDS
-    )
-});
-
 /// One transaction across many batches, for all-or-nothing imports.
 struct SqlBulk {
     store: SqlStore,
@@ -636,202 +627,6 @@ fn decide_release(
             exposure,
         },
     ))
-}
-
-/// The start of every insert into `evidence`, up to its `VALUES`. Each row's values are bound
-/// in this order by [`NewEvidence::bind`], with `is_current` written as the literal 1.
-const INSERT_EVIDENCE: &str = "INSERT INTO evidence (provider_id, record_id, revision, \
-     is_current, subject_index, subject_key, category, test_kind, test_outcome, sampled_at, resulted_at, \
-     dose_number, product, designation_kind, started_at, ends_at, released_at, at, \
-     content_hash, received_at, exposure) VALUES";
-
-/// The 20 values of one new evidence row.
-struct NewEvidence<'a> {
-    provider_id: i64,
-    record_id: &'a str,
-    revision: i64,
-    subject: &'a DocIndex,
-    body: &'a EvidenceBody,
-    hash: Vec<u8>,
-    received_at: DateTime<Utc>,
-}
-
-impl<'a> NewEvidence<'a> {
-    /// Binds the row's values, in [`INSERT_EVIDENCE`]'s column order.
-    fn bind(
-        self,
-        q: sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>>,
-    ) -> sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>> {
-        let cols = Columns::of(self.body);
-        q.bind(self.provider_id)
-            .bind(self.record_id)
-            .bind(self.revision)
-            .bind(self.subject.0.to_vec())
-            .bind(subject_key(self.subject))
-            .bind(self.body.category())
-            .bind(cols.test_kind)
-            .bind(cols.test_outcome)
-            .bind(cols.sampled_at)
-            .bind(cols.resulted_at)
-            .bind(cols.dose_number)
-            .bind(cols.product)
-            .bind(cols.designation_kind)
-            .bind(cols.started_at)
-            .bind(cols.ends_at)
-            .bind(cols.released_at)
-            .bind(cols.at)
-            .bind(self.hash)
-            .bind(self.received_at.timestamp())
-            .bind(cols.exposure)
-    }
-}
-
-/// The typed columns an [`EvidenceBody`] occupies; the rest stay NULL.
-#[derive(Default)]
-struct Columns {
-    test_kind: Option<&'static str>,
-    test_outcome: Option<&'static str>,
-    sampled_at: Option<i64>,
-    resulted_at: Option<i64>,
-    dose_number: Option<i64>,
-    product: Option<String>,
-    designation_kind: Option<&'static str>,
-    started_at: Option<i64>,
-    ends_at: Option<i64>,
-    released_at: Option<i64>,
-    at: Option<i64>,
-    exposure: Option<String>,
-}
-
-impl Columns {
-    fn of(body: &EvidenceBody) -> Columns {
-        match body {
-            EvidenceBody::Test {
-                kind,
-                outcome,
-                sampled_at,
-                resulted_at,
-            } => Columns {
-                test_kind: Some(test_kind_str(*kind)),
-                test_outcome: Some(outcome_str(*outcome)),
-                sampled_at: Some(sampled_at.timestamp()),
-                resulted_at: Some(resulted_at.timestamp()),
-                ..Columns::default()
-            },
-            EvidenceBody::Vaccination { kind, at } => match kind {
-                VaccinationKind::Dose { number, product } => Columns {
-                    dose_number: Some(i64::from(*number)),
-                    product: Some(product.clone()),
-                    at: Some(at.timestamp()),
-                    ..Columns::default()
-                },
-                VaccinationKind::Contraindication => Columns {
-                    at: Some(at.timestamp()),
-                    ..Columns::default()
-                },
-            },
-            EvidenceBody::Designation {
-                kind,
-                started_at,
-                ends_at,
-                released_at,
-                exposure,
-            } => Columns {
-                designation_kind: Some(kind.as_str()),
-                started_at: Some(started_at.timestamp()),
-                ends_at: ends_at.map(|t| t.timestamp()),
-                released_at: released_at.map(|t| t.timestamp()),
-                // A struct of strings, integers and a timestamp always serialises.
-                exposure: exposure
-                    .as_ref()
-                    .and_then(|e| serde_json::to_string(e).ok()),
-                ..Columns::default()
-            },
-        }
-    }
-}
-
-pub(crate) fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
-    let category: String = r.try_get("category")?;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("evidence row: {what}"));
-    let time = |col: &str| -> Result<DateTime<Utc>, StoreError> {
-        from_secs(
-            r.try_get::<Option<i64>, _>(col)?
-                .ok_or_else(|| corrupt(col))?,
-        )
-    };
-    let opt_time = |col: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
-        r.try_get::<Option<i64>, _>(col)?.map(from_secs).transpose()
-    };
-    match category.as_str() {
-        "test" => {
-            let kind = match r.try_get::<Option<String>, _>("test_kind")?.as_deref() {
-                Some("pcr") => TestKind::Pcr,
-                Some("antigen") => TestKind::Antigen,
-                _ => return Err(corrupt("test_kind")),
-            };
-            let outcome = match r.try_get::<Option<String>, _>("test_outcome")?.as_deref() {
-                Some("negative") => TestOutcome::Negative,
-                Some("positive") => TestOutcome::Positive,
-                Some("invalid") => TestOutcome::Invalid,
-                _ => return Err(corrupt("test_outcome")),
-            };
-            Ok(EvidenceBody::Test {
-                kind,
-                outcome,
-                sampled_at: time("sampled_at")?,
-                resulted_at: time("resulted_at")?,
-            })
-        }
-        "vaccination" => {
-            let kind = match r.try_get::<Option<i64>, _>("dose_number")? {
-                Some(n) => VaccinationKind::Dose {
-                    number: u8::try_from(n).map_err(|_| corrupt("dose_number"))?,
-                    product: r
-                        .try_get::<Option<String>, _>("product")?
-                        .ok_or_else(|| corrupt("product"))?,
-                },
-                None => VaccinationKind::Contraindication,
-            };
-            Ok(EvidenceBody::Vaccination {
-                kind,
-                at: time("at")?,
-            })
-        }
-        "designation" => {
-            let kind = r
-                .try_get::<Option<String>, _>("designation_kind")?
-                .as_deref()
-                .and_then(DesignationKind::parse)
-                .ok_or_else(|| corrupt("designation_kind"))?;
-            Ok(EvidenceBody::Designation {
-                kind,
-                started_at: time("started_at")?,
-                ends_at: opt_time("ends_at")?,
-                released_at: opt_time("released_at")?,
-                exposure: r
-                    .try_get::<Option<String>, _>("exposure")?
-                    .map(|j| serde_json::from_str(&j).map_err(|_| corrupt("exposure")))
-                    .transpose()?,
-            })
-        }
-        _ => Err(corrupt("category")),
-    }
-}
-
-fn test_kind_str(k: TestKind) -> &'static str {
-    match k {
-        TestKind::Pcr => "pcr",
-        TestKind::Antigen => "antigen",
-    }
-}
-
-fn outcome_str(o: TestOutcome) -> &'static str {
-    match o {
-        TestOutcome::Negative => "negative",
-        TestOutcome::Positive => "positive",
-        TestOutcome::Invalid => "invalid",
-    }
 }
 
 /// Identifies the content of a submission: equal hashes mean a resubmission changed nothing.

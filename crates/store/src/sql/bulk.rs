@@ -18,9 +18,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
+use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
 use super::{
-    Backend, INSERT_EVIDENCE, NewEvidence, body_from_row, content_hash, decide_submit,
-    doc_index_from, subject_key, subjects, to_revision,
+    Backend, content_hash, decide_submit, doc_index_from, subject_key, subjects, to_revision,
 };
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};

@@ -7,19 +7,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use healthcode_domain::{
-    Designation, DesignationKind, DocumentNumber, Evidence, EvidenceMeta, PersonName, PhoneNumber,
-    TestResult, Vaccination,
-};
+use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 use super::{
-    Backend, BatchOutcome, EVIDENCE_FOR, SqlBulk, SqlStore, Write, body_from_row, changes,
-    from_secs, meta, people, providers, subject_key, to_revision,
+    Backend, BatchOutcome, SqlBulk, SqlStore, Write, body_from_row, changes, evidence, from_secs,
+    meta, people, providers, to_revision,
 };
 use crate::error::StoreError;
-use crate::model::{
-    Change, EvidenceBody, Person, Provider, ProviderKind, Revision, Stored, Submission,
-};
+use crate::model::{Change, Person, Provider, ProviderKind, Revision, Stored, Submission};
 use crate::vault::DocIndex;
 use crate::{BulkWrite, Store};
 
@@ -175,52 +170,7 @@ impl Store for SqlStore {
     }
 
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
-        let rows = sqlx::query(&EVIDENCE_FOR)
-            .bind(subject_key(subject))
-            .bind(subject.0.to_vec())
-            .fetch_all(&self.pool)
-            .await?;
-        let mut evidence = Evidence::default();
-        for r in &rows {
-            let meta = EvidenceMeta {
-                id: r.try_get("id")?,
-                provider: r.try_get("provider_name")?,
-                record_id: r.try_get("record_id")?,
-                revision: to_revision(r.try_get("revision")?)?,
-            };
-            match body_from_row(r)? {
-                EvidenceBody::Test {
-                    kind,
-                    outcome,
-                    sampled_at,
-                    resulted_at,
-                } => evidence.tests.push(TestResult {
-                    meta,
-                    kind,
-                    outcome,
-                    sampled_at,
-                    resulted_at,
-                }),
-                EvidenceBody::Vaccination { kind, at } => {
-                    evidence.vaccinations.push(Vaccination { meta, kind, at })
-                }
-                EvidenceBody::Designation {
-                    kind,
-                    started_at,
-                    ends_at,
-                    released_at,
-                    exposure,
-                } => evidence.designations.push(Designation {
-                    meta,
-                    kind,
-                    started_at,
-                    ends_at,
-                    released_at,
-                    exposure,
-                }),
-            }
-        }
-        Ok(evidence)
+        evidence::evidence_for(self, subject).await
     }
 
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {
