@@ -19,9 +19,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
 use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
-use super::{
-    Backend, content_hash, decide_submit, doc_index_from, subject_key, subjects, to_revision,
-};
+use super::revisions::{content_hash, decide_submit};
+use super::{Backend, doc_index_from, subject_key, subjects, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
 use crate::vault::DocIndex;

@@ -5,13 +5,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 use super::{
-    Backend, BatchOutcome, SqlBulk, SqlStore, Write, body_from_row, changes, evidence, from_secs,
-    meta, people, providers, to_revision,
+    Backend, BatchOutcome, SqlBulk, SqlStore, changes, evidence, meta, people, providers, revisions,
 };
 use crate::error::StoreError;
 use crate::model::{Change, Person, Provider, ProviderKind, Revision, Stored, Submission};
@@ -123,8 +121,7 @@ impl Store for SqlStore {
         supersedes: u32,
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        self.write_retrying(&Write::Submit(s, Some(supersedes)), now)
-            .await
+        revisions::submit_superseding(self, s, supersedes, now).await
     }
 
     async fn release(
@@ -135,13 +132,7 @@ impl Store for SqlStore {
         allowed: &[DesignationKind],
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        let w = Write::Release {
-            provider_id,
-            record_id,
-            released_at,
-            allowed,
-        };
-        self.write_retrying(&w, now).await
+        revisions::release(self, provider_id, record_id, released_at, allowed, now).await
     }
 
     async fn history(
@@ -149,24 +140,7 @@ impl Store for SqlStore {
         provider_id: i64,
         record_id: &str,
     ) -> Result<Vec<Revision>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
-        )
-        .bind(provider_id)
-        .bind(record_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Revision {
-                    id: r.try_get("id")?,
-                    revision: to_revision(r.try_get("revision")?)?,
-                    current: r.try_get::<i64, _>("is_current")? == 1,
-                    body: body_from_row(r)?,
-                    received_at: from_secs(r.try_get("received_at")?)?,
-                })
-            })
-            .collect()
+        revisions::history(self, provider_id, record_id).await
     }
 
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
