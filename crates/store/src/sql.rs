@@ -10,17 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
-use crate::BulkWrite;
 use crate::error::StoreError;
-use crate::model::{Outcome, Submission};
 use crate::vault::{DocIndex, Vault};
 
+mod batches;
 mod bulk;
 mod changes;
 mod evidence;
@@ -252,37 +250,6 @@ impl SqlStore {
         }
     }
 
-    /// A batch in a transaction of its own, run again when it loses a race (a deadlock
-    /// between two imports on PostgreSQL, a busy database on SQLite).
-    async fn batch_once(
-        &self,
-        batch: &[Submission],
-        now: DateTime<Utc>,
-    ) -> Result<BatchOutcome, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let (guard, mut tx) = self.begin_write().await?;
-            let written = match bulk::write_batch(self.backend, &mut tx, batch, now).await {
-                Ok(outcome) => tx
-                    .commit()
-                    .await
-                    .map(|()| outcome)
-                    .map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
-            drop(guard);
-            if let Ok(outcome) = &written {
-                self.noted(inserted(outcome));
-            }
-            match written {
-                Err(StoreError::Contention | StoreError::Conflict(_)) if attempt < 3 => {
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
     /// Opens a write transaction. On SQLite it holds the process's write lock, and starts with
     /// `BEGIN IMMEDIATE` so that a writer in another process makes it wait (busy timeout)
     /// instead of failing when a read inside it would have to become a write.
@@ -296,80 +263,6 @@ impl SqlStore {
                 Ok((Some(guard), tx))
             }
             None => Ok((None, self.pool.begin().await?)),
-        }
-    }
-}
-
-/// One transaction across many batches, for all-or-nothing imports.
-struct SqlBulk {
-    store: SqlStore,
-    tx: Option<Transaction<'static, Any>>,
-    /// SQLite's write lock, held until the end.
-    guard: Option<OwnedMutexGuard<()>>,
-    /// Subject entries this transaction noted since it last moved them.
-    noted: u64,
-    /// Whether this transaction moved recent entries, its own and others'.
-    moved: bool,
-}
-
-/// How many of a batch's rows were written (and so noted in `subject_recent`).
-fn inserted(outcome: &BatchOutcome) -> u64 {
-    let written = outcome
-        .iter()
-        .filter(|r| matches!(r, Ok(s) if s.outcome != Outcome::Unchanged))
-        .count();
-    u64::try_from(written).unwrap_or(u64::MAX)
-}
-
-#[async_trait]
-impl BulkWrite for SqlBulk {
-    async fn write(
-        &mut self,
-        batch: &[Submission],
-        now: DateTime<Utc>,
-    ) -> Result<BatchOutcome, StoreError> {
-        let backend = self.store.backend;
-        let tx = self
-            .tx
-            .as_mut()
-            .ok_or_else(|| StoreError::Database("the transaction has ended".into()))?;
-        let outcome = bulk::write_batch(backend, tx, batch, now).await?;
-        self.noted += inserted(&outcome);
-        // An all-or-nothing import of millions of rows would otherwise fill `subject_recent`
-        // with all of them before its commit: it moves them itself, inside its transaction.
-        if self.noted >= self.store.file_at {
-            for slice in 0..subjects::SLICES {
-                subjects::file_slice(backend, tx, slice).await?;
-            }
-            self.noted = 0;
-            self.moved = true;
-        }
-        Ok(outcome)
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        match self.tx.take() {
-            Some(tx) => {
-                tx.commit().await?;
-                drop(self.guard.take());
-                // Having moved entries, its count is taken afresh (it includes what this
-                // transaction noted since); otherwise what it noted is added.
-                if self.moved {
-                    self.store.recount_recent().await;
-                    self.store.noted(0);
-                } else {
-                    self.store.noted(self.noted);
-                }
-                Ok(())
-            }
-            None => Err(StoreError::Database("the transaction has ended".into())),
-        }
-    }
-
-    async fn rollback(mut self: Box<Self>) -> Result<(), StoreError> {
-        match self.tx.take() {
-            Some(tx) => Ok(tx.rollback().await?),
-            None => Ok(()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! revision, and the one-record writes that go through that decision in a transaction of their
 //! own (a deliberate correction of a named revision, the release of a designation), with the
 //! record's history. Plain submissions, even one at a time, go through the batch path
-//! (sql/bulk.rs), which decides with the same [`decide_submit`] and [`content_hash`]. How a
+//! (sql/batches.rs, sql/bulk.rs), which decides with the same [`decide_submit`] and [`content_hash`]. How a
 //! row is laid out in columns is sql/evidence.rs's.
 
 use chrono::{DateTime, Utc};

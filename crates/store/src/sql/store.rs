@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
 use super::{
-    Backend, BatchOutcome, SqlBulk, SqlStore, changes, evidence, meta, people, providers, revisions,
+    BatchOutcome, SqlStore, batches, changes, evidence, meta, people, providers, revisions,
 };
 use crate::error::StoreError;
 use crate::model::{Change, Person, Provider, ProviderKind, Revision, Stored, Submission};
@@ -80,10 +80,7 @@ impl Store for SqlStore {
     }
 
     async fn submit(&self, s: &Submission, now: DateTime<Utc>) -> Result<Stored, StoreError> {
-        self.batch_once(std::slice::from_ref(s), now)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("a batch of one came back empty".into()))?
+        batches::submit(self, s, now).await
     }
 
     async fn submit_batch(
@@ -91,28 +88,18 @@ impl Store for SqlStore {
         batch: &[Submission],
         now: DateTime<Utc>,
     ) -> Result<BatchOutcome, StoreError> {
-        self.batch_once(batch, now).await
+        batches::submit_batch(self, batch, now).await
     }
 
     /// PostgreSQL inserts a batch in one server process, the bottleneck of an import there
     /// (the importing process itself is mostly idle): two batches at once keep both cores of
     /// a small server busy.
     fn parallel_batches(&self) -> usize {
-        match self.backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 2,
-        }
+        batches::parallel_batches(self)
     }
 
     async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
-        let (guard, tx) = self.begin_write().await?;
-        Ok(Box::new(SqlBulk {
-            store: self.clone(),
-            tx: Some(tx),
-            guard,
-            noted: 0,
-            moved: false,
-        }))
+        batches::begin_bulk(self).await
     }
 
     async fn submit_superseding(
