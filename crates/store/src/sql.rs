@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 use crate::error::StoreError;
@@ -165,75 +165,6 @@ impl SqlStore {
         Ok(store)
     }
 
-    /// Moves recent subject entries into `subject_filed` once there are `entries` of them,
-    /// not the default million (sql/subjects.rs).
-    pub fn file_subjects_at(mut self, entries: u64) -> SqlStore {
-        self.file_at = entries.max(1);
-        self
-    }
-
-    /// Counts `written` rows' entries as noted in `subject_recent`, and once there are enough
-    /// of them starts moving them into `subject_filed` in the background, a slice per
-    /// transaction, so that the write that crossed the line does not wait for it. The moving
-    /// is housekeeping: a failure leaves the entries where they are, where they are found as
-    /// well, and is only logged.
-    fn noted(&self, written: u64) {
-        let recent = self.recent.fetch_add(written, Ordering::Relaxed) + written;
-        if recent < self.file_at || self.filing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let store = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.file_subjects().await {
-                tracing::warn!(error = %e, "moving recent subject entries failed; they stay recent");
-            }
-            store.filing.store(false, Ordering::Release);
-        });
-    }
-
-    /// Counts the recent subject entries afresh, after a move: a move also takes entries that
-    /// other writers noted, and one that failed halfway has moved only some.
-    async fn recount_recent(&self) {
-        match self.recent_subjects().await {
-            Ok(count) => self.recent.store(count, Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = %e, "counting recent subject entries failed"),
-        }
-    }
-
-    /// How many subject entries are waiting in `subject_recent` to be moved.
-    pub async fn recent_subjects(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
-    }
-
-    /// Moves every recent subject entry into `subject_filed`; returns how many were moved.
-    pub async fn file_subjects(&self) -> Result<u64, StoreError> {
-        let mut moved = 0;
-        let mut failed = None;
-        for slice in 0..subjects::SLICES {
-            match self.file_slice(slice).await {
-                Ok(n) => moved += n,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        self.recount_recent().await;
-        failed.map_or(Ok(moved), Err)
-    }
-
-    /// Moves one slice of the recent subject entries, in a transaction of its own.
-    async fn file_slice(&self, slice: u8) -> Result<u64, StoreError> {
-        let (_guard, mut tx) = self.begin_write().await?;
-        let moved = subjects::file_slice(self.backend, &mut tx, slice).await?;
-        tx.commit().await?;
-        Ok(moved)
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -265,12 +196,6 @@ impl SqlStore {
             None => Ok((None, self.pool.begin().await?)),
         }
     }
-}
-
-/// What `evidence.subject_key` holds: the first 8 bytes of the subject's blind index, as
-/// good as unique, indexed in its place (a quarter of the size; migration 0003 and 0004).
-fn subject_key(subject: &DocIndex) -> Vec<u8> {
-    subject.0[..8].to_vec()
 }
 
 pub(crate) fn doc_index_from(bytes: Vec<u8>) -> Result<DocIndex, StoreError> {

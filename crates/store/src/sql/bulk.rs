@@ -20,7 +20,8 @@ use sqlx::{AnyConnection, Row};
 
 use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
 use super::revisions::{content_hash, decide_submit};
-use super::{Backend, doc_index_from, subject_key, subjects, to_revision};
+use super::subjects::{self, subject_key};
+use super::{Backend, doc_index_from, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
 use crate::vault::DocIndex;

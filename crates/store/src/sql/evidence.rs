@@ -13,7 +13,8 @@ use healthcode_domain::{
     Vaccination, VaccinationKind,
 };
 
-use super::{SqlStore, from_secs, subject_key, subjects, to_revision};
+use super::subjects::{self, subject_key};
+use super::{SqlStore, from_secs, to_revision};
 use crate::error::StoreError;
 use crate::model::EvidenceBody;
 use crate::vault::DocIndex;

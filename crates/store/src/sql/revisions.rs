@@ -12,7 +12,8 @@ use sqlx::Row;
 use healthcode_domain::DesignationKind;
 
 use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
-use super::{SqlStore, bulk, doc_index_from, from_secs, subject_key, subjects, to_revision};
+use super::subjects::{self, subject_key};
+use super::{SqlStore, bulk, doc_index_from, from_secs, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Revision, Stored, Submission};
 use crate::vault::DocIndex;
