@@ -4,6 +4,29 @@
 //! are integers and parameters are written `$1, $2, …` (which SQLite also understands). Only
 //! the migrations differ, one folder per backend. SQLite allows one writer at a time, so
 //! writes there go through a process-wide lock instead of failing with `SQLITE_BUSY`.
+//!
+//! This file owns the store itself: its connections (on SQLite, a writing connection of its
+//! own beside the reading pool), the migrations, the write lock and the write transaction
+//! every writer opens, and how times, blind indexes and revision numbers are read from a
+//! column. It holds no table's statements; those are divided by what they own:
+//!
+//! - `store.rs`: the [`Store`] trait, each method handed to one of the files below;
+//! - `providers.rs`: data providers and their API keys;
+//! - `people.rs`: enrolment, people and their sessions;
+//! - `revisions.rs`: what a write stores given a record's current revision; corrections of a
+//!   named revision, releases, a record's history;
+//! - `batches.rs`: the transactions submissions are written in, one per batch or one across
+//!   an import;
+//! - `bulk.rs`: what a batch does inside its transaction;
+//! - `evidence.rs`: the columns of an evidence row, and a subject's current evidence;
+//! - `subjects.rs`: where a subject's evidence is found, and moving recent entries;
+//! - `changes.rs`: the change feed;
+//! - `meta.rs`: the master-key check and pinned values;
+//! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
+//!   the access log.
+//!
+//! [`Store`]: crate::Store
+//! [`Venues`]: crate::Venues
 
 use std::str::FromStr;
 use std::sync::Arc;

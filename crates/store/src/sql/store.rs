@@ -1,7 +1,8 @@
 //! [`Store`] on [`SqlStore`]: each method handed to the file that owns its tables and rules.
 //!
-//! Nothing is decided here; a trait is implemented in one block, so this file is where the
-//! methods meet. What each does is in `lib.rs`, how in the file each call names.
+//! Nothing is decided here. A trait's methods must be implemented in one block, so this is
+//! where they meet: what each does is documented on the trait (lib.rs), how it does it in the
+//! file it names. The blind index alone is answered here, by the vault.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,9 +92,6 @@ impl Store for SqlStore {
         batches::submit_batch(self, batch, now).await
     }
 
-    /// PostgreSQL inserts a batch in one server process, the bottleneck of an import there
-    /// (the importing process itself is mostly idle): two batches at once keep both cores of
-    /// a small server busy.
     fn parallel_batches(&self) -> usize {
         batches::parallel_batches(self)
     }
@@ -134,6 +132,14 @@ impl Store for SqlStore {
         evidence::evidence_for(self, subject).await
     }
 
+    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        meta::pin(self, key, value).await
+    }
+
+    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        meta::set_pin(self, key, value).await
+    }
+
     async fn evidence_high_water(&self) -> Result<i64, StoreError> {
         changes::evidence_high_water(self).await
     }
@@ -144,13 +150,5 @@ impl Store for SqlStore {
 
     async fn evidence_changes_at(&self, ids: &[i64]) -> Result<Vec<Change>, StoreError> {
         changes::evidence_changes_at(self, ids).await
-    }
-
-    async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        meta::pin(self, key, value).await
-    }
-
-    async fn set_pin(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        meta::set_pin(self, key, value).await
     }
 }
