@@ -1,9 +1,9 @@
 //! A record's revisions: how a write decides what to store given the record's current
-//! revision, and the one-record writes that go through that decision in a transaction of their
-//! own (a deliberate correction of a named revision, the release of a designation), with the
+//! revision, the one-record [`Write`]s that go through that decision in a transaction of their
+//! own (a deliberate correction of a named revision, the release of a designation), and the
 //! record's history. Plain submissions, even one at a time, go through the batch path
-//! (sql/batches.rs, sql/bulk.rs), which decides with the same [`decide_submit`] and [`content_hash`]. How a
-//! row is laid out in columns is sql/evidence.rs's.
+//! (sql/batches.rs, sql/bulk.rs), which decides with the same [`decide_submit`] and
+//! [`content_hash`]. How a row is laid out in columns is sql/evidence.rs's.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -18,59 +18,8 @@ use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Revision, Stored, Submission};
 use crate::vault::DocIndex;
 
-pub(super) async fn submit_superseding(
-    store: &SqlStore,
-    s: &Submission,
-    supersedes: u32,
-    now: DateTime<Utc>,
-) -> Result<Stored, StoreError> {
-    write_retrying(store, &Write::Submit(s, Some(supersedes)), now).await
-}
-
-pub(super) async fn release(
-    store: &SqlStore,
-    provider_id: i64,
-    record_id: &str,
-    released_at: DateTime<Utc>,
-    allowed: &[DesignationKind],
-    now: DateTime<Utc>,
-) -> Result<Stored, StoreError> {
-    let w = Write::Release {
-        provider_id,
-        record_id,
-        released_at,
-        allowed,
-    };
-    write_retrying(store, &w, now).await
-}
-
-pub(super) async fn history(
-    store: &SqlStore,
-    provider_id: i64,
-    record_id: &str,
-) -> Result<Vec<Revision>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
-    )
-    .bind(provider_id)
-    .bind(record_id)
-    .fetch_all(&store.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Revision {
-                id: r.try_get("id")?,
-                revision: to_revision(r.try_get("revision")?)?,
-                current: r.try_get::<i64, _>("is_current")? == 1,
-                body: body_from_row(r)?,
-                received_at: from_secs(r.try_get("received_at")?)?,
-            })
-        })
-        .collect()
-}
-
 /// What a write does to a record.
-enum Write<'a> {
+pub(super) enum Write<'a> {
     /// A provider's submission of the whole record; with `Some(n)`, a deliberate correction
     /// of revision `n`.
     Submit(&'a Submission, Option<u32>),
@@ -85,7 +34,7 @@ enum Write<'a> {
 
 /// [`write_once`], run again when it lost a race to a concurrent writer: the next attempt
 /// reads that writer's revision and decides again.
-async fn write_retrying(
+pub(super) async fn write_retrying(
     store: &SqlStore,
     w: &Write<'_>,
     now: DateTime<Utc>,
@@ -329,4 +278,29 @@ pub(super) fn content_hash(subject: &DocIndex, body: &EvidenceBody) -> Vec<u8> {
     // encoding would only make every resubmission look like a correction, never lose data.
     h.update(serde_json::to_vec(body).unwrap_or_default());
     h.finalize().to_vec()
+}
+
+pub(super) async fn history(
+    store: &SqlStore,
+    provider_id: i64,
+    record_id: &str,
+) -> Result<Vec<Revision>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT * FROM evidence WHERE provider_id = $1 AND record_id = $2 ORDER BY revision",
+    )
+    .bind(provider_id)
+    .bind(record_id)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Revision {
+                id: r.try_get("id")?,
+                revision: to_revision(r.try_get("revision")?)?,
+                current: r.try_get::<i64, _>("is_current")? == 1,
+                body: body_from_row(r)?,
+                received_at: from_secs(r.try_get("received_at")?)?,
+            })
+        })
+        .collect()
 }

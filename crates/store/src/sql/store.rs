@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
 
+use super::revisions::Write;
 use super::{
     BatchOutcome, SqlStore, batches, changes, evidence, meta, people, providers, revisions,
 };
@@ -106,7 +107,7 @@ impl Store for SqlStore {
         supersedes: u32,
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        revisions::submit_superseding(self, s, supersedes, now).await
+        revisions::write_retrying(self, &Write::Submit(s, Some(supersedes)), now).await
     }
 
     async fn release(
@@ -117,7 +118,13 @@ impl Store for SqlStore {
         allowed: &[DesignationKind],
         now: DateTime<Utc>,
     ) -> Result<Stored, StoreError> {
-        revisions::release(self, provider_id, record_id, released_at, allowed, now).await
+        let w = Write::Release {
+            provider_id,
+            record_id,
+            released_at,
+            allowed,
+        };
+        revisions::write_retrying(self, &w, now).await
     }
 
     async fn history(
