@@ -18,10 +18,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
-use super::{
-    Backend, INSERT_EVIDENCE, NewEvidence, body_from_row, content_hash, decide_submit,
-    doc_index_from, subject_key, subjects, to_revision,
-};
+use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
+use super::revisions::{content_hash, decide_submit};
+use super::subjects::{self, subject_key};
+use super::{Backend, doc_index_from, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
 use crate::vault::DocIndex;

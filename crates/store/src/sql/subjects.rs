@@ -2,12 +2,19 @@
 //! `subject_recent` that every new row is noted in, and the large `subject_filed` that the
 //! recent entries are moved into, in key order, once there are [`FILE_AT`] of them (migration
 //! 0006 says why). A subject's evidence ids are those either table names.
+//!
+//! The store counts the recent entries as writes commit and moves them in the background, a
+//! slice of the key space per transaction; an all-or-nothing import moves them itself, inside
+//! its transaction (sql/batches.rs). What an evidence row holds is sql/evidence.rs's.
 
-use sqlx::AnyConnection;
+use std::sync::atomic::Ordering;
 
-use super::Backend;
+use sqlx::{AnyConnection, Row};
+
 use super::bulk::placeholders;
+use super::{Backend, SqlStore};
 use crate::error::StoreError;
+use crate::vault::DocIndex;
 
 /// Recent entries at which they are moved into `subject_filed` (unless the store is told
 /// otherwise). A million entries take about
@@ -25,6 +32,83 @@ const NOTE_ROWS: usize = 8_000;
 pub(super) const EVIDENCE_IDS: &str = "SELECT evidence_id FROM subject_filed \
      WHERE subject_key = $1 UNION ALL \
      SELECT evidence_id FROM subject_recent WHERE subject_key = $1";
+
+/// What `evidence.subject_key` holds: the first 8 bytes of the subject's blind index, as
+/// good as unique, indexed in its place (a quarter of the size; migration 0003 and 0004).
+pub(super) fn subject_key(subject: &DocIndex) -> Vec<u8> {
+    subject.0[..8].to_vec()
+}
+
+impl SqlStore {
+    /// Moves recent subject entries into `subject_filed` once there are `entries` of them,
+    /// not the default million (sql/subjects.rs).
+    pub fn file_subjects_at(mut self, entries: u64) -> SqlStore {
+        self.file_at = entries.max(1);
+        self
+    }
+
+    /// Counts `written` rows' entries as noted in `subject_recent`, and once there are enough
+    /// of them starts moving them into `subject_filed` in the background, a slice per
+    /// transaction, so that the write that crossed the line does not wait for it. The moving
+    /// is housekeeping: a failure leaves the entries where they are, where they are found as
+    /// well, and is only logged.
+    pub(super) fn noted(&self, written: u64) {
+        let recent = self.recent.fetch_add(written, Ordering::Relaxed) + written;
+        if recent < self.file_at || self.filing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.file_subjects().await {
+                tracing::warn!(error = %e, "moving recent subject entries failed; they stay recent");
+            }
+            store.filing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Counts the recent subject entries afresh, after a move: a move also takes entries that
+    /// other writers noted, and one that failed halfway has moved only some.
+    pub(super) async fn recount_recent(&self) {
+        match self.recent_subjects().await {
+            Ok(count) => self.recent.store(count, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "counting recent subject entries failed"),
+        }
+    }
+
+    /// How many subject entries are waiting in `subject_recent` to be moved.
+    pub async fn recent_subjects(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM subject_recent")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
+    }
+
+    /// Moves every recent subject entry into `subject_filed`; returns how many were moved.
+    pub async fn file_subjects(&self) -> Result<u64, StoreError> {
+        let mut moved = 0;
+        let mut failed = None;
+        for slice in 0..SLICES {
+            match self.move_slice(slice).await {
+                Ok(n) => moved += n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.recount_recent().await;
+        failed.map_or(Ok(moved), Err)
+    }
+
+    /// Moves one slice of the recent subject entries, in a transaction of its own.
+    async fn move_slice(&self, slice: u8) -> Result<u64, StoreError> {
+        let (_guard, mut tx) = self.begin_write().await?;
+        let moved = file_slice(self.backend, &mut tx, slice).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+}
 
 /// Notes `entries` (subject key, evidence id) of rows just inserted, inside the caller's
 /// transaction. An entry that exists already is left as it is.

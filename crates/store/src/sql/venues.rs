@@ -12,7 +12,8 @@ use sqlx::any::AnyRow;
 use healthcode_domain::RiskLevel;
 
 use super::bulk::placeholders;
-use super::{Backend, SqlStore, body_from_row, doc_index_from, from_secs};
+use super::evidence::body_from_row;
+use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::Venues;
 use crate::error::StoreError;
 use crate::model::{
