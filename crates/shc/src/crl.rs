@@ -209,7 +209,7 @@ mod tests {
             r#"".100""#,
             "7",
         ] {
-            assert_eq!(list(rids).unwrap_err().code(), "bad_crl", "{rids}");
+            assert_eq!(list(rids).unwrap_err().code(), "crl", "{rids}");
         }
         assert!(list(r#""012345678901234567890123""#).is_ok());
         for text in [
@@ -222,7 +222,7 @@ mod tests {
         ] {
             assert_eq!(
                 RevocationList::from_json(text).unwrap_err().code(),
-                "bad_crl",
+                "crl",
                 "{text}"
             );
         }

@@ -398,11 +398,11 @@ mod tests {
             obs(json!({"valueQuantity": {"value": "1"}}))
                 .unwrap_err()
                 .code(),
-            "bad_fhir_bundle"
+            "fhir_bundle"
         );
         assert_eq!(
             obs(json!({"valueInteger": 1.5})).unwrap_err().code(),
-            "bad_fhir_bundle"
+            "fhir_bundle"
         );
     }
 
@@ -435,7 +435,7 @@ mod tests {
         ] {
             assert_eq!(
                 imm(extra.clone()).unwrap_err().code(),
-                "bad_fhir_bundle",
+                "fhir_bundle",
                 "{extra}"
             );
         }
@@ -448,13 +448,13 @@ mod tests {
             summarize(&json!({"resourceType": "Parameters"}))
                 .unwrap_err()
                 .code(),
-            "bad_fhir_bundle"
+            "fhir_bundle"
         );
         assert_eq!(
             summarize(&bundle(vec![json!({"no": "type"})]))
                 .unwrap_err()
                 .code(),
-            "bad_fhir_bundle"
+            "fhir_bundle"
         );
         assert_eq!(
             summarize(&json!({"resourceType": "Bundle"})).unwrap(),

@@ -63,7 +63,7 @@ mod tests {
         ] {
             assert_eq!(
                 health_card_file_jws(text).unwrap_err().code(),
-                "bad_file",
+                "file",
                 "{text}"
             );
         }

@@ -287,7 +287,7 @@ mod tests {
         ] {
             assert_eq!(
                 decode_numeric(&[bad]).unwrap_err().code(),
-                "bad_chunk_header",
+                "chunk_header",
                 "{bad}"
             );
         }
@@ -297,7 +297,7 @@ mod tests {
         );
         assert_eq!(
             decode_numeric(&["shc:/0/2/43"]).unwrap_err().code(),
-            "bad_chunk_header"
+            "chunk_header"
         );
         // A single QR written as chunk 1 of 1 is read as a single QR.
         assert_eq!(decode_numeric(&["shc:/1/1/43"]).unwrap(), "X");

@@ -171,7 +171,7 @@ mod tests {
         trust.add_issuer(ISS, jwks()).unwrap();
         assert_eq!(
             trust.add_crl(ISS, crl("other", 1, "")).unwrap_err().code(),
-            "unknown_kid"
+            "unknown_key"
         );
         trust.add_crl(ISS, crl(KID, 1, "")).unwrap();
         assert_eq!(trust.crl(ISS, KID).unwrap().ctr(), 1);
