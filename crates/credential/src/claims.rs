@@ -41,7 +41,7 @@ pub struct CodeClaims {
     /// The issuing region (`iss`), e.g. `CN-BJ`.
     pub region: String,
     /// Pseudonymous subject id (`sub`), the same for every code of one person in one region.
-    #[serde(with = "crate::hex")]
+    #[serde(with = "hex")]
     pub subject: [u8; 16],
     /// `iat`.
     pub issued_at: DateTime<Utc>,

@@ -90,7 +90,7 @@ impl SigningKey {
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
-            .field("kid", &crate::hex::encode(&self.kid))
+            .field("kid", &hex::encode(self.kid))
             .finish_non_exhaustive()
     }
 }
@@ -140,7 +140,7 @@ mod tests {
         let again = SigningKey::from_seed(&key.seed());
         assert_eq!(again.public_key(), key.public_key());
         let debug = format!("{key:?}");
-        assert!(debug.contains(&crate::hex::encode(&key.kid())));
-        assert!(!debug.contains(&crate::hex::encode(&key.seed())));
+        assert!(debug.contains(&hex::encode(key.kid())));
+        assert!(!debug.contains(&hex::encode(key.seed())));
     }
 }

@@ -21,7 +21,6 @@ mod claims;
 mod code;
 pub mod cose;
 mod error;
-mod hex;
 mod keys;
 mod place;
 mod trust_list;

@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(bytes, payload(&good_entries()));
         // a4 01 65 "CN-BJ" 02 19 106f 03 1a 69f45d80 04 65 "place"
         assert_eq!(
-            crate::hex::encode(&bytes),
+            hex::encode(&bytes),
             "a40165434e2d424a0219106f031a69f45d800465706c616365"
         );
         assert_eq!(PlaceClaims::from_cbor(&bytes), Ok(sample()));

@@ -73,9 +73,9 @@ impl KeyUsage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustedKey {
     /// Always [`kid_of`]`(public_key)`; a list where it is not is refused.
-    #[serde(with = "crate::hex")]
+    #[serde(with = "hex")]
     pub kid: [u8; KID_LEN],
-    #[serde(with = "crate::hex")]
+    #[serde(with = "hex")]
     pub public_key: [u8; 32],
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
@@ -121,7 +121,7 @@ pub struct TrustList {
     pub issued_at: DateTime<Utc>,
     /// When a newer list is expected; after it, callers should fetch one.
     pub next_update: DateTime<Utc>,
-    #[serde(with = "crate::hex")]
+    #[serde(with = "hex")]
     pub root_public_key: [u8; 32],
     pub keys: Vec<TrustedKey>,
 }
