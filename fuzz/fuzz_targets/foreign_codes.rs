@@ -40,5 +40,5 @@ fuzz_target!(|data: &[u8]| {
 
     let numeric: String = data.iter().map(|b| format!("{:02}", b % 78)).collect();
     let _ = healthcode_shc::decode_numeric(&[&format!("shc:/{numeric}")]);
-    let _ = healthcode_dcc::qr_image::decode_qr_image(data);
+    let _ = healthcode_qrscan::read(data);
 });

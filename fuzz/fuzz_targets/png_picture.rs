@@ -45,12 +45,12 @@ fuzz_target!(|data: &[u8]| {
     let height = u32::from(*h % 64) + 1;
     let colour = [0, 2, 4, 6, 3][usize::from(*kind % 5)];
     let depth = if kind & 0x80 == 0 { 8 } else { 16 };
-    let _ = healthcode_dcc::qr_image::decode_qr_image(&picture(width, height, colour, depth, rest));
+    let _ = healthcode_qrscan::read(&picture(width, height, colour, depth, rest));
     let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     if zlib.write_all(rest).is_ok()
         && let Ok(compressed) = zlib.finish()
     {
-        let _ = healthcode_dcc::qr_image::decode_qr_image(&picture(
+        let _ = healthcode_qrscan::read(&picture(
             width, height, colour, depth, &compressed,
         ));
     }

@@ -86,8 +86,17 @@ fn read_code(arg: &str) -> Result<String, String> {
         return Ok(arg.to_owned());
     };
     if is_picture(&bytes) {
-        return healthcode_dcc::qr_image::decode_qr_image(&bytes)
-            .map_err(|e| format!("cannot read a QR code in the picture: {e}"));
+        let codes = healthcode_qrscan::read(&bytes)
+            .map_err(|e| format!("cannot read a QR code in the picture: {e}"))?;
+        // The chunks of a SMART Health Card printed side by side are one code; otherwise
+        // the first code found is the one verified.
+        if codes.len() > 1 && codes.iter().all(|c| c.starts_with(healthcode_shc::PREFIX)) {
+            return Ok(codes.join("\n"));
+        }
+        return codes
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no QR code in the picture".to_owned());
     }
     String::from_utf8(bytes)
         .map_err(|_| "the code is neither text nor a PNG or JPEG picture".into())

@@ -86,12 +86,6 @@ pub enum DccError {
     /// The signer's extended key usage does not allow this certificate type.
     #[error("the signer is not allowed to sign {0} certificates")]
     KeyUsage(&'static str),
-    /// The picture could not be read as an image of a supported format.
-    #[error("the picture cannot be read: {0}")]
-    Image(&'static str),
-    /// No QR code could be found or decoded in the picture.
-    #[error("no readable QR code in the picture: {0}")]
-    QrCode(&'static str),
 }
 
 impl DccError {
@@ -120,8 +114,6 @@ impl DccError {
             DccError::SignerValidity(_) => "signer_validity",
             DccError::CertificateType => "certificate_type",
             DccError::KeyUsage(_) => "key_usage",
-            DccError::Image(_) => "image",
-            DccError::QrCode(_) => "qr_code",
         }
     }
 }

@@ -10,20 +10,17 @@
 //! - [`verify`] checks a text against a [`DscTrust`] and a [`Schema`] at a given instant and
 //!   returns a [`VerifiedDcc`]; each step is also a public function of its own.
 //! - [`decode`] reads a text without judging it.
-//! - [`qr_image::decode_qr_image`] reads the QR code in a PNG or JPEG picture.
 //!
-//! What this crate does not own: where DSCs come from and whether their chain to a country's
-//! CSCA holds (trust lists), the business rules (CertLogic, `healthcode-certlogic`), value
-//! set display texts, and reading the clock (every check takes `now`).
+//! What this crate does not own: reading QR codes from pictures (`healthcode-qrscan`), where
+//! DSCs come from and whether their chain to a country's CSCA holds (trust lists), the
+//! business rules (CertLogic, `healthcode-certlogic`), value set display texts, and reading
+//! the clock (every check takes `now`).
 
 mod cwt;
 mod dsc;
 mod error;
 mod json;
 mod model;
-mod qr_finder;
-pub mod qr_image;
-mod qr_png;
 mod schema;
 mod signature;
 mod transport;

@@ -7,7 +7,7 @@
 //!
 //! | flag | step |
 //! |---|---|
-//! | EXPECTEDPICTUREDECODE | `2DCODE`/`_2DCODE` PNG → [`decode_qr_image`] = `PREFIX` |
+//! | EXPECTEDPICTUREDECODE | `2DCODE`/`_2DCODE` PNG → `healthcode_qrscan::read` = `PREFIX` |
 //! | EXPECTEDUNPREFIX | [`unprefix`] (= `BASE45`) |
 //! | EXPECTEDB45DECODE | [`base45_decode`] (= `COMPRESSED`) |
 //! | EXPECTEDCOMPRESSION | [`inflate`] (= `COSE`) |
@@ -53,7 +53,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::DateTime;
 use ciborium::value::Value as Cbor;
 use common::{parse_clock, testdata_dir};
-use healthcode_dcc::qr_image::decode_qr_image;
 use healthcode_dcc::{
     Claims, CoseSign1, DscTrust, HealthCertificate, Schema, base45_decode, cbor_to_json,
     check_key_usage, check_signer_validity, check_times, inflate, unprefix,
@@ -233,7 +232,7 @@ fn check_flag(
             let bytes = STANDARD
                 .decode(image.trim())
                 .map_err(|e| format!("2DCODE is not base64: {e}"))?;
-            Outcome::from_bool(decode_qr_image(&bytes).is_ok_and(|t| t == prefix))
+            Outcome::from_bool(healthcode_qrscan::read(&bytes).is_ok_and(|t| t == [prefix]))
         }
         "EXPECTEDUNPREFIX" => Outcome::from_bool(
             run.unprefixed
