@@ -1,5 +1,5 @@
 //! `healthcode demo generate tests|vaccinations --rows N --out FILE`: realistic import files
-//! (see `healthcode_ingest::generate`) for demos, tests and benchmarks.
+//! (see `healthcode_generate`) for demos, tests and benchmarks.
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
-use healthcode_ingest::generate::{self, Dataset, OutputFormat, Spec};
+use healthcode_generate::{self as generate, Dataset, OutputFormat, Spec};
 
 #[derive(Subcommand)]
 pub enum Generate {

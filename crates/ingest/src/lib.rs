@@ -10,7 +10,6 @@
 mod csv_file;
 pub mod error;
 mod fhir;
-pub mod generate;
 mod limits;
 pub mod record;
 pub mod test_results;

@@ -1,12 +1,18 @@
 //! Where the server gets `now`. Handlers ask the [`Clock`] once per request and pass the
-//! instant down; tests use a [`ManualClock`] they can move.
+//! instant down; tests use a [`ManualClock`] they can move. The rate limiters measure
+//! intervals with the same clock's monotonic reading, so tests move those too.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Time since a fixed point of the clock's choosing, for measuring intervals: unlike
+    /// [`Clock::now`], the real clock's reading never goes back when the system time is set.
+    fn monotonic(&self) -> std::time::Duration;
 }
 
 /// The real clock. The one place in the server that reads the system time.
@@ -17,6 +23,11 @@ impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    fn monotonic(&self) -> std::time::Duration {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
     }
 }
 
@@ -48,5 +59,12 @@ impl Clock for ManualClock {
             .lock()
             .map(|t| *t)
             .unwrap_or_else(|e| *e.into_inner())
+    }
+
+    /// The manual time since the Unix epoch: it moves exactly as the clock is moved.
+    fn monotonic(&self) -> std::time::Duration {
+        (self.now() - DateTime::UNIX_EPOCH)
+            .to_std()
+            .unwrap_or_default()
     }
 }

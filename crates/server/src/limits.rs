@@ -1,81 +1,152 @@
-//! Protection every public endpoint gets: a per-client token-bucket rate limit, a cap on
-//! requests in flight that sheds load with 503 instead of queueing without bound, a request
-//! timeout, and a body-size limit (set in the router).
+//! Protection every public endpoint gets: a per-client rate limit, a cap on requests in
+//! flight that sheds load with 503 instead of queueing without bound, a request timeout, and a
+//! body-size limit (set in the router). Also the per-key [`Limiter`] behind them, which the
+//! digital sentinel uses per gate device.
 //!
 //! Clients are told apart by peer address: an IPv4 address, or an IPv6 /64 (one subscriber's
 //! allocation, so that a client cannot mint fresh addresses to reset its limit). Behind a
 //! reverse proxy every client shares the proxy's address; such deployments rate-limit at the
 //! proxy (docs/OPERATIONS.md).
+//!
+//! The limits are `governor`'s GCRA, which admits exactly what a token bucket of `burst`
+//! tokens refilled at `per_second` would. Each key's state is one atomic word in a sharded
+//! map whose locks cannot be poisoned, so a panic elsewhere neither opens nor closes the
+//! limit. Time comes from the server's [`Clock`] (its monotonic reading), so tests move it by
+//! hand.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::BoxError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const SHARDS: usize = 16;
-/// Buckets kept per shard before idle ones are swept.
-const SHARD_SWEEP_AT: usize = 4096;
+/// Keys held before idle ones are swept.
+const SWEEP_AT: usize = 65_536;
+/// Sweeping is linear in the keys held, so it is looked at no more often than this.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// The refill period taken for a rate that is not a positive number: in effect, no refill.
+const NO_REFILL: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
     /// Sustained requests per second per client.
     pub per_second: f64,
-    /// How many requests a client may make at once after being idle.
+    /// How many requests a client may make at once after being idle (whole requests, at
+    /// least one).
     pub burst: f64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn full(limit: RateLimit, now: Instant) -> Bucket {
-        Bucket {
-            tokens: limit.burst,
-            last: now,
-        }
-    }
-
-    /// Refills for the time since the last call, then takes one token; on refusal says how
-    /// long until one is free.
-    fn take(&mut self, limit: RateLimit, now: Instant) -> Result<(), Duration> {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * limit.per_second).min(limit.burst);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - self.tokens) / limit.per_second;
-            Err(Duration::try_from_secs_f64(wait.max(0.001)).unwrap_or(Duration::from_secs(3600)))
-        }
+impl RateLimit {
+    fn quota(self) -> Quota {
+        // `as` saturates: NaN and anything below 1 give 0, which is not a burst; 1 is taken.
+        let burst = NonZeroU32::new(self.burst as u32).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::try_from_secs_f64(self.per_second.recip()).unwrap_or(NO_REFILL);
+        // A period of zero (an enormous rate) is refused by `with_period`; the fastest quota
+        // there is stands in for it.
+        Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst)
     }
 }
 
-#[derive(Debug, Default)]
-struct Shard {
-    buckets: HashMap<IpAddr, Bucket>,
-    last_sweep: Option<Instant>,
+/// The server's clock as governor reads it: the monotonic reading.
+#[derive(Clone)]
+struct Ticks(Arc<dyn Clock>);
+
+impl governor::clock::Clock for Ticks {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.0.monotonic()
+    }
 }
 
-#[derive(Debug)]
-pub struct RateLimiter {
-    limit: RateLimit,
-    shards: Vec<Mutex<Shard>>,
-    /// Keyed per process, so clients cannot aim at one shard.
-    hasher: RandomState,
+/// A rate limit per key (a client address, a gate device).
+pub struct Limiter<K: Hash + Eq + Clone> {
+    gcra: RateLimiter<K, DashMapStateStore<K>, Ticks, NoOpMiddleware<Duration>>,
+    clock: Ticks,
+    sweep_at: usize,
+    /// The clock's monotonic reading, in nanoseconds, when a sweep was last looked at.
+    last_sweep: AtomicU64,
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    pub fn new(limit: RateLimit, clock: Arc<dyn Clock>) -> Limiter<K> {
+        let clock = Ticks(clock);
+        Limiter {
+            gcra: RateLimiter::dashmap_with_clock(limit.quota(), clock.clone()),
+            last_sweep: AtomicU64::new(nanos(governor::clock::Clock::now(&clock))),
+            clock,
+            sweep_at: SWEEP_AT,
+        }
+    }
+
+    /// Admits one request for `key`, or says how long until one would be admitted.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        let now = governor::clock::Clock::now(&self.clock);
+        self.sweep(now);
+        self.gcra
+            .check_key(key)
+            .map_err(|refused| refused.wait_time_from(now))
+    }
+
+    /// Keys held, idle ones included until swept.
+    fn keys(&self) -> usize {
+        self.gcra.len()
+    }
+
+    /// Once `sweep_at` keys or more are held, forgets those whose bucket has been full for a
+    /// refill period (they are indistinguishable from new ones); looks at most once per
+    /// [`SWEEP_EVERY`].
+    fn sweep(&self, now: Duration) {
+        let now = nanos(now);
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < nanos(SWEEP_EVERY)
+            || self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        if self.gcra.len() >= self.sweep_at {
+            self.gcra.retain_recent();
+            self.gcra.shrink_to_fit();
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> std::fmt::Debug for Limiter<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("keys", &self.keys())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter<IpAddr> {
+    /// Admits one request from `ip`, counted against its [`client_key`].
+    pub fn check_address(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check(&client_key(ip))
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The key a client is limited by.
@@ -92,42 +163,15 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl RateLimiter {
-    pub fn new(limit: RateLimit) -> RateLimiter {
-        RateLimiter {
-            limit,
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// Takes one token for `client` at `now`; on refusal says how long until one is free.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let client = client_key(client);
-        let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
-        let Ok(mut shard) = self.shards[shard].lock() else {
-            return Ok(());
-        };
-        // Idle clients' buckets are full again and can be forgotten; sweeping is linear in the
-        // shard, so it runs at most once a second.
-        if shard.buckets.len() >= SHARD_SWEEP_AT
-            && shard
-                .last_sweep
-                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
-        {
-            let full = self.limit.burst;
-            let rate = self.limit.per_second;
-            shard.buckets.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < full
-            });
-            shard.last_sweep = Some(now);
-        }
-        shard
-            .buckets
-            .entry(client)
-            .or_insert_with(|| Bucket::full(self.limit, now))
-            .take(self.limit, now)
-    }
+/// A 429 whose `Retry-After` is `wait` in whole seconds, rounded up (at least 1), so that a
+/// client that waits as told is admitted.
+pub fn rate_limited(message: &'static str, wait: Duration) -> Response {
+    let mut resp =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).into_response();
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs.max(1)));
+    resp
 }
 
 /// Middleware: refuses a client over its rate with 429 and `Retry-After`.
@@ -137,19 +181,12 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(ip) = client
-        && let Err(wait) = state.limiter.check(ip, Instant::now())
+        && let Err(wait) = state.limiter.check_address(ip)
     {
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return rate_limited(
             "too many requests from this address; wait and try again",
-        )
-        .into_response();
-        let secs = wait.as_secs().max(1);
-        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return resp;
+            wait,
+        );
     }
     next.run(req).await
 }
@@ -181,88 +218,136 @@ pub async fn overload_error(err: BoxError) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{TimeZone, Utc};
+
     use super::*;
+    use crate::clock::ManualClock;
+
+    fn limiter<K: Hash + Eq + Clone>(
+        per_second: f64,
+        burst: f64,
+    ) -> (Limiter<K>, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0).unwrap(),
+        ));
+        let limit = RateLimit { per_second, burst };
+        (Limiter::new(limit, clock.clone()), clock)
+    }
+
+    fn ms(n: i64) -> chrono::Duration {
+        chrono::Duration::milliseconds(n)
+    }
 
     #[test]
-    fn bucket_refills_at_the_configured_rate() {
-        let l = RateLimiter::new(RateLimit {
-            per_second: 10.0,
-            burst: 3.0,
-        });
+    fn a_burst_is_admitted_then_one_request_per_refill() {
+        let (l, clock) = limiter::<IpAddr>(10.0, 3.0);
         let ip: IpAddr = [127, 0, 0, 1].into();
-        let other: IpAddr = [127, 0, 0, 2].into();
-        let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.check(ip, t0).is_ok());
+            assert!(l.check_address(ip).is_ok());
         }
-        let wait = l.check(ip, t0).expect_err("over the burst");
-        assert!(wait <= Duration::from_millis(101), "{wait:?}");
-        assert!(l.check(other, t0).is_ok(), "clients are independent");
-        assert!(l.check(ip, t0 + Duration::from_millis(100)).is_ok());
-        assert!(l.check(ip, t0 + Duration::from_millis(100)).is_err());
+        assert_eq!(l.check_address(ip), Err(Duration::from_millis(100)));
+        assert!(
+            l.check_address([127, 0, 0, 2].into()).is_ok(),
+            "clients are independent"
+        );
+        clock.advance(ms(99));
+        assert_eq!(l.check_address(ip), Err(Duration::from_millis(1)));
+        clock.advance(ms(1));
+        assert!(
+            l.check_address(ip).is_ok(),
+            "one token refilled after 100 ms"
+        );
+        assert!(l.check_address(ip).is_err());
+        // Idle long enough to refill the whole burst, and no more than the burst.
+        clock.advance(ms(10_000));
+        for _ in 0..3 {
+            assert!(l.check_address(ip).is_ok());
+        }
+        assert!(l.check_address(ip).is_err());
     }
 
     #[test]
     fn an_ipv6_client_is_its_slash_64() {
-        let l = RateLimiter::new(RateLimit {
-            per_second: 1.0,
-            burst: 1.0,
-        });
-        let t0 = Instant::now();
-        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
-        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
-        assert!(l.check(a, t0).is_ok());
-        assert!(l.check(b, t0).is_err(), "same /64, same bucket");
-        assert!(l.check(other, t0).is_ok());
+        let (l, _) = limiter::<IpAddr>(1.0, 1.0);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.check_address(a).is_ok());
+        assert!(l.check_address(b).is_err(), "same /64, same limit");
+        assert!(l.check_address(other).is_ok());
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert!(l.check_address([192, 0, 2, 1].into()).is_ok());
+        assert!(
+            l.check_address(mapped).is_err(),
+            "IPv4-mapped is the IPv4 client"
+        );
     }
-}
-
-/// A token bucket per key (a gate device, say), for limits that follow a credential rather
-/// than an address.
-#[derive(Debug)]
-pub struct KeyedLimiter {
-    limit: RateLimit,
-    buckets: Mutex<HashMap<i64, Bucket>>,
-}
-
-impl KeyedLimiter {
-    pub fn new(limit: RateLimit) -> KeyedLimiter {
-        KeyedLimiter {
-            limit,
-            buckets: Mutex::default(),
-        }
-    }
-
-    /// Takes one token for `key` at `now`; on refusal says how long until one is free.
-    pub fn check(&self, key: i64, now: Instant) -> Result<(), Duration> {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Err(Duration::from_secs(1));
-        };
-        buckets
-            .entry(key)
-            .or_insert_with(|| Bucket::full(self.limit, now))
-            .take(self.limit, now)
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod keyed_tests {
-    use super::*;
 
     #[test]
-    fn each_key_has_its_own_bucket() {
-        let l = KeyedLimiter::new(RateLimit {
-            per_second: 1.0,
-            burst: 3.0,
-        });
-        let t = Instant::now();
+    fn each_key_has_its_own_limit() {
+        let (l, clock) = limiter::<i64>(0.5, 3.0);
         for _ in 0..3 {
-            assert!(l.check(1, t).is_ok());
+            assert!(l.check(&1).is_ok());
         }
-        assert!(l.check(1, t).is_err());
-        assert!(l.check(2, t).is_ok(), "another device is not affected");
-        assert!(l.check(1, t + Duration::from_secs(1)).is_ok(), "refilled");
+        assert_eq!(l.check(&1), Err(Duration::from_secs(2)));
+        assert!(l.check(&2).is_ok(), "another device is not affected");
+        clock.advance(chrono::Duration::seconds(2));
+        assert!(l.check(&1).is_ok(), "refilled");
+    }
+
+    #[test]
+    fn retry_after_is_the_wait_in_whole_seconds_rounded_up() {
+        let header = |wait| {
+            rate_limited("slow down", wait)
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header(Duration::from_millis(1)).as_deref(), Some("1"));
+        assert_eq!(header(Duration::from_secs(2)).as_deref(), Some("2"));
+        assert_eq!(header(Duration::from_millis(2_001)).as_deref(), Some("3"));
+        assert_eq!(header(Duration::ZERO).as_deref(), Some("1"));
+        let resp = rate_limited("slow down", Duration::from_secs(1));
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn idle_keys_are_swept_once_there_are_many_and_limited_ones_kept() {
+        let (mut l, clock) = limiter::<i64>(1.0, 2.0);
+        l.sweep_at = 100;
+        for key in 0..1_000 {
+            assert!(l.check(&key).is_ok());
+        }
+        // A second on, the 1,000 keys are only just full again: nothing goes yet.
+        clock.advance(ms(1_000));
+        assert!(l.check(&5_000).is_ok());
+        assert_eq!(l.keys(), 1_001);
+        // Key -1 spends its burst; within a second of the last look there is no sweep.
+        clock.advance(ms(500));
+        assert!(l.check(&-1).is_ok() && l.check(&-1).is_ok());
+        assert!(l.check(&-1).is_err());
+        assert_eq!(l.keys(), 1_002);
+        // Then the idle keys are forgotten, and -1, still short of its burst, is kept and
+        // still limited.
+        clock.advance(ms(600));
+        assert_eq!(l.check(&-1), Err(Duration::from_millis(400)));
+        assert_eq!(l.keys(), 2, "only 5000 and -1 are left");
+        // Below the threshold nothing is swept.
+        clock.advance(ms(10_000));
+        assert!(l.check(&7).is_ok());
+        assert_eq!(l.keys(), 3);
+    }
+
+    #[test]
+    fn rates_that_are_not_positive_numbers_still_limit() {
+        for per_second in [0.0, -1.0, f64::NAN] {
+            let (l, clock) = limiter::<i64>(per_second, 1.0);
+            assert!(l.check(&1).is_ok());
+            clock.advance(chrono::Duration::minutes(59));
+            assert!(l.check(&1).is_err(), "{per_second}");
+        }
+        let (l, _) = limiter::<i64>(f64::INFINITY, 0.0);
+        assert!(l.check(&1).is_ok());
     }
 }

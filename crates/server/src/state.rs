@@ -1,6 +1,7 @@
 //! What every handler can reach: the store, the policy, the region, the code-signing key,
 //! the published trust list, the identity provider, the clock, the cache and the limits.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use healthcode_store::{RiskArea, Store};
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::identity::IdentityProvider;
-use crate::limits::{KeyedLimiter, RateLimit, RateLimiter};
+use crate::limits::{Limiter, RateLimit};
 
 /// Tunables of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -86,9 +87,10 @@ pub struct Shared {
     pub identity: Option<Arc<dyn IdentityProvider>>,
     pub clock: Arc<dyn Clock>,
     pub cache: Arc<Cache>,
-    pub limiter: Arc<RateLimiter>,
-    /// Digital-sentinel lookups, per gate device.
-    pub sentinel_limiter: Arc<KeyedLimiter>,
+    /// Requests per client address.
+    pub limiter: Arc<Limiter<IpAddr>>,
+    /// Digital-sentinel lookups, per gate device id.
+    pub sentinel_limiter: Arc<Limiter<i64>>,
     /// Risk areas not released, as last read (see `venues::open_areas`).
     pub(crate) areas: std::sync::RwLock<Option<(std::time::Instant, Arc<Vec<RiskArea>>)>>,
     pub config: Arc<ServerConfig>,
@@ -114,10 +116,10 @@ impl AppState {
             verifier: std::sync::RwLock::new(own_region_only(&trust_list)),
             trust_list: std::sync::RwLock::new(trust_list.into()),
             identity,
-            clock,
             cache: Arc::new(Cache::new(config.cache_ttl, 200_000)),
-            limiter: Arc::new(RateLimiter::new(config.rate_limit)),
-            sentinel_limiter: Arc::new(KeyedLimiter::new(config.sentinel_rate)),
+            limiter: Arc::new(Limiter::new(config.rate_limit, clock.clone())),
+            sentinel_limiter: Arc::new(Limiter::new(config.sentinel_rate, clock.clone())),
+            clock,
             areas: std::sync::RwLock::new(None),
             config: Arc::new(config),
         }))

@@ -684,26 +684,31 @@ async fn floods_are_refused_with_429_and_overload_with_503() {
         })
         .spawn()
         .await;
-    let mut codes = Vec::new();
-    for _ in 0..6 {
+    let healthz = || async {
         let resp = app
             .client
             .get(app.url("/healthz"))
             .send()
             .await
             .expect("req");
-        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-            assert!(resp.headers().contains_key("retry-after"));
-        }
-        codes.push(resp.status());
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        (resp.status(), retry_after)
+    };
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(healthz().await);
     }
-    assert_eq!(&codes[..3], &[StatusCode::OK; 3]);
-    assert!(
-        codes[3..]
-            .iter()
-            .all(|c| *c == StatusCode::TOO_MANY_REQUESTS),
-        "{codes:?}"
-    );
+    let admitted = (StatusCode::OK, None);
+    let refused = (StatusCode::TOO_MANY_REQUESTS, Some("1".to_owned()));
+    assert!(seen[..3].iter().all(|r| *r == admitted), "{seen:?}");
+    assert!(seen[3..].iter().all(|r| *r == refused), "{seen:?}");
+    // The limit follows the server's clock: a second on, one more request and no more.
+    app.clock.advance(Duration::seconds(1));
+    assert_eq!(healthz().await, admitted);
+    assert_eq!(healthz().await, refused);
 
     // With no capacity at all every request is shed at once rather than queued.
     let shed = TestApp::builder()

@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::Duration;
-use healthcode_ingest::generate::{self, Dataset, OutputFormat, Spec};
+use healthcode_generate::{self as generate, Dataset, OutputFormat, Spec};
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -463,7 +463,7 @@ async fn sentinel_lookups_are_limited_per_device_and_every_one_is_logged() {
     assert_eq!(refused, 8);
     // Another device is not held up by the first one's flood.
     let (s, _) = app
-        .post("/api/v1/gate/lookup", Some(&second_gate), lookup)
+        .post("/api/v1/gate/lookup", Some(&second_gate), lookup.clone())
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, config) = app.get("/api/v1/gate/config", Some(&gate)).await;
@@ -486,6 +486,21 @@ async fn sentinel_lookups_are_limited_per_device_and_every_one_is_logged() {
         (3, 1, 1, 8)
     );
     assert!(log.iter().all(|a| a.action == "sentinel_lookup"));
+    // A refusal says when to come back (one lookup per 100 s), and by the server's clock the
+    // device is let in then.
+    let resp = app
+        .client
+        .post(app.url("/api/v1/gate/lookup"))
+        .bearer_auth(&gate)
+        .json(&lookup)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "100");
+    app.clock.advance(Duration::seconds(100));
+    let (s, _) = app.post("/api/v1/gate/lookup", Some(&gate), lookup).await;
+    assert_eq!(s, StatusCode::OK);
 }
 
 #[tokio::test]

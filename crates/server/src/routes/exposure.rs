@@ -374,7 +374,10 @@ pub async fn case_contacts(
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            contacts_csv(&contacts),
+            contacts_csv(&contacts).map_err(|e| {
+                tracing::error!(error = %e, "writing the contact list as CSV");
+                ApiError::internal()
+            })?,
         )
             .into_response());
     }
@@ -388,40 +391,154 @@ pub async fn case_contacts(
     .into_response())
 }
 
-/// RFC 4180 CSV: a header line, then one line per contact visit.
-fn contacts_csv(contacts: &[Contact]) -> String {
-    fn field(out: &mut String, value: &str) {
-        if value.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(value);
-        }
-    }
-    let mut out = String::from(
-        "name,document_type,document_number,phone,venue_id,venue,district,case_visit_at,contact_visit_at\r\n",
-    );
+/// The columns of the CSV contact list, in order.
+const CONTACT_COLUMNS: [&str; 9] = [
+    "name",
+    "document_type",
+    "document_number",
+    "phone",
+    "venue_id",
+    "venue",
+    "district",
+    "case_visit_at",
+    "contact_visit_at",
+];
+
+/// RFC 4180 CSV (CRLF line ends): a header line, then one line per contact visit. Every cell
+/// is passed through [`inert`] first, since tracers open the list in a spreadsheet.
+fn contacts_csv(contacts: &[Contact]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    out.write_record(CONTACT_COLUMNS)?;
     for c in contacts {
         let row = contact_out(c);
-        let cells = [
-            row.name,
-            row.document_type.as_str().to_owned(),
-            row.document_number,
-            row.phone.unwrap_or_default(),
-            row.venue_id.to_string(),
-            row.venue,
-            row.district,
-            row.case_visit_at.to_rfc3339(),
-            row.contact_visit_at.to_rfc3339(),
-        ];
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            field(&mut out, cell);
-        }
-        out.push_str("\r\n");
+        out.write_record(
+            [
+                row.name,
+                row.document_type.as_str().to_owned(),
+                row.document_number,
+                row.phone.unwrap_or_default(),
+                row.venue_id.to_string(),
+                row.venue,
+                row.district,
+                row.case_visit_at.to_rfc3339(),
+                row.contact_visit_at.to_rfc3339(),
+            ]
+            .map(inert),
+        )?;
     }
-    out
+    out.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// A cell a spreadsheet would evaluate as a formula (its first character `=`, `+`, `-`, `@`,
+/// tab or carriage return) gets a leading `'`, which makes it text: OWASP's advice against
+/// CSV injection. The CSV writer then quotes whatever needs quoting.
+fn inert(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use healthcode_domain::{PersonName, PhoneNumber};
+    use healthcode_store::{DocIndex, Person, Venue};
+
+    use super::*;
+
+    fn contact(name: &str, phone: Option<&str>, venue: &str, district: &str) -> Contact {
+        let at = Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0).unwrap();
+        Contact {
+            person: Person {
+                id: 1,
+                doc_index: DocIndex([0; 32]),
+                document: DocumentNumber::parse(DocumentType::ResidentId, "110101198001010053")
+                    .unwrap(),
+                name: PersonName::parse(name).unwrap(),
+                phone: phone.map(|p| PhoneNumber::parse(p).unwrap()),
+                subject: [0; 16],
+                created_at: at,
+            },
+            venue: Venue {
+                id: 7,
+                name: venue.to_owned(),
+                kind: "restaurant".to_owned(),
+                district: district.to_owned(),
+                address: String::new(),
+                created_at: at,
+            },
+            case_at: at - TimeDelta::minutes(30),
+            at,
+        }
+    }
+
+    fn read_back(bytes: &[u8]) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_evaluate_are_made_text() {
+        let leads = ["=", "+", "-", "@", "\t", "\r"];
+        let contacts: Vec<Contact> = leads
+            .iter()
+            .map(|lead| {
+                contact(
+                    "-Smith",
+                    Some("+85291234567"),
+                    &format!("{lead}HYPERLINK(\"http://example.com\",\"x\")"),
+                    &format!("{lead}cmd|' /C calc'!A0"),
+                )
+            })
+            .collect();
+        let rows = read_back(&contacts_csv(&contacts).unwrap());
+        assert_eq!(rows[0], CONTACT_COLUMNS);
+        assert_eq!(rows.len(), 1 + leads.len());
+        for (row, lead) in rows[1..].iter().zip(leads) {
+            assert_eq!(row[0], "'-Smith");
+            assert_eq!(row[3], "'+85291234567");
+            assert_eq!(
+                row[5],
+                format!("'{lead}HYPERLINK(\"http://example.com\",\"x\")")
+            );
+            assert_eq!(row[6], format!("'{lead}cmd|' /C calc'!A0"));
+        }
+    }
+
+    #[test]
+    fn quotes_commas_and_line_breaks_round_trip() {
+        let venue = "Wang's \"Noodles\", 2nd floor\r\nBack room";
+        let district = "朝阳区,\n三里屯 \"north\"";
+        let bytes = contacts_csv(&[contact("SMITH, JOHN", None, venue, district)]).unwrap();
+        let rows = read_back(&bytes);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[1],
+            [
+                "SMITH, JOHN",
+                "resident_id",
+                "110101198001010053",
+                "",
+                "7",
+                venue,
+                district,
+                "2026-05-01T03:30:00+00:00",
+                "2026-05-01T04:00:00+00:00",
+            ]
+        );
+        assert!(bytes.ends_with(b"\r\n"), "RFC 4180 line ends");
+        assert!(
+            String::from_utf8(bytes)
+                .unwrap()
+                .starts_with("name,document_type,document_number,phone,venue_id,")
+        );
+    }
 }

@@ -3,11 +3,10 @@
 //! self check-in and travel history.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use healthcode_store::{Access, CheckinMethod, Device, NewCheckin, Venue};
 use crate::auth::new_device_key;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, DeviceAuth, OperatorScope, Resident, Scoped};
+use crate::limits::rate_limited;
 use crate::poster::{PosterVenue, poster_html, poster_svg};
 use crate::routes::evidence::second;
 use crate::routes::residents::{evaluate_entry, load};
@@ -659,18 +659,12 @@ pub async fn gate_lookup(
         records,
         at: now,
     };
-    if let Err(wait) = state.sentinel_limiter.check(device.id, Instant::now()) {
+    if let Err(wait) = state.sentinel_limiter.check(&device.id) {
         state.store.record_access(&log("rate_limited", 0)).await?;
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return Ok(rate_limited(
             "too many document lookups from this device; wait and try again",
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-        return Ok(resp);
+            wait,
+        ));
     }
     let document = match DocumentType::parse(&body.document_type)
         .and_then(|k| DocumentNumber::parse(k, &body.document_number))

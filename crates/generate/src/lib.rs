@@ -3,9 +3,11 @@
 //! in docs/IMPORT.md), with a chosen number of rows broken on purpose and their positions
 //! reported, so that a test can check a reader refuses exactly those.
 //!
-//! What this module owns: making up plausible people, times and outcomes, and laying them out
-//! in the import formats. What it does not own: reading files (the readers beside it) or
-//! storing records.
+//! What this crate owns: making up plausible people, times and outcomes, and laying them out
+//! in the import formats. What it does not own: reading files (`healthcode-ingest`, whose
+//! readers its tests check it against) or storing records. It is its own crate so that
+//! the ingest library, which reads providers' files in production, ships no test-data maker;
+//! the `healthcode` binary (`demo generate`, `bench`) and tests use it.
 //!
 //! The output is a function of the [`Spec`] alone: the same seed, `now` and zone give the same
 //! bytes (with the same `rand` release, whose `StdRng` algorithm may change between releases).

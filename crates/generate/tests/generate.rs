@@ -1,4 +1,4 @@
-//! The import-file generator, checked against the crate's own readers: every row it means to
+//! The import-file generator, checked against the ingest crate's readers: every row it means to
 //! be valid is accepted, every row it breaks is refused at the position it reports, and its
 //! output is realistic in the ways the demos and benchmarks rely on.
 
@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use healthcode_domain::{
     DocumentNumber, DocumentType, Policy, TestKind, TestOutcome, VaccinationKind,
 };
-use healthcode_ingest::generate::{self, Dataset, OutputFormat, Spec, Summary};
+use healthcode_generate::{self as generate, Dataset, OutputFormat, Spec, Summary};
 use healthcode_ingest::{Category, Position, Record, RecordBody, RowError, open};
 
 /// 10:00 in Beijing: the previous day's samples are all in, the last results still arriving.
@@ -419,7 +419,7 @@ impl Write for Counter {
     }
 }
 
-/// `cargo test --release -p healthcode-ingest --test generate -- --ignored --nocapture`
+/// `cargo test --release -p healthcode-generate --test generate -- --ignored --nocapture`
 #[test]
 #[ignore = "a benchmark: run in release mode"]
 fn five_million_rows() {
