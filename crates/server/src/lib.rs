@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-pub use routes::venues::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
+pub use routes::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
 
 /// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.
@@ -64,12 +64,12 @@ pub fn router(state: AppState) -> Router {
         .route("/venues/{id}", get(routes::venues::venue))
         .route("/venues/{id}/devices", post(routes::venues::add_device))
         .route("/venues/{id}/poster", get(routes::venues::poster))
-        .route("/gate/config", get(routes::venues::gate_config))
-        .route("/gate/scan", post(routes::venues::gate_scan))
-        .route("/gate/lookup", post(routes::venues::gate_lookup))
+        .route("/gate/config", get(routes::gate::gate_config))
+        .route("/gate/scan", post(routes::gate::gate_scan))
+        .route("/gate/lookup", post(routes::gate::gate_lookup))
         .route(
             "/me/checkins",
-            post(routes::venues::self_checkin).get(routes::venues::history),
+            post(routes::checkins::self_checkin).get(routes::checkins::history),
         )
         .route(
             "/risk-areas",
@@ -84,7 +84,7 @@ pub fn router(state: AppState) -> Router {
         // Offline gates upload up to 10,000 check-ins at once.
         .route(
             "/gate/checkins",
-            post(routes::venues::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+            post(routes::gate::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
         .layer(
             ServiceBuilder::new()
