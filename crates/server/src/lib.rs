@@ -1,10 +1,12 @@
 //! healthcode's HTTP API: a thin axum layer over the domain, the store and the credential
-//! crates. One module per area under `routes`; authentication in `extract`; limits in
-//! `limits`. Handlers read the clock once and pass `now` down.
+//! crates. One module per area under `routes`; the JSON shapes clients rely on in `api`;
+//! authentication in `extract`; limits in `limits`. Handlers read the clock once and pass
+//! `now` down.
 //!
 //! What this crate does not own: rules (domain), persistence (store), the code format
 //! (credential), process setup and key files (the `healthcode` binary).
 
+pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod changes;
@@ -30,7 +32,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-pub use routes::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
+pub use api::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
 
 /// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.

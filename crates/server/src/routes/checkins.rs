@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use healthcode_domain::{Presented, Status};
 use healthcode_store::{CheckinMethod, NewCheckin, Venue};
 
+use crate::api::gate::{Reason, Verdict, reasons};
+use crate::api::venues::{CheckinMethodView, VenueView};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Resident};
 use crate::routes::evidence::second;
-use crate::routes::gate::{ReasonOut, decision_out};
 use crate::routes::residents::{evaluate_entry, load};
 use crate::routes::venues::{venue_or_404, venue_policy};
 use crate::state::AppState;
@@ -34,22 +35,40 @@ pub(crate) fn presented(status: &Status) -> Presented<'_> {
     }
 }
 
-/// Stores one check-in and applies open risk areas to it; false when it was a duplicate.
+/// Someone at a venue's door now.
+pub(crate) struct Visit {
+    /// The subject of their code.
+    pub subject: [u8; 16],
+    pub method: CheckinMethod,
+    /// Whether the door let them in.
+    pub passed: bool,
+    /// The gate's (device, seq), if it numbers its scans: stored once however often sent.
+    pub device: Option<(i64, i64)>,
+}
+
+/// Stores the check-in of `visit` at `venue`, at `now` to the second, and applies open risk
+/// areas to it; false when it was a duplicate.
 pub(crate) async fn record_checkin(
     state: &AppState,
     venue: &Venue,
-    checkin: NewCheckin,
+    visit: Visit,
     now: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
-    let subject = checkin.subject;
-    let (at, passed) = (
-        checkin.at,
-        checkin.passed || checkin.method == CheckinMethod::SelfScan,
-    );
+    let at = second(now)?;
+    // A self check-in counts as presence even where the door would stop the person.
+    let present = visit.passed || visit.method == CheckinMethod::SelfScan;
+    let checkin = NewCheckin {
+        venue_id: venue.id,
+        at,
+        subject: visit.subject,
+        method: visit.method,
+        passed: visit.passed,
+        device: visit.device,
+    };
     let stored = state.store.add_checkins(&[checkin], now).await?;
     // Also for a check-in already stored: a retry after a failure here must still designate
     // (designations are idempotent).
-    apply_areas_to(state, venue, &[(subject, at, passed)], now).await?;
+    apply_areas_to(state, venue, &[(visit.subject, at, present)], now).await?;
     Ok(stored.stored == 1)
 }
 
@@ -61,10 +80,10 @@ pub struct SelfCheckinIn {
 
 #[derive(Debug, Serialize)]
 pub struct SelfCheckinOut {
-    venue: Venue,
-    decision: &'static str,
+    venue: VenueView,
+    decision: Verdict,
     pass: bool,
-    reasons: Vec<ReasonOut>,
+    reasons: Vec<Reason>,
     checked_in_at: DateTime<Utc>,
 }
 
@@ -106,25 +125,21 @@ pub async fn self_checkin(
     let loaded = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &loaded, now);
     let decision = entry.decide(&presented(&status));
-    let at = second(now)?;
-    let checkin = NewCheckin {
-        venue_id: venue.id,
+    let visit = Visit {
         subject: loaded.who.subject,
-        at,
         method: CheckinMethod::SelfScan,
         passed: decision.pass,
         device: None,
     };
-    record_checkin(&state, &venue, checkin, now).await?;
-    let (word, reasons) = decision_out(&decision);
+    record_checkin(&state, &venue, visit, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SelfCheckinOut {
-            venue,
-            decision: word,
+            venue: venue.into(),
+            decision: Verdict::of(decision.pass),
             pass: decision.pass,
-            reasons,
-            checked_in_at: at,
+            reasons: reasons(&decision),
+            checked_in_at: second(now)?,
         }),
     ))
 }
@@ -146,7 +161,7 @@ pub struct HistoryRow {
     venue_id: i64,
     venue: String,
     district: String,
-    method: CheckinMethod,
+    method: CheckinMethodView,
     passed: bool,
 }
 
@@ -178,7 +193,7 @@ pub async fn history(
                 venue_id: v.id,
                 venue: v.name.clone(),
                 district: v.district.clone(),
-                method: r.method,
+                method: r.method.into(),
                 passed: r.passed,
             })
         })

@@ -1,6 +1,6 @@
 //! What a gate device does, authenticated by its device key: fetch its configuration, scan a
 //! code, upload the check-ins it recorded offline, and look a person up by document number
-//! (digital sentinel, 数字哨兵).
+//! (digital sentinel, 数字哨兵). The request and answer shapes are `crate::api::gate`.
 //!
 //! What this module does not own: the venue registry and devices (`venues`), storing a
 //! check-in and applying risk areas to it (`checkins`), the door's rule (domain).
@@ -13,89 +13,102 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use healthcode_domain::{
-    Colour, DocumentNumber, DocumentType, EntryPolicy, GateDecision, Presented, StopReason,
+use healthcode_domain::{DocumentNumber, DocumentType};
+use healthcode_store::{Access, CheckinMethod, NewCheckin};
+
+use crate::api::gate::{
+    Decision, GateAnswer, GateConfig, LookupRequest, MAX_UPLOAD, RejectedRow, ScanRequest,
+    UploadAnswer, UploadRequest,
 };
-use healthcode_store::{Access, CheckinMethod, Device, NewCheckin, Venue};
-
 use crate::error::ApiError;
 use crate::extract::{ApiJson, DeviceAuth};
-use crate::routes::checkins::{presented, record_checkin};
+use crate::routes::checkins::{Visit, presented, record_checkin};
 use crate::routes::evidence::second;
 use crate::routes::residents::{evaluate_entry, load};
 use crate::routes::venues::{venue_or_404, venue_policy};
 use crate::state::AppState;
 use crate::venues::apply_areas_to;
 
-/// Check-ins one offline upload may carry.
-pub const MAX_UPLOAD: usize = 10_000;
-
-/// A gate's answer: PASS or STOP, whom (masked), why.
-#[derive(Debug, Serialize)]
-pub struct GateOut {
-    decision: &'static str,
-    pass: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    masked_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    colour: Option<Colour>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<String>,
-    reasons: Vec<ReasonOut>,
-    venue_id: i64,
-    /// Whether a check-in was stored (false for a code that did not verify, a visitor from
-    /// another region, or a sequence number already used).
-    checked_in: bool,
+pub async fn gate_config(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<GateConfig>, ApiError> {
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let entry_policy = venue_policy(&state, &venue)?.clone();
+    let trust_list = serde_json::from_str(&state.trust_list()).map_err(|_| ApiError::internal())?;
+    Ok(Json(GateConfig {
+        device: device.into(),
+        venue: venue.into(),
+        entry_policy,
+        policy_version: state.policy.version.clone(),
+        region: state.region.id().to_owned(),
+        trust_list,
+        server_time: state.clock.now(),
+    }))
 }
 
-#[derive(Debug, Serialize)]
-pub struct ReasonOut {
-    code: String,
-    zh: String,
-    en: String,
-}
-
-fn reason_out(r: &StopReason) -> ReasonOut {
-    let code = match r {
-        StopReason::Colour { .. } => "colour",
-        StopReason::Reminder { .. } => "reminder",
-        StopReason::NoRecentTest { .. } => "no_recent_test",
-        StopReason::Vaccination { .. } => "vaccination",
+/// A gate scanned a code: verify, apply the venue's entry policy, record the check-in.
+pub async fn gate_scan(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    ApiJson(body): ApiJson<ScanRequest>,
+) -> Result<Json<GateAnswer>, ApiError> {
+    let now = state.clock.now();
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let entry = venue_policy(&state, &venue)?;
+    if body.seq.is_some_and(|s| s < 0) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "seq must not be negative",
+        ));
+    }
+    let Some(trust) = state.verifier() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "trust_unavailable",
+            "the trust list is not loaded yet; try again shortly",
+        ));
     };
-    ReasonOut {
-        code: code.to_owned(),
-        zh: r.text_zh(),
-        en: r.text_en(),
+    let not_recorded = |decision| {
+        Json(GateAnswer {
+            decision,
+            checked_in: false,
+        })
+    };
+    let text = body.code.trim();
+    if healthcode_verify::detect(text) != Some(healthcode_verify::Format::Native) {
+        return Ok(not_recorded(Decision::refused(
+            venue.id,
+            "not_a_health_code",
+            "请出示健康码",
+            "this door needs a health code (HCN1:); certificates in other formats are checked at /api/v1/verify".to_owned(),
+        )));
     }
+    let claims = match trust.native().verify(text, now) {
+        Ok(c) => c,
+        Err(e) => return Ok(not_recorded(Decision::invalid_code(venue.id, &e))),
+    };
+    let decision = Decision::for_code(entry, &claims, venue.id);
+    // A visitor from another region has no record here to attach a visit to.
+    let checked_in = if claims.region == state.region.id() {
+        let visit = Visit {
+            subject: claims.subject,
+            method: CheckinMethod::Gate,
+            passed: decision.pass,
+            device: body.seq.map(|s| (device.id, s)),
+        };
+        record_checkin(&state, &venue, visit, now).await?
+    } else {
+        false
+    };
+    Ok(Json(GateAnswer {
+        decision,
+        checked_in,
+    }))
 }
 
-pub(crate) fn decision_out(decision: &GateDecision) -> (&'static str, Vec<ReasonOut>) {
-    (
-        if decision.pass { "PASS" } else { "STOP" },
-        decision.reasons.iter().map(reason_out).collect(),
-    )
-}
-
-fn stop(venue_id: i64, code: &str, zh: &str, en: String) -> GateOut {
-    GateOut {
-        decision: "STOP",
-        pass: false,
-        masked_name: None,
-        colour: None,
-        region: None,
-        reasons: vec![ReasonOut {
-            code: code.to_owned(),
-            zh: zh.to_owned(),
-            en,
-        }],
-        venue_id,
-        checked_in: false,
-    }
-}
-
-/// Checks a check-in time from a device or an app against the server's clock.
+/// Checks a check-in time from a device against the server's clock.
 fn check_time(
     state: &AppState,
     at: DateTime<Utc>,
@@ -123,160 +136,6 @@ fn check_time(
     Ok(())
 }
 
-/// What a gate configures itself with while online: its venue, the entry policy it
-/// applies, and the trust list it verifies codes against offline.
-#[derive(Debug, Serialize)]
-pub struct GateConfig {
-    device: Device,
-    venue: Venue,
-    entry_policy: EntryPolicy,
-    policy_version: String,
-    region: String,
-    trust_list: serde_json::Value,
-    server_time: DateTime<Utc>,
-}
-
-pub async fn gate_config(
-    State(state): State<AppState>,
-    DeviceAuth(device): DeviceAuth,
-) -> Result<Json<GateConfig>, ApiError> {
-    let venue = venue_or_404(&state, device.venue_id).await?;
-    let entry_policy = venue_policy(&state, &venue)?.clone();
-    let trust_list = serde_json::from_str(&state.trust_list()).map_err(|_| ApiError::internal())?;
-    Ok(Json(GateConfig {
-        device,
-        venue,
-        entry_policy,
-        policy_version: state.policy.version.clone(),
-        region: state.region.id().to_owned(),
-        trust_list,
-        server_time: state.clock.now(),
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScanIn {
-    code: String,
-    /// The gate's own sequence number for this check-in, if it keeps one: a scan sent twice
-    /// with the same number is stored once.
-    seq: Option<i64>,
-}
-
-/// A gate scanned a code: verify, apply the venue's entry policy, record the check-in.
-pub async fn gate_scan(
-    State(state): State<AppState>,
-    DeviceAuth(device): DeviceAuth,
-    ApiJson(body): ApiJson<ScanIn>,
-) -> Result<Json<GateOut>, ApiError> {
-    let now = state.clock.now();
-    let venue = venue_or_404(&state, device.venue_id).await?;
-    let entry = venue_policy(&state, &venue)?;
-    if body.seq.is_some_and(|s| s < 0) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "seq must not be negative",
-        ));
-    }
-    let Some(trust) = state.verifier() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "trust_unavailable",
-            "the trust list is not loaded yet; try again shortly",
-        ));
-    };
-    let text = body.code.trim();
-    if healthcode_verify::detect(text) != Some(healthcode_verify::Format::Native) {
-        return Ok(Json(stop(
-            venue.id,
-            "not_a_health_code",
-            "请出示健康码",
-            "this door needs a health code (HCN1:); certificates in other formats are checked at /api/v1/verify".to_owned(),
-        )));
-    }
-    let claims = match trust.native().verify(text, now) {
-        Ok(c) => c,
-        Err(e) => {
-            return Ok(Json(stop(
-                venue.id,
-                e.code(),
-                "健康码无效",
-                format!("the code does not verify: {e}"),
-            )));
-        }
-    };
-    let decision = entry.decide(&Presented {
-        colour: claims.colour,
-        reminders: &claims.reminders,
-        test_recency_days: claims.test_recency_days,
-        vaccination: claims.vaccination,
-    });
-    // A visitor from another region has no record here to attach a visit to.
-    let checked_in = if claims.region == state.region.id() {
-        let checkin = NewCheckin {
-            venue_id: venue.id,
-            subject: claims.subject,
-            at: second(now)?,
-            method: CheckinMethod::Gate,
-            passed: decision.pass,
-            device: body.seq.map(|s| (device.id, s)),
-        };
-        record_checkin(&state, &venue, checkin, now).await?
-    } else {
-        false
-    };
-    let (word, reasons) = decision_out(&decision);
-    Ok(Json(GateOut {
-        decision: word,
-        pass: decision.pass,
-        masked_name: Some(claims.masked_name),
-        colour: Some(claims.colour),
-        region: Some(claims.region),
-        reasons,
-        venue_id: venue.id,
-        checked_in,
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UploadIn {
-    checkins: Vec<UploadRow>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UploadRow {
-    /// The gate's sequence number: (device, seq) is stored once however often it is sent.
-    seq: i64,
-    /// The subject of the code the gate verified (32 hex digits).
-    subject: String,
-    at: DateTime<Utc>,
-    passed: bool,
-    /// The venue the gate believes it is at; if given it must be the device's own.
-    venue_id: Option<i64>,
-    /// `gate` (default) or `sentinel`.
-    method: Option<CheckinMethod>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UploadOut {
-    received: usize,
-    stored: u64,
-    duplicates: u64,
-    rejected: Vec<RejectedRow>,
-    /// Designations written because a check-in fell in an open risk area.
-    designated: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RejectedRow {
-    index: usize,
-    seq: i64,
-    code: &'static str,
-    message: String,
-}
-
 fn parse_subject(hex: &str) -> Option<[u8; 16]> {
     if hex.len() != 32 {
         return None;
@@ -295,8 +154,8 @@ fn parse_subject(hex: &str) -> Option<[u8; 16]> {
 pub async fn gate_upload(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    ApiJson(body): ApiJson<UploadIn>,
-) -> Result<Json<UploadOut>, ApiError> {
+    ApiJson(body): ApiJson<UploadRequest>,
+) -> Result<Json<UploadAnswer>, ApiError> {
     if body.checkins.len() > MAX_UPLOAD {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -311,11 +170,11 @@ pub async fn gate_upload(
     let mut seen = HashSet::with_capacity(body.checkins.len());
     let mut in_batch_duplicates = 0u64;
     for (index, r) in body.checkins.iter().enumerate() {
-        let mut reject = |code: &'static str, message: String| {
+        let mut reject = |code: &str, message: String| {
             rejected.push(RejectedRow {
                 index,
                 seq: r.seq,
-                code,
+                code: code.to_owned(),
                 message,
             })
         };
@@ -350,7 +209,7 @@ pub async fn gate_upload(
             reject(code, message);
             continue;
         }
-        let method = r.method.unwrap_or(CheckinMethod::Gate);
+        let method = r.method.map_or(CheckinMethod::Gate, CheckinMethod::from);
         if method == CheckinMethod::SelfScan {
             reject(
                 "invalid_method",
@@ -382,7 +241,7 @@ pub async fn gate_upload(
         rejected = rejected.len(),
         "gate upload"
     );
-    Ok(Json(UploadOut {
+    Ok(Json(UploadAnswer {
         received: body.checkins.len(),
         stored: stored.stored,
         duplicates: stored.duplicates + in_batch_duplicates,
@@ -391,20 +250,13 @@ pub async fn gate_upload(
     }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LookupIn {
-    document_type: String,
-    document_number: String,
-}
-
 /// Digital sentinel (数字哨兵): a gate looks a person up by document number (someone with no
 /// phone shows an ID card), gets their status against the venue's policy, and records the
 /// check-in. Limited per device; every lookup, and every refusal, is in the access log.
 pub async fn gate_lookup(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
-    ApiJson(body): ApiJson<LookupIn>,
+    ApiJson(body): ApiJson<LookupRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let actor = format!("device:{}", device.id);
@@ -455,24 +307,21 @@ pub async fn gate_lookup(
     let loaded = load(&state, person.id, now).await?;
     let status = evaluate_entry(&state, &loaded, now);
     let decision = entry.decide(&presented(&status));
-    let checkin = NewCheckin {
-        venue_id: venue.id,
+    let visit = Visit {
         subject: person.subject,
-        at: second(now)?,
         method: CheckinMethod::Sentinel,
         passed: decision.pass,
         device: None,
     };
-    let checked_in = record_checkin(&state, &venue, checkin, now).await?;
-    let (word, reasons) = decision_out(&decision);
-    Ok(Json(GateOut {
-        decision: word,
-        pass: decision.pass,
-        masked_name: Some(person.name.masked()),
-        colour: Some(status.colour),
-        region: Some(state.region.id().to_owned()),
-        reasons,
-        venue_id: venue.id,
+    let checked_in = record_checkin(&state, &venue, visit, now).await?;
+    Ok(Json(GateAnswer {
+        decision: Decision::decided(
+            &decision,
+            venue.id,
+            person.name.masked(),
+            status.colour,
+            state.region.id().to_owned(),
+        ),
         checked_in,
     })
     .into_response())

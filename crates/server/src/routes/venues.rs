@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use healthcode_credential::{PlaceClaims, issue_place_code};
 use healthcode_domain::EntryPolicy;
-use healthcode_store::{Device, Venue};
+use healthcode_store::Venue;
 
+use crate::api::venues::{DeviceView, VenueView};
 use crate::auth::new_device_key;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, OperatorScope, Scoped};
@@ -71,7 +72,7 @@ pub struct VenueIn {
 #[derive(Debug, Serialize)]
 pub struct VenueOut {
     #[serde(flatten)]
-    venue: Venue,
+    venue: VenueView,
     entry_policy: EntryPolicy,
 }
 
@@ -106,7 +107,7 @@ pub async fn add_venue(
     Ok((
         StatusCode::CREATED,
         Json(VenueOut {
-            venue,
+            venue: venue.into(),
             entry_policy: policy.clone(),
         }),
     ))
@@ -122,8 +123,9 @@ pub async fn list_venues(
     State(state): State<AppState>,
     _op: Scoped<OperatorScope>,
     Query(q): Query<VenuesQuery>,
-) -> Result<Json<Vec<Venue>>, ApiError> {
-    Ok(Json(state.store.venues(q.district.as_deref()).await?))
+) -> Result<Json<Vec<VenueView>>, ApiError> {
+    let venues = state.store.venues(q.district.as_deref()).await?;
+    Ok(Json(venues.into_iter().map(VenueView::from).collect()))
 }
 
 /// A venue and its entry policy: public, as the door itself is.
@@ -134,7 +136,7 @@ pub async fn venue(
     let venue = venue_or_404(&state, id).await?;
     let entry_policy = venue_policy(&state, &venue)?.clone();
     Ok(Json(VenueOut {
-        venue,
+        venue: venue.into(),
         entry_policy,
     }))
 }
@@ -148,7 +150,7 @@ pub struct DeviceIn {
 #[derive(Debug, Serialize)]
 pub struct DeviceOut {
     #[serde(flatten)]
-    device: Device,
+    device: DeviceView,
     /// Shown once; only its hash is stored.
     key: String,
 }
@@ -172,7 +174,13 @@ pub async fn add_device(
             state.clock.now(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(DeviceOut { device, key })))
+    Ok((
+        StatusCode::CREATED,
+        Json(DeviceOut {
+            device: device.into(),
+            key,
+        }),
+    ))
 }
 
 /// The signed place code of a venue, as a poster would carry it.
