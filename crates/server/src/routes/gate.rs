@@ -136,15 +136,10 @@ fn check_time(
     Ok(())
 }
 
-fn parse_subject(hex: &str) -> Option<[u8; 16]> {
-    if hex.len() != 32 {
-        return None;
-    }
+/// A subject as 32 hex digits, nothing else (no sign, no space).
+fn parse_subject(text: &str) -> Option<[u8; 16]> {
     let mut out = [0u8; 16];
-    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
