@@ -448,8 +448,8 @@ fn accept_update(old: &TrustList, new: &TrustList) -> Result<()> {
         bail!(
             "the server's trust list is signed by root key {}, not {} as before: if the region \
              rotated its root on purpose, upload the queue, remove config.json and set up again",
-            crate::setup::hex(&new.root_public_key),
-            crate::setup::hex(&old.root_public_key)
+            hex::encode(new.root_public_key),
+            hex::encode(old.root_public_key)
         );
     }
     if new.sequence < old.sequence {
@@ -574,7 +574,7 @@ fn scan(arg: &str, dir: &Path, now: DateTime<Utc>, json: bool) -> Result<ExitCod
             } else {
                 let row = Checkin {
                     seq: 0,
-                    subject: crate::setup::hex(&claims.subject),
+                    subject: hex::encode(claims.subject),
                     at: now.trunc_subsecs(0),
                     passed: decision.pass,
                     method: CheckinMethod::Gate,

@@ -441,8 +441,8 @@ async fn run(command: Command) -> Result<()> {
             dir.vault()?;
             let keys = dir.keys(SystemClock.now())?;
             println!("keys in {}", dir.path.join("keys").display());
-            println!("code-signing key id {}", setup::hex(&keys.code.kid()));
-            println!("root key id         {}", setup::hex(&keys.root.kid()));
+            println!("code-signing key id {}", hex::encode(keys.code.kid()));
+            println!("root key id         {}", hex::encode(keys.root.kid()));
             Ok(())
         }
         Command::Keys {
@@ -669,8 +669,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
                 "this node's {what} is {} but the database belongs to a region whose {what} is {}: \
                  copy keys/ from an existing node, or after a deliberate rotation start once with \
                  --accept-new-keys (docs/SECURITY.md)",
-                setup::hex(&kid),
-                setup::hex(&other)
+                hex::encode(kid),
+                hex::encode(other)
             );
         }
     }
@@ -697,7 +697,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     tracing::info!(
         region = region.id(),
         policy = %policy.version,
-        code_key = %setup::hex(&keys.code.kid()),
+        code_key = %hex::encode(keys.code.kid()),
         "prepared"
     );
     let state = AppState::new(

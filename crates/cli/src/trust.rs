@@ -177,7 +177,7 @@ pub async fn import(
         region: list.region.clone(),
         sequence: list.sequence,
         keys: list.keys.len(),
-        root: crate::setup::hex(&list.root_public_key),
+        root: hex::encode(list.root_public_key),
         update,
     })
 }
