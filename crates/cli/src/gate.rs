@@ -37,6 +37,8 @@ use healthcode_domain::{EntryPolicy, Presented, StopReason, VaccinationRequireme
 use healthcode_server::clock::{Clock, SystemClock};
 use healthcode_store::{CheckinMethod, Device, Venue};
 
+use crate::files::{Access, write_atomically};
+
 /// The most check-ins the server takes in one upload.
 const MAX_BATCH: i64 = healthcode_server::MAX_CHECKIN_UPLOAD as i64;
 /// Longest line read from a scanner on standard input.
@@ -216,7 +218,7 @@ fn read_queue(dir: &Path) -> Result<Vec<Line>> {
 
 fn rewrite_queue<'a>(dir: &Path, kept: impl Iterator<Item = &'a Line>) -> Result<()> {
     let text: String = kept.map(|l| format!("{}\n", l.text)).collect();
-    write_file(&dir.join("queue.jsonl"), text.as_bytes(), false)
+    write_atomically(&dir.join("queue.jsonl"), text.as_bytes(), Access::Default)
 }
 
 /// Appends whole lines and syncs them. A line left without its newline by a crash is ended
@@ -247,40 +249,6 @@ fn append_lines(path: &Path, lines: &[String]) -> Result<()> {
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_data())
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Replaces `path` so that a reader, or a crash, sees the old file or the new one.
-fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let mut options = OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let written = options.open(&tmp).and_then(|mut f| {
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        }
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    written
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // The rename itself must survive a power cut, or a sequence number could come back.
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        File::open(parent).and_then(|d| d.sync_all()).ok();
-    }
-    Ok(())
 }
 
 /// Held while the queue, the sequence number or the rejected file change.
@@ -326,7 +294,11 @@ fn record(dir: &Path, mut row: Checkin) -> Result<i64> {
     let Some(seq) = read_seq(dir)? else {
         return Err(lost_seq(&dir.join("seq"), "is missing"));
     };
-    write_file(&dir.join("seq"), format!("{}\n", seq + 1).as_bytes(), false)?;
+    write_atomically(
+        &dir.join("seq"),
+        format!("{}\n", seq + 1).as_bytes(),
+        Access::Default,
+    )?;
     row.seq = seq;
     append_lines(&dir.join("queue.jsonl"), &[serde_json::to_string(&row)?])?;
     Ok(seq)
@@ -414,13 +386,13 @@ async fn setup(server: &str, key: &str, dir: &Path, now: DateTime<Utc>) -> Resul
     }
     match read_seq(dir)? {
         Some(_) => {}
-        None if previous.is_none() => write_file(&dir.join("seq"), b"0\n", false)?,
+        None if previous.is_none() => write_atomically(&dir.join("seq"), b"0\n", Access::Default)?,
         None => return Err(lost_seq(&dir.join("seq"), "is missing")),
     }
-    write_file(
+    write_atomically(
         &dir.join("config.json"),
         &serde_json::to_vec_pretty(&config)?,
-        true,
+        Access::OwnerOnly,
     )?;
     let skew = config.config.server_time - now;
     if skew.abs() > CLOCK_TOLERANCE {

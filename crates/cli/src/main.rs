@@ -8,6 +8,7 @@
 mod bench;
 mod config;
 mod demo;
+mod files;
 mod gate;
 mod generate;
 mod import;
@@ -675,8 +676,11 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         }
     }
     let trust_list = keys.trust_list(region.id(), now)?;
-    setup::write_atomically(&dir.trust_list_path(), trust_list.as_bytes())
-        .context("cannot write trust-list.json")?;
+    files::write_atomically(
+        &dir.trust_list_path(),
+        trust_list.as_bytes(),
+        files::Access::Default,
+    )?;
     let mut config = ServerConfig::default();
     let flags = config::Limits {
         rate_limit_per_second: args.rate_limit_per_second,
@@ -802,8 +806,10 @@ async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
         let now = state.clock.now();
         match keys.trust_list(state.region.id(), now) {
             Ok(signed) => {
-                if let Err(e) = setup::write_atomically(&path, signed.as_bytes()) {
-                    tracing::warn!(error = %e, "cannot write trust-list.json");
+                if let Err(e) =
+                    files::write_atomically(&path, signed.as_bytes(), files::Access::Default)
+                {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot write trust-list.json");
                 }
                 state.set_trust_list(signed);
                 tracing::info!("trust list re-signed");

@@ -152,13 +152,6 @@ fn signing_key(path: &Path) -> Result<SigningKey> {
     }
 }
 
-/// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never half.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Trust lists carry whole seconds.
 fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
