@@ -26,7 +26,7 @@ use healthcode_server::{AppState, ServerConfig};
 use healthcode_store::{CheckinMethod, NewCheckin, Store, Venues};
 
 use crate::generate::subject_of;
-use crate::setup::{DataDir, hex};
+use crate::setup::DataDir;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -221,7 +221,7 @@ async fn checkins(a: CheckinsBench) -> Result<()> {
                 let k = (b * a.batch + i) as i64;
                 Row {
                     seq: k,
-                    subject: hex(&subject_of(1, rng.gen_range(0..1_000_000))),
+                    subject: hex::encode(subject_of(1, rng.gen_range(0..1_000_000))),
                     at: now - chrono::Duration::milliseconds(span_ms - span_ms * k / a.rows as i64),
                     passed: rng.gen_bool(0.97),
                 }
@@ -343,7 +343,7 @@ async fn copresence(a: CopresenceBench) -> Result<()> {
     let cases_path = a.checkins.with_extension("cases.csv");
     let mut text = String::from("subject\n");
     for c in &cases {
-        text.push_str(&hex(c));
+        text.push_str(&hex::encode(c));
         text.push('\n');
     }
     std::fs::write(&cases_path, text)
@@ -388,12 +388,7 @@ fn parse_line(line: &str) -> Result<NewCheckin> {
     };
     let venue_id: i64 = venue.parse().context("venue_id")?;
     let mut s = [0u8; 16];
-    if subject.len() != 32 {
-        bail!("subject must be 32 hex digits");
-    }
-    for (i, b) in s.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&subject[2 * i..2 * i + 2], 16).context("subject")?;
-    }
+    hex::decode_to_slice(subject, &mut s).context("subject must be 32 hex digits")?;
     let at = chrono::DateTime::from_timestamp(at.parse().context("at")?, 0)
         .context("at out of range")?;
     let method = CheckinMethod::parse(method).context("method")?;

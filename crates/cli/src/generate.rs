@@ -188,9 +188,7 @@ fn checkins(a: &CheckinArgs, now: DateTime<Utc>) -> Result<()> {
             line.clear();
             use std::fmt::Write as _;
             let _ = write!(line, "{venue},");
-            for b in subject_of(a.seed, person) {
-                let _ = write!(line, "{b:02x}");
-            }
+            line.push_str(&hex::encode(subject_of(a.seed, person)));
             let _ = writeln!(
                 line,
                 ",{at},{},{}",

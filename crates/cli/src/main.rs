@@ -8,6 +8,7 @@
 mod bench;
 mod config;
 mod demo;
+mod files;
 mod gate;
 mod generate;
 mod import;
@@ -441,8 +442,8 @@ async fn run(command: Command) -> Result<()> {
             dir.vault()?;
             let keys = dir.keys(SystemClock.now())?;
             println!("keys in {}", dir.path.join("keys").display());
-            println!("code-signing key id {}", setup::hex(&keys.code.kid()));
-            println!("root key id         {}", setup::hex(&keys.root.kid()));
+            println!("code-signing key id {}", hex::encode(keys.code.kid()));
+            println!("root key id         {}", hex::encode(keys.root.kid()));
             Ok(())
         }
         Command::Keys {
@@ -669,14 +670,17 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
                 "this node's {what} is {} but the database belongs to a region whose {what} is {}: \
                  copy keys/ from an existing node, or after a deliberate rotation start once with \
                  --accept-new-keys (docs/SECURITY.md)",
-                setup::hex(&kid),
-                setup::hex(&other)
+                hex::encode(kid),
+                hex::encode(other)
             );
         }
     }
     let trust_list = keys.trust_list(region.id(), now)?;
-    setup::write_atomically(&dir.trust_list_path(), trust_list.as_bytes())
-        .context("cannot write trust-list.json")?;
+    files::write_atomically(
+        &dir.trust_list_path(),
+        trust_list.as_bytes(),
+        files::Access::Default,
+    )?;
     let mut config = ServerConfig::default();
     let flags = config::Limits {
         rate_limit_per_second: args.rate_limit_per_second,
@@ -697,7 +701,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     tracing::info!(
         region = region.id(),
         policy = %policy.version,
-        code_key = %setup::hex(&keys.code.kid()),
+        code_key = %hex::encode(keys.code.kid()),
         "prepared"
     );
     let state = AppState::new(
@@ -802,8 +806,10 @@ async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
         let now = state.clock.now();
         match keys.trust_list(state.region.id(), now) {
             Ok(signed) => {
-                if let Err(e) = setup::write_atomically(&path, signed.as_bytes()) {
-                    tracing::warn!(error = %e, "cannot write trust-list.json");
+                if let Err(e) =
+                    files::write_atomically(&path, signed.as_bytes(), files::Access::Default)
+                {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot write trust-list.json");
                 }
                 state.set_trust_list(signed);
                 tracing::info!("trust list re-signed");

@@ -87,7 +87,7 @@ impl DataDir {
             Err(_) => {
                 let now = whole_second(now);
                 let info = CodeKeyInfo {
-                    kid: hex(&code.kid()),
+                    kid: hex::encode(code.kid()),
                     not_before: now - Duration::minutes(5),
                     not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
                 };
@@ -95,12 +95,12 @@ impl DataDir {
                 info
             }
         };
-        if info.kid != hex(&code.kid()) {
+        if info.kid != hex::encode(code.kid()) {
             bail!(
                 "{} describes key {} but code-signing.key is {}",
                 info_path.display(),
                 info.kid,
-                hex(&code.kid())
+                hex::encode(code.kid())
             );
         }
         Ok(Keys {
@@ -152,18 +152,7 @@ fn signing_key(path: &Path) -> Result<SigningKey> {
     }
 }
 
-/// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never half.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Trust lists carry whole seconds.
 fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -22,6 +22,8 @@ use healthcode_credential::TrustList;
 use healthcode_verify::regions::{Update, accept_update, parse_root_key};
 use healthcode_verify::{AcceptanceRules, Trust};
 
+use crate::files::{Access, write_atomically};
+
 /// Largest trust-material file read, from disk or the network.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -170,14 +172,22 @@ pub async fn import(
         .with_context(|| format!("cannot create {}", regions.display()))?;
     let name = file_stem(&list.region)?;
     if update != Update::Unchanged {
-        crate::setup::write_atomically(&regions.join(format!("{name}.json")), text.as_bytes())?;
+        write_atomically(
+            &regions.join(format!("{name}.json")),
+            text.as_bytes(),
+            Access::Default,
+        )?;
     }
-    crate::setup::write_atomically(&regions.join(format!("{name}.source")), source.as_bytes())?;
+    write_atomically(
+        &regions.join(format!("{name}.source")),
+        source.as_bytes(),
+        Access::Default,
+    )?;
     Ok(Imported {
         region: list.region.clone(),
         sequence: list.sequence,
         keys: list.keys.len(),
-        root: crate::setup::hex(&list.root_public_key),
+        root: hex::encode(list.root_public_key),
         update,
     })
 }

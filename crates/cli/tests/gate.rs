@@ -2,7 +2,8 @@
 //! server stopped, `gate scan` still deciding from the cached trust list and entry policy (a
 //! resident's code passes or stops as their status says, a forged code stops and queues
 //! nothing), then the server back and `gate upload` storing each queued check-in once: a
-//! second upload sends nothing, and the same queue sent again counts duplicates.
+//! second upload sends nothing, and the same queue sent again counts duplicates. Last, a
+//! refreshed trust list older than the cached one, or of another root, is refused.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,6 +13,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use healthcode_credential::{SigningKey, TrustList};
 use serde_json::{Value, json};
 
 use support::{BIN, free_port, http, read_demo, start, wait_ready};
@@ -323,4 +325,48 @@ fn a_gate_decides_offline_and_uploads_each_checkin_once() {
     // Numbers are never handed out twice, uploads or not.
     let (exit, v, text) = gate(&gate_dir, &["scan", &passes, "--json"], None);
     assert_eq!((exit, &v["seq"]), (0, &json!(2)), "{text}");
+
+    // A refresh must come from the cached list's root and must not be older than it. Cache a
+    // newer list of the region's own root, then one of another root: setup refuses the
+    // server's list both times and keeps what the gate has.
+    let set_up = || {
+        gate(
+            &gate_dir,
+            &["setup", "--server", &base, "--key", device_key],
+            None,
+        )
+    };
+    let config_path = gate_dir.join("config.json");
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    let root_seed: [u8; 32] = std::fs::read(data.join("keys/root.key"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let region_root = SigningKey::from_seed(&root_seed);
+    let stranger = SigningKey::from_seed(&[7; 32]);
+    let cached: Value = serde_json::from_str(&original).unwrap();
+    let list = TrustList::from_json(&cached["config"]["trust_list"].to_string(), None).unwrap();
+    for (root, sequence, refusal) in [
+        (
+            &region_root,
+            list.sequence + 1_000_000,
+            "trust_list_rollback",
+        ),
+        (&stranger, list.sequence, "root_changed"),
+    ] {
+        let mut forged = list.clone();
+        forged.sequence = sequence;
+        forged.root_public_key = root.public_key();
+        let mut config = cached.clone();
+        config["config"]["trust_list"] = serde_json::from_str(&forged.sign(root).unwrap()).unwrap();
+        let held = config.to_string();
+        std::fs::write(&config_path, &held).unwrap();
+        let (exit, _, text) = set_up();
+        assert_eq!(exit, 2, "{text}");
+        assert!(text.contains(refusal), "{text}");
+        assert_eq!(std::fs::read_to_string(&config_path).unwrap(), held);
+    }
+    std::fs::write(&config_path, &original).unwrap();
+    let (exit, _, text) = set_up();
+    assert_eq!(exit, 0, "{text}");
 }

@@ -1,10 +1,12 @@
 //! healthcode's HTTP API: a thin axum layer over the domain, the store and the credential
-//! crates. One module per area under `routes`; authentication in `extract`; limits in
-//! `limits`. Handlers read the clock once and pass `now` down.
+//! crates. One module per area under `routes`; the JSON shapes clients rely on in `api`;
+//! authentication in `extract`; limits in `limits`. Handlers read the clock once and pass
+//! `now` down.
 //!
 //! What this crate does not own: rules (domain), persistence (store), the code format
 //! (credential), process setup and key files (the `healthcode` binary).
 
+pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod changes;
@@ -30,7 +32,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
-pub use routes::venues::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
+pub use api::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
 
 /// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.
@@ -64,12 +66,12 @@ pub fn router(state: AppState) -> Router {
         .route("/venues/{id}", get(routes::venues::venue))
         .route("/venues/{id}/devices", post(routes::venues::add_device))
         .route("/venues/{id}/poster", get(routes::venues::poster))
-        .route("/gate/config", get(routes::venues::gate_config))
-        .route("/gate/scan", post(routes::venues::gate_scan))
-        .route("/gate/lookup", post(routes::venues::gate_lookup))
+        .route("/gate/config", get(routes::gate::gate_config))
+        .route("/gate/scan", post(routes::gate::gate_scan))
+        .route("/gate/lookup", post(routes::gate::gate_lookup))
         .route(
             "/me/checkins",
-            post(routes::venues::self_checkin).get(routes::venues::history),
+            post(routes::checkins::self_checkin).get(routes::checkins::history),
         )
         .route(
             "/risk-areas",
@@ -84,7 +86,7 @@ pub fn router(state: AppState) -> Router {
         // Offline gates upload up to 10,000 check-ins at once.
         .route(
             "/gate/checkins",
-            post(routes::venues::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+            post(routes::gate::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
         .layer(
             ServiceBuilder::new()

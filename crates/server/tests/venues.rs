@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use healthcode_credential::{PlaceClaims, SigningKey, issue_place_code};
+use healthcode_server::api::gate::{UploadAnswer, UploadRequest, UploadRow};
 use healthcode_store::{CheckinMethod, NewCheckin, Venues};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -337,6 +338,56 @@ async fn offline_uploads_are_idempotent_and_bad_rows_are_named() {
             .unwrap()
             .len(),
         300
+    );
+}
+
+/// A subject is exactly 32 hex digits: `+f` reads as a number to `u8::from_str_radix`, but it is
+/// not a hex byte. Built and read with the API's own wire types, as a gate does.
+#[tokio::test]
+async fn an_uploaded_subject_with_a_sign_in_it_is_refused() {
+    let app = TestApp::spawn().await;
+    let mall = venue(&app, "西单大悦城", "mall", "西城区").await;
+    let gate = device(&app, mall).await;
+    let now = app.clock_now();
+    let row = |seq: i64, subject: String| UploadRow {
+        seq,
+        subject,
+        at: now,
+        passed: true,
+        method: None,
+        venue_id: Some(mall),
+    };
+    let request = UploadRequest {
+        checkins: vec![
+            row(1, format!("+f{}", "00".repeat(15))),
+            row(2, format!("00{}", "+f".repeat(15))),
+            row(3, format!(" f{}", "00".repeat(15))),
+            row(4, "00112233445566778899AABBCCDDEEFF".to_owned()),
+        ],
+    };
+    let (s, out) = app
+        .post(
+            "/api/v1/gate/checkins",
+            Some(&gate),
+            serde_json::to_value(&request).unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let answer: UploadAnswer = serde_json::from_value(out.clone()).unwrap();
+    assert_eq!((answer.received, answer.stored), (4, 1), "{out}");
+    let refused: Vec<(usize, &str)> = answer
+        .rejected
+        .iter()
+        .map(|r| (r.index, r.code.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (0, "invalid_subject"),
+            (1, "invalid_subject"),
+            (2, "invalid_subject")
+        ],
+        "{out}"
     );
 }
 

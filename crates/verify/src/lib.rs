@@ -9,7 +9,8 @@
 //! - [`Verification`] says valid or not, why, and what the certificate says, in the masked
 //!   form a gate shows: never a full name, document number or date of birth.
 //! - [`regions::accept_update`] decides whether another region's trust list may replace the
-//!   one already imported (root pinned, sequence never going back).
+//!   one already imported (root pinned, sequence never going back); [`regions::succeeds`] is
+//!   that rule alone, which a gate also applies to its own region's cached list.
 //!
 //! What this crate does not own: the formats themselves (`healthcode-credential`,
 //! `healthcode-dcc`, `healthcode-shc`, `healthcode-certlogic`), reading files, fetching trust

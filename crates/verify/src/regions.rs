@@ -75,28 +75,40 @@ pub fn accept_update(
         return Ok((list, Update::New));
     };
     let pinned = expected_root.unwrap_or(&current.root_public_key);
-    if *pinned != list.root_public_key {
+    let update = succeeds(current, &list, pinned)?;
+    Ok((list, update))
+}
+
+/// Whether `next`, a verified list of the same region as `current`, may replace it: it must
+/// be signed by the `pinned` root key and must not be older. The rule of [`accept_update`],
+/// for a holder of one region's list (a gate that cached its own region's) as much as for
+/// imports.
+pub fn succeeds(
+    current: &TrustList,
+    next: &TrustList,
+    pinned: &[u8; 32],
+) -> Result<Update, TrustImportError> {
+    if *pinned != next.root_public_key {
         return Err(TrustImportError::RootChanged {
-            region: list.region.clone(),
+            region: next.region.clone(),
             pinned: hex::encode(pinned),
-            found: hex::encode(list.root_public_key),
+            found: hex::encode(next.root_public_key),
         });
     }
-    if list.sequence < current.sequence {
+    if next.sequence < current.sequence {
         return Err(TrustImportError::Rollback {
-            region: list.region.clone(),
-            offered: list.sequence,
+            region: next.region.clone(),
+            offered: next.sequence,
             current: current.sequence,
         });
     }
-    let update = if list.sequence == current.sequence {
+    Ok(if next.sequence == current.sequence {
         Update::Unchanged
     } else {
         Update::Replaced {
             previous_sequence: current.sequence,
         }
-    };
-    Ok((list, update))
+    })
 }
 
 /// Parses a root public key given as 64 hex digits.

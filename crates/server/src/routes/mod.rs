@@ -1,7 +1,9 @@
 //! One module per area of the API.
 
+pub mod checkins;
 pub mod evidence;
 pub mod exposure;
+pub mod gate;
 pub mod health;
 pub mod imports;
 pub mod residents;

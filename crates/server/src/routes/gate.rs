@@ -1,0 +1,317 @@
+//! What a gate device does, authenticated by its device key: fetch its configuration, scan a
+//! code, upload the check-ins it recorded offline, and look a person up by document number
+//! (digital sentinel, 数字哨兵). The request and answer shapes are `crate::api::gate`.
+//!
+//! What this module does not own: the venue registry and devices (`venues`), storing a
+//! check-in and applying risk areas to it (`checkins`), the door's rule (domain).
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use healthcode_domain::{DocumentNumber, DocumentType};
+use healthcode_store::{Access, CheckinMethod, NewCheckin};
+
+use crate::api::gate::{
+    Decision, GateAnswer, GateConfig, LookupRequest, MAX_UPLOAD, RejectedRow, ScanRequest,
+    UploadAnswer, UploadRequest,
+};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, DeviceAuth};
+use crate::limits::rate_limited;
+use crate::routes::checkins::{Visit, presented, record_checkin};
+use crate::routes::evidence::second;
+use crate::routes::residents::{evaluate_entry, load};
+use crate::routes::venues::{venue_or_404, venue_policy};
+use crate::state::AppState;
+use crate::venues::apply_areas_to;
+
+pub async fn gate_config(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+) -> Result<Json<GateConfig>, ApiError> {
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let entry_policy = venue_policy(&state, &venue)?.clone();
+    let trust_list = serde_json::from_str(&state.trust_list()).map_err(|_| ApiError::internal())?;
+    Ok(Json(GateConfig {
+        device: device.into(),
+        venue: venue.into(),
+        entry_policy,
+        policy_version: state.policy.version.clone(),
+        region: state.region.id().to_owned(),
+        trust_list,
+        server_time: state.clock.now(),
+    }))
+}
+
+/// A gate scanned a code: verify, apply the venue's entry policy, record the check-in.
+pub async fn gate_scan(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    ApiJson(body): ApiJson<ScanRequest>,
+) -> Result<Json<GateAnswer>, ApiError> {
+    let now = state.clock.now();
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let entry = venue_policy(&state, &venue)?;
+    if body.seq.is_some_and(|s| s < 0) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "seq must not be negative",
+        ));
+    }
+    let Some(trust) = state.verifier() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "trust_unavailable",
+            "the trust list is not loaded yet; try again shortly",
+        ));
+    };
+    let not_recorded = |decision| {
+        Json(GateAnswer {
+            decision,
+            checked_in: false,
+        })
+    };
+    let text = body.code.trim();
+    if healthcode_verify::detect(text) != Some(healthcode_verify::Format::Native) {
+        return Ok(not_recorded(Decision::refused(
+            venue.id,
+            "not_a_health_code",
+            "请出示健康码",
+            "this door needs a health code (HCN1:); certificates in other formats are checked at /api/v1/verify".to_owned(),
+        )));
+    }
+    let claims = match trust.native().verify(text, now) {
+        Ok(c) => c,
+        Err(e) => return Ok(not_recorded(Decision::invalid_code(venue.id, &e))),
+    };
+    let decision = Decision::for_code(entry, &claims, venue.id);
+    // A visitor from another region has no record here to attach a visit to.
+    let checked_in = if claims.region == state.region.id() {
+        let visit = Visit {
+            subject: claims.subject,
+            method: CheckinMethod::Gate,
+            passed: decision.pass,
+            device: body.seq.map(|s| (device.id, s)),
+        };
+        record_checkin(&state, &venue, visit, now).await?
+    } else {
+        false
+    };
+    Ok(Json(GateAnswer {
+        decision,
+        checked_in,
+    }))
+}
+
+/// Checks a check-in time from a device against the server's clock.
+fn check_time(
+    state: &AppState,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), (&'static str, String)> {
+    let rules = &state.policy.checkins;
+    if at > now + rules.max_future_skew {
+        return Err((
+            "clock_ahead",
+            format!(
+                "the check-in time {at} is more than {} minutes ahead of the server's clock ({now}); set the device's clock",
+                rules.max_future_skew.num_minutes()
+            ),
+        ));
+    }
+    if at < now - rules.retention {
+        return Err((
+            "too_old",
+            format!(
+                "the check-in time {at} is older than the {}-day retention window; it would be deleted at once",
+                rules.retention.num_days()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A subject as 32 hex digits, nothing else (no sign, no space).
+fn parse_subject(text: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(text, &mut out).ok()?;
+    Some(out)
+}
+
+/// A gate uploads the check-ins it recorded (offline, or in bulk): each row is checked, the
+/// good ones stored in one transaction, a (device, seq) already stored skipped. A rejected
+/// row is named with its reason; it does not stop the others.
+pub async fn gate_upload(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    ApiJson(body): ApiJson<UploadRequest>,
+) -> Result<Json<UploadAnswer>, ApiError> {
+    if body.checkins.len() > MAX_UPLOAD {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("send at most {MAX_UPLOAD} check-ins per upload"),
+        ));
+    }
+    let now = state.clock.now();
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let mut rows = Vec::with_capacity(body.checkins.len());
+    let mut rejected = Vec::new();
+    let mut seen = HashSet::with_capacity(body.checkins.len());
+    let mut in_batch_duplicates = 0u64;
+    for (index, r) in body.checkins.iter().enumerate() {
+        let mut reject = |code: &str, message: String| {
+            rejected.push(RejectedRow {
+                index,
+                seq: r.seq,
+                code: code.to_owned(),
+                message,
+            })
+        };
+        if r.seq < 0 {
+            reject("invalid_seq", "seq must not be negative".to_owned());
+            continue;
+        }
+        if let Some(v) = r.venue_id
+            && v != device.venue_id
+        {
+            reject(
+                "device_outside_venue",
+                format!(
+                    "this device belongs to venue {}; it cannot record check-ins at venue {v}",
+                    device.venue_id
+                ),
+            );
+            continue;
+        }
+        let Some(subject) = parse_subject(&r.subject) else {
+            reject(
+                "invalid_subject",
+                "subject must be 32 hex digits".to_owned(),
+            );
+            continue;
+        };
+        let Ok(at) = second(r.at) else {
+            reject("invalid_time", "time out of range".to_owned());
+            continue;
+        };
+        if let Err((code, message)) = check_time(&state, at, now) {
+            reject(code, message);
+            continue;
+        }
+        let method = r.method.map_or(CheckinMethod::Gate, CheckinMethod::from);
+        if method == CheckinMethod::SelfScan {
+            reject(
+                "invalid_method",
+                "a gate records gate or sentinel check-ins".to_owned(),
+            );
+            continue;
+        }
+        if !seen.insert(r.seq) {
+            in_batch_duplicates += 1;
+            continue;
+        }
+        rows.push(NewCheckin {
+            venue_id: device.venue_id,
+            subject,
+            at,
+            method,
+            passed: r.passed,
+            device: Some((device.id, r.seq)),
+        });
+    }
+    let stored = state.store.add_checkins(&rows, now).await?;
+    let visits: Vec<([u8; 16], DateTime<Utc>, bool)> =
+        rows.iter().map(|r| (r.subject, r.at, r.passed)).collect();
+    let designated = apply_areas_to(&state, &venue, &visits, now).await?;
+    tracing::info!(
+        device = device.id,
+        received = body.checkins.len(),
+        stored = stored.stored,
+        rejected = rejected.len(),
+        "gate upload"
+    );
+    Ok(Json(UploadAnswer {
+        received: body.checkins.len(),
+        stored: stored.stored,
+        duplicates: stored.duplicates + in_batch_duplicates,
+        rejected,
+        designated,
+    }))
+}
+
+/// Digital sentinel (数字哨兵): a gate looks a person up by document number (someone with no
+/// phone shows an ID card), gets their status against the venue's policy, and records the
+/// check-in. Limited per device; every lookup, and every refusal, is in the access log.
+pub async fn gate_lookup(
+    State(state): State<AppState>,
+    DeviceAuth(device): DeviceAuth,
+    ApiJson(body): ApiJson<LookupRequest>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let actor = format!("device:{}", device.id);
+    let log = |outcome: &str, records: u64| Access {
+        actor: actor.clone(),
+        action: "sentinel_lookup".to_owned(),
+        purpose: "entry check".to_owned(),
+        outcome: outcome.to_owned(),
+        records,
+        at: now,
+    };
+    if let Err(wait) = state.sentinel_limiter.check(&device.id) {
+        state.store.record_access(&log("rate_limited", 0)).await?;
+        return Ok(rate_limited(
+            "too many document lookups from this device; wait and try again",
+            wait,
+        ));
+    }
+    let document = match DocumentType::parse(&body.document_type)
+        .and_then(|k| DocumentNumber::parse(k, &body.document_number))
+    {
+        Ok(d) => d,
+        Err(e) => {
+            state
+                .store
+                .record_access(&log("invalid_document", 0))
+                .await?;
+            return Err(e.into());
+        }
+    };
+    let venue = venue_or_404(&state, device.venue_id).await?;
+    let entry = venue_policy(&state, &venue)?;
+    let Some(person) = state.store.person_by_document(&document).await? else {
+        state.store.record_access(&log("not_found", 0)).await?;
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_registered",
+            "no one is registered with this document; they can register at a service counter",
+        ));
+    };
+    state.store.record_access(&log("ok", 1)).await?;
+    let loaded = load(&state, person.id, now).await?;
+    let status = evaluate_entry(&state, &loaded, now);
+    let decision = entry.decide(&presented(&status));
+    let visit = Visit {
+        subject: person.subject,
+        method: CheckinMethod::Sentinel,
+        passed: decision.pass,
+        device: None,
+    };
+    let checked_in = record_checkin(&state, &venue, visit, now).await?;
+    Ok(Json(GateAnswer {
+        decision: Decision::decided(
+            &decision,
+            venue.id,
+            person.name.masked(),
+            status.colour,
+            state.region.id().to_owned(),
+        ),
+        checked_in,
+    })
+    .into_response())
+}
