@@ -1,9 +1,12 @@
-//! The small subset of CBOR (RFC 8949) that codes and trust lists use: unsigned and negative
-//! integers, byte and text strings, arrays, maps, tags and `null`, all of definite length.
+//! CBOR (RFC 8949), the one reader and writer of it in the project's own formats: the small
+//! subset codes and trust lists use (unsigned and negative integers, byte and text strings,
+//! arrays, maps, tags and `null`, all of definite length), and, for envelopes and claims from
+//! other issuers (EU DCCs), any well-formed definite-length CBOR through a lenient
+//! [`Decoder`] that yields each item's head ([`Decoder::item`]).
 //!
 //! This module owns byte-level encoding and decoding only. It knows nothing about COSE or
-//! claims; callers read the exact shape they expect, so there is no generic value tree, no
-//! recursion and nothing to allocate while decoding.
+//! claims; callers read the exact shape they expect, so there is no generic value tree and
+//! nothing to allocate while decoding.
 //!
 //! The encoder always writes the preferred (shortest) form of every argument, as RFC 8949
 //! §4.2.1 asks of deterministic encoding. The decoder is strict in the same way: it refuses
@@ -29,7 +32,7 @@ const NULL: u8 = 0xf6;
 
 /// Why bytes could not be read as the CBOR item the caller expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-pub(crate) enum CborError {
+pub enum CborError {
     /// The bytes are not well-formed CBOR in this profile: truncated, a reserved or
     /// indefinite-length head, an argument not in shortest form, or text that is not UTF-8.
     #[error("not well-formed CBOR: {0}")]
@@ -102,7 +105,7 @@ impl Encoder {
     }
 
     /// Any integer; negative `n` is major type 1 with argument `-1 - n` (RFC 8949 §3.1).
-    pub(crate) fn int(&mut self, value: i64) {
+    pub fn int(&mut self, value: i64) {
         match u64::try_from(value) {
             Ok(v) => self.head(MAJOR_UINT, v),
             // -1 - n for negative n never overflows and is never negative.
@@ -110,25 +113,25 @@ impl Encoder {
         }
     }
 
-    pub(crate) fn bytes(&mut self, value: &[u8]) {
+    pub fn bytes(&mut self, value: &[u8]) {
         self.head(MAJOR_BYTES, value.len() as u64);
         self.buf.extend_from_slice(value);
     }
 
-    pub(crate) fn text(&mut self, value: &str) {
+    pub fn text(&mut self, value: &str) {
         self.head(MAJOR_TEXT, value.len() as u64);
         self.buf.extend_from_slice(value.as_bytes());
     }
 
-    pub(crate) fn array(&mut self, len: usize) {
+    pub fn array(&mut self, len: usize) {
         self.head(MAJOR_ARRAY, len as u64);
     }
 
-    pub(crate) fn map(&mut self, len: usize) {
+    pub fn map(&mut self, len: usize) {
         self.head(MAJOR_MAP, len as u64);
     }
 
-    pub(crate) fn tag(&mut self, tag: u64) {
+    pub fn tag(&mut self, tag: u64) {
         self.head(MAJOR_TAG, tag);
     }
 
@@ -140,9 +143,30 @@ impl Encoder {
 /// How deep [`Decoder::skip`] follows nested arrays, maps and tags before refusing.
 const MAX_SKIP_DEPTH: usize = 16;
 
+/// One data item's head as [`Decoder::item`] reads it: scalars whole, strings borrowed from
+/// the input, and for arrays, maps and tags what follows (their items, pairs or tagged item
+/// are read next).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Item<'a> {
+    Uint(u64),
+    /// The negative integer `-1 - n`.
+    Nint(u64),
+    Bytes(&'a [u8]),
+    Text(&'a str),
+    Array(usize),
+    Map(usize),
+    Tag(u64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    Undefined,
+    /// Any other simple value (RFC 8949 §3.3).
+    Simple(u8),
+}
+
 /// Reads CBOR items from a byte slice, front to back.
 #[derive(Debug, Clone)]
-pub(crate) struct Decoder<'a> {
+pub struct Decoder<'a> {
     rest: &'a [u8],
     /// Whether arguments not in their shortest form are accepted: for envelopes made by other
     /// issuers (EU DCCs), whose encoders RFC 8949 §4.2 does not bind. Indefinite lengths and
@@ -152,7 +176,7 @@ pub(crate) struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     /// A decoder of this format's strict profile.
-    pub(crate) fn new(data: &'a [u8]) -> Self {
+    pub fn new(data: &'a [u8]) -> Self {
         Decoder {
             rest: data,
             lenient: false,
@@ -160,7 +184,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A decoder that accepts any well-formed definite-length CBOR (see `lenient`).
-    pub(crate) fn lenient(data: &'a [u8]) -> Self {
+    pub fn lenient(data: &'a [u8]) -> Self {
         Decoder {
             rest: data,
             lenient: true,
@@ -168,7 +192,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Whether every byte has been consumed.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
@@ -261,7 +285,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// An integer of either sign, as i128 so that every CBOR integer fits.
-    pub(crate) fn int(&mut self) -> Result<i128, CborError> {
+    pub fn int(&mut self) -> Result<i128, CborError> {
         match self.head()? {
             (MAJOR_UINT, arg) => Ok(i128::from(arg)),
             (MAJOR_NINT, arg) => Ok(-1 - i128::from(arg)),
@@ -279,7 +303,7 @@ impl<'a> Decoder<'a> {
         usize::try_from(len).map_err(|_| CborError::Malformed("truncated"))
     }
 
-    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], CborError> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], CborError> {
         let len = self.length(MAJOR_BYTES, "a byte string")?;
         self.take(len)
     }
@@ -291,7 +315,7 @@ impl<'a> Decoder<'a> {
             .map_err(|_| CborError::Unexpected("a byte string of another length"))
     }
 
-    pub(crate) fn text(&mut self) -> Result<&'a str, CborError> {
+    pub fn text(&mut self) -> Result<&'a str, CborError> {
         let len = self.length(MAJOR_TEXT, "a text string")?;
         let raw = self.take(len)?;
         // §3.1 major type 3: text strings are UTF-8; invalid UTF-8 is not well-formed (§5.3.1).
@@ -300,16 +324,16 @@ impl<'a> Decoder<'a> {
 
     /// The item count of an array. Every item takes at least one byte, so the count is
     /// bounded by the bytes left (checked), which keeps callers' allocations bounded too.
-    pub(crate) fn array(&mut self) -> Result<usize, CborError> {
+    pub fn array(&mut self) -> Result<usize, CborError> {
         self.length(MAJOR_ARRAY, "an array")
     }
 
     /// The pair count of a map; as for arrays, bounded by the bytes left.
-    pub(crate) fn map(&mut self) -> Result<usize, CborError> {
+    pub fn map(&mut self) -> Result<usize, CborError> {
         self.length(MAJOR_MAP, "a map")
     }
 
-    pub(crate) fn tag(&mut self) -> Result<u64, CborError> {
+    pub fn tag(&mut self) -> Result<u64, CborError> {
         self.expect_head(MAJOR_TAG, "a tag")
     }
 
@@ -323,15 +347,63 @@ impl<'a> Decoder<'a> {
             .ok_or(CborError::Unexpected("a time in range"))
     }
 
+    /// The next item's head (see [`Item`]). Strict decoders refuse what their profile
+    /// refuses; floats and simple values other than `null` are for lenient decoders.
+    pub fn item(&mut self) -> Result<Item<'a>, CborError> {
+        let initial = *self.rest.first().ok_or(CborError::Malformed("truncated"))?;
+        if initial >> 5 == MAJOR_SIMPLE {
+            return self.simple(initial & 0x1f);
+        }
+        Ok(match self.next_major() {
+            Some(MAJOR_UINT) => Item::Uint(self.uint()?),
+            Some(MAJOR_NINT) => Item::Nint(self.expect_head(MAJOR_NINT, "a negative integer")?),
+            Some(MAJOR_BYTES) => Item::Bytes(self.bytes()?),
+            Some(MAJOR_TEXT) => Item::Text(self.text()?),
+            Some(MAJOR_ARRAY) => Item::Array(self.array()?),
+            Some(MAJOR_MAP) => Item::Map(self.map()?),
+            _ => Item::Tag(self.tag()?),
+        })
+    }
+
+    /// A major type 7 item with additional information `info` (RFC 8949 §3.3).
+    fn simple(&mut self, info: u8) -> Result<Item<'a>, CborError> {
+        if !self.lenient {
+            return if self.null() {
+                Ok(Item::Null)
+            } else {
+                Err(CborError::Malformed("a simple value outside this profile"))
+            };
+        }
+        self.take(1)?;
+        Ok(match info {
+            20 => Item::Bool(false),
+            21 => Item::Bool(true),
+            22 => Item::Null,
+            23 => Item::Undefined,
+            0..=19 => Item::Simple(info),
+            24 => Item::Simple(u8::from_be_bytes(self.take_array()?)),
+            25 => Item::Float(half(u16::from_be_bytes(self.take_array()?))),
+            26 => Item::Float(f64::from(f32::from_be_bytes(self.take_array()?))),
+            27 => Item::Float(f64::from_be_bytes(self.take_array()?)),
+            28..=30 => return Err(CborError::Malformed("reserved additional information")),
+            _ => return Err(CborError::Malformed("indefinite length")),
+        })
+    }
+
+    /// The bytes not read yet.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+
     /// The major type of the next item (RFC 8949 §3.1), without consuming anything.
-    pub(crate) fn next_major(&self) -> Option<u8> {
+    pub fn next_major(&self) -> Option<u8> {
         self.rest.first().map(|b| b >> 5)
     }
 
     /// Passes over the next item, whatever it is, and everything nested in it (at most
     /// [`MAX_SKIP_DEPTH`] levels). Floating-point and simple values (major type 7) count as
     /// items here, for headers whose values this reader does not use.
-    pub(crate) fn skip(&mut self) -> Result<(), CborError> {
+    pub fn skip(&mut self) -> Result<(), CborError> {
         self.skip_at(0)
     }
 
@@ -378,9 +450,67 @@ impl<'a> Decoder<'a> {
     }
 }
 
+/// An IEEE 754 half-precision float's value (RFC 8949 Appendix D).
+fn half(bits: u16) -> f64 {
+    let exponent = (bits >> 10) & 0x1f;
+    let mantissa = f64::from(bits & 0x3ff);
+    let magnitude = match exponent {
+        0 => mantissa * 2f64.powi(-24),
+        31 if mantissa == 0.0 => f64::INFINITY,
+        31 => f64::NAN,
+        _ => (mantissa + 1024.0) * 2f64.powi(i32::from(exponent) - 25),
+    };
+    if bits & 0x8000 == 0 {
+        magnitude
+    } else {
+        -magnitude
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 8949 Appendix A's floats and simple values, read by a lenient decoder.
+    #[test]
+    fn lenient_items_of_rfc8949_appendix_a() {
+        let cases: [(&[u8], Item<'_>); 12] = [
+            (&[0xf9, 0x00, 0x00], Item::Float(0.0)),
+            (&[0xf9, 0x3c, 0x00], Item::Float(1.0)),
+            (&[0xf9, 0x3e, 0x00], Item::Float(1.5)),
+            (&[0xf9, 0x7b, 0xff], Item::Float(65504.0)),
+            (&[0xf9, 0x00, 0x01], Item::Float(5.960464477539063e-8)),
+            (&[0xf9, 0xc4, 0x00], Item::Float(-4.0)),
+            (&[0xfa, 0x47, 0xc3, 0x50, 0x00], Item::Float(100000.0)),
+            (
+                &[0xfb, 0x3f, 0xf1, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a],
+                Item::Float(1.1),
+            ),
+            (&[0xf4], Item::Bool(false)),
+            (&[0xf6], Item::Null),
+            (&[0xf0], Item::Simple(16)),
+            (&[0x38, 0x63], Item::Nint(99)),
+        ];
+        for (bytes, item) in cases {
+            let mut d = Decoder::lenient(bytes);
+            assert_eq!(d.item(), Ok(item), "{bytes:02x?}");
+            assert!(d.is_empty());
+        }
+        assert_eq!(
+            Decoder::lenient(&[0xf9, 0x7c, 0x00]).item(),
+            Ok(Item::Float(f64::INFINITY))
+        );
+        assert!(
+            matches!(Decoder::lenient(&[0xf9, 0x7e, 0x00]).item(), Ok(Item::Float(f)) if f.is_nan())
+        );
+        // A lenient decoder takes arguments not in shortest form; a strict one does not.
+        assert_eq!(Decoder::lenient(&[0x18, 0x01]).item(), Ok(Item::Uint(1)));
+        assert!(Decoder::new(&[0x18, 0x01]).item().is_err());
+        // The strict profile has `null` and no other simple value.
+        assert_eq!(Decoder::new(&[0xf6]).item(), Ok(Item::Null));
+        assert!(Decoder::new(&[0xf5]).item().is_err());
+        assert!(Decoder::lenient(&[0x9f]).item().is_err());
+    }
 
     fn encode(f: impl FnOnce(&mut Encoder)) -> Vec<u8> {
         let mut e = Encoder::default();

@@ -16,7 +16,7 @@
 //! computed by `healthcode-domain`.
 
 pub mod base45;
-mod cbor;
+pub mod cbor;
 mod claims;
 mod code;
 pub mod cose;

@@ -5,11 +5,11 @@
 //! This module reads the claims; whether the times are acceptable is decided in
 //! [`crate::verify`] against a given instant.
 
-use ciborium::value::Value;
+use healthcode_credential::cbor::{Decoder, Item};
 use serde_json::Value as Json;
 
 use crate::error::DccError;
-use crate::json::cbor_into_json;
+use crate::json::{malformed, read_json};
 
 /// Claim keys (RFC 8392 §3.1 and the hcert spec).
 const CLAIM_ISS: i128 = 1;
@@ -33,100 +33,128 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// Reads the claims from the COSE payload.
+    /// Reads the claims from the COSE payload, in one pass over its bytes: the certificate
+    /// goes straight from CBOR to JSON. A claim key must not occur twice; claims other than
+    /// these four are passed over.
     pub fn from_payload(payload: &[u8]) -> Result<Claims, DccError> {
-        let Value::Map(mut entries) = decode_one(payload)? else {
+        let mut d = Decoder::lenient(payload);
+        let Item::Map(pairs) = d.item().map_err(malformed)? else {
             return Err(DccError::Claims("the claims set is not a map"));
         };
-        for (i, (key, _)) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|(earlier, _)| earlier == key) {
+        let mut seen = Vec::with_capacity(pairs.min(16));
+        let (mut issuer, mut issued_at, mut expires_at, mut dcc) = (None, None, None, None);
+        for _ in 0..pairs {
+            let key = Key::read(&mut d)?;
+            if seen.contains(&key) {
                 return Err(DccError::Claims("a claim occurs twice"));
             }
+            match key {
+                Key::Int(CLAIM_ISS) => match d.item().map_err(malformed)? {
+                    Item::Text(iss) => issuer = Some(iss.to_owned()),
+                    _ => return Err(DccError::Claims("the issuer is not text")),
+                },
+                Key::Int(CLAIM_EXP) => expires_at = Some(numeric_date(&mut d)?),
+                Key::Int(CLAIM_IAT) => issued_at = Some(numeric_date(&mut d)?),
+                Key::Int(CLAIM_HCERT) => dcc = Some(hcert(&mut d)?),
+                _ => d.skip().map_err(malformed)?,
+            }
+            seen.push(key);
         }
-        let issuer = match claim(&entries, CLAIM_ISS) {
-            None => None,
-            Some(Value::Text(iss)) => Some(iss.clone()),
-            Some(_) => return Err(DccError::Claims("the issuer is not text")),
-        };
-        let expires_at = claim(&entries, CLAIM_EXP).map(numeric_date).transpose()?;
-        let issued_at = claim(&entries, CLAIM_IAT).map(numeric_date).transpose()?;
-        let Some(Value::Map(mut hcert)) = take_claim(&mut entries, CLAIM_HCERT) else {
-            return Err(DccError::Claims(
-                "there is no health certificate claim (-260)",
-            ));
-        };
-        let dcc = take_claim(&mut hcert, HCERT_EU_DCC_V1).ok_or(DccError::Claims(
-            "the health certificate claim holds no EU DCC",
-        ))?;
-        if !matches!(dcc, Value::Map(_)) {
-            return Err(DccError::Claims("the EU DCC is not a map"));
+        if !d.is_empty() {
+            return Err(DccError::Cbor("bytes follow the data item".into()));
         }
         Ok(Claims {
             issuer,
             issued_at,
             expires_at,
-            dcc: cbor_into_json(dcc)?,
+            dcc: dcc.ok_or(DccError::Claims(
+                "there is no health certificate claim (-260)",
+            ))?,
         })
     }
 }
 
-/// RFC 8392 §2 NumericDate: an integer or a float number of seconds; fractions are dropped
-/// towards the past, which can only make a check stricter for `exp` by under a second.
-fn numeric_date(value: &Value) -> Result<i64, DccError> {
-    match value {
-        Value::Integer(i) => {
-            i64::try_from(i128::from(*i)).map_err(|_| DccError::Claims("a time is out of range"))
+/// A map key as read: an integer, text, or any other item's bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Key<'a> {
+    Int(i128),
+    Text(&'a str),
+    Other(&'a [u8]),
+}
+
+impl<'a> Key<'a> {
+    fn read(d: &mut Decoder<'a>) -> Result<Key<'a>, DccError> {
+        let before = d.remaining();
+        Ok(match d.item().map_err(malformed)? {
+            Item::Uint(u) => Key::Int(i128::from(u)),
+            Item::Nint(n) => Key::Int(-1 - i128::from(n)),
+            Item::Text(t) => Key::Text(t),
+            Item::Array(_) | Item::Map(_) | Item::Tag(_) => {
+                // Rewind to the head and take the whole item's bytes as the key.
+                let mut whole = Decoder::lenient(before);
+                whole.skip().map_err(malformed)?;
+                let len = before.len() - whole.remaining().len();
+                *d = whole;
+                Key::Other(&before[..len])
+            }
+            _ => Key::Other(&before[..before.len() - d.remaining().len()]),
+        })
+    }
+}
+
+/// The `hcert` claim: a map holding the EU DCC under key 1, as JSON.
+fn hcert(d: &mut Decoder<'_>) -> Result<Json, DccError> {
+    let Item::Map(pairs) = d.item().map_err(malformed)? else {
+        return Err(DccError::Claims(
+            "there is no health certificate claim (-260)",
+        ));
+    };
+    let mut seen = Vec::with_capacity(pairs.min(4));
+    let mut dcc = None;
+    for _ in 0..pairs {
+        let key = Key::read(d)?;
+        if seen.contains(&key) {
+            return Err(DccError::Claims("a claim occurs twice"));
         }
-        Value::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.floor() as i64),
-        Value::Tag(1, inner) => numeric_date(inner),
+        if key == Key::Int(HCERT_EU_DCC_V1) {
+            if d.next_major() != Some(MAJOR_MAP) {
+                return Err(DccError::Claims("the EU DCC is not a map"));
+            }
+            dcc = Some(read_json(d)?);
+        } else {
+            d.skip().map_err(malformed)?;
+        }
+        seen.push(key);
+    }
+    dcc.ok_or(DccError::Claims(
+        "the health certificate claim holds no EU DCC",
+    ))
+}
+
+/// CBOR major type of a map (RFC 8949 §3.1).
+const MAJOR_MAP: u8 = 5;
+
+/// RFC 8392 §2 NumericDate: an integer or a float number of seconds, optionally under the
+/// epoch tag 1; fractions are dropped towards the past, which can only make a check stricter
+/// for `exp` by under a second.
+fn numeric_date(d: &mut Decoder<'_>) -> Result<i64, DccError> {
+    let mut item = d.item().map_err(malformed)?;
+    if item == Item::Tag(1) {
+        item = d.item().map_err(malformed)?;
+    }
+    let out_of_range = || DccError::Claims("a time is out of range");
+    match item {
+        Item::Uint(u) => i64::try_from(u).map_err(|_| out_of_range()),
+        Item::Nint(n) => i64::try_from(n).map(|n| -1 - n).map_err(|_| out_of_range()),
+        Item::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.floor() as i64),
         _ => Err(DccError::Claims("a time is not a number")),
-    }
-}
-
-/// The value of an integer claim key.
-fn claim(entries: &[(Value, Value)], key: i128) -> Option<&Value> {
-    entries.iter().find_map(|(k, v)| match k {
-        Value::Integer(k) if i128::from(*k) == key => Some(v),
-        _ => None,
-    })
-}
-
-/// Removes and returns the value of the first entry with an integer key, as [`claim`] finds
-/// it, so that the payload is converted without copying it.
-fn take_claim(entries: &mut Vec<(Value, Value)>, key: i128) -> Option<Value> {
-    let index = entries
-        .iter()
-        .position(|(k, _)| matches!(k, Value::Integer(k) if i128::from(*k) == key))?;
-    Some(entries.swap_remove(index).1)
-}
-
-/// Decodes exactly one CBOR data item from `bytes`.
-fn decode_one(bytes: &[u8]) -> Result<Value, DccError> {
-    let mut rest = bytes;
-    let value: Value =
-        ciborium::de::from_reader(&mut rest).map_err(|e| DccError::Cbor(cbor_error(&e)))?;
-    if !rest.is_empty() {
-        return Err(DccError::Cbor("bytes follow the data item".into()));
-    }
-    Ok(value)
-}
-
-/// A message for a CBOR decoding error that names the problem but no content.
-fn cbor_error<E: std::fmt::Debug>(err: &ciborium::de::Error<E>) -> String {
-    match err {
-        ciborium::de::Error::Io(_) => "the data ends early".into(),
-        ciborium::de::Error::Syntax(offset) => format!("syntax error at offset {offset}"),
-        ciborium::de::Error::Semantic(offset, _) => match offset {
-            Some(offset) => format!("invalid item at offset {offset}"),
-            None => "invalid item".into(),
-        },
-        ciborium::de::Error::RecursionLimitExceeded => "nested too deeply".into(),
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use ciborium::value::Value;
     use serde_json::json;
 
     use super::*;

@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, SecondsFormat};
 use ciborium::value::Value;
+use healthcode_credential::cbor::{CborError, Decoder, Item};
 use serde_json::{Map, Number, Value as Json};
 
 use crate::error::DccError;
@@ -26,78 +27,114 @@ const TAG_EPOCH: u64 = 1;
 const TAG_FULL_DATE: u64 = 1004;
 /// RFC 8943 §2: days since 1970-01-01.
 const TAG_DAYS: u64 = 100;
+/// How deeply arrays, maps and tags may nest in a certificate (the DCC schema needs four).
+const MAX_DEPTH: usize = 32;
 
 /// Converts a CBOR value to JSON.
 pub fn cbor_to_json(value: &Value) -> Result<Json, DccError> {
-    cbor_into_json(value.clone())
+    let mut bytes = Vec::new();
+    ciborium::ser::into_writer(value, &mut bytes)
+        .map_err(|_| DccError::Payload("the value cannot be written as CBOR"))?;
+    let mut d = Decoder::lenient(&bytes);
+    let json = read_json(&mut d)?;
+    if !d.is_empty() {
+        return Err(DccError::Cbor("bytes follow the data item".into()));
+    }
+    Ok(json)
 }
 
-/// Converts a CBOR value to JSON, moving its strings rather than copying them: the verifier
-/// owns the decoded payload and needs it only as JSON.
-pub(crate) fn cbor_into_json(value: Value) -> Result<Json, DccError> {
-    Ok(match value {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(b),
-        Value::Text(t) => Json::String(t),
-        Value::Integer(i) => integer(i128::from(i))?,
-        Value::Float(f) => {
+/// Reads the next CBOR item straight into JSON, with no CBOR value tree in between: the
+/// verifier needs the certificate only as JSON.
+pub(crate) fn read_json(d: &mut Decoder<'_>) -> Result<Json, DccError> {
+    read(d, 0)
+}
+
+/// A CBOR fault as the DCC's error: the bytes are not well-formed.
+pub(crate) fn malformed(err: CborError) -> DccError {
+    match err {
+        CborError::Malformed(m) => DccError::Cbor(m.into()),
+        CborError::Unexpected(what) => DccError::Cbor(format!("expected {what}")),
+    }
+}
+
+fn read(d: &mut Decoder<'_>, depth: usize) -> Result<Json, DccError> {
+    if depth > MAX_DEPTH {
+        return Err(DccError::Cbor("nested too deeply".into()));
+    }
+    Ok(match d.item().map_err(malformed)? {
+        Item::Null => Json::Null,
+        Item::Bool(b) => Json::Bool(b),
+        Item::Text(t) => Json::String(t.to_owned()),
+        Item::Uint(u) => Json::Number(u.into()),
+        Item::Nint(n) => Json::Number(negative(n)?.into()),
+        Item::Float(f) => {
             Json::Number(Number::from_f64(f).ok_or(DccError::Payload("a number is not finite"))?)
         }
-        Value::Array(items) => Json::Array(
-            items
-                .into_iter()
-                .map(cbor_into_json)
+        Item::Array(len) => Json::Array(
+            (0..len)
+                .map(|_| read(d, depth + 1))
                 .collect::<Result<_, _>>()?,
         ),
-        Value::Map(entries) => {
+        Item::Map(pairs) => {
             let mut object = Map::new();
-            for (key, value) in entries {
-                let Value::Text(key) = key else {
+            for _ in 0..pairs {
+                let Item::Text(key) = d.item().map_err(malformed)? else {
                     return Err(DccError::Payload("a map key is not text"));
                 };
-                if object.insert(key, cbor_into_json(value)?).is_some() {
+                if object.insert(key.to_owned(), read(d, depth + 1)?).is_some() {
                     return Err(DccError::Payload("a map key occurs twice"));
                 }
             }
             Json::Object(object)
         }
-        Value::Tag(tag, inner) => tagged(tag, *inner)?,
-        Value::Bytes(_) => return Err(DccError::Payload("a byte string has no JSON form")),
-        _ => return Err(DccError::Payload("a CBOR simple value has no JSON form")),
+        Item::Tag(tag) => tagged(d, tag, depth)?,
+        Item::Bytes(_) => return Err(DccError::Payload("a byte string has no JSON form")),
+        Item::Undefined | Item::Simple(_) => {
+            return Err(DccError::Payload("a CBOR simple value has no JSON form"));
+        }
     })
 }
 
-fn integer(i: i128) -> Result<Json, DccError> {
-    if let Ok(u) = u64::try_from(i) {
-        Ok(Json::Number(u.into()))
-    } else if let Ok(s) = i64::try_from(i) {
-        Ok(Json::Number(s.into()))
-    } else {
-        Err(DccError::Payload("an integer is out of range"))
-    }
+/// The negative integer `-1 - n`, if an i64 holds it.
+fn negative(n: u64) -> Result<i64, DccError> {
+    i64::try_from(n)
+        .map(|n| -1 - n)
+        .map_err(|_| DccError::Payload("an integer is out of range"))
 }
 
-fn tagged(tag: u64, inner: Value) -> Result<Json, DccError> {
-    match (tag, inner) {
-        (TAG_DATE_TIME | TAG_FULL_DATE, Value::Text(text)) => Ok(Json::String(text)),
-        (TAG_DATE_TIME | TAG_FULL_DATE, _) => Err(DccError::Payload("a date tag holds no text")),
-        (TAG_EPOCH, Value::Integer(seconds)) => {
-            let seconds = i64::try_from(i128::from(seconds))
-                .map_err(|_| DccError::Payload("a time is out of range"))?;
-            epoch_text(DateTime::from_timestamp(seconds, 0))
-        }
-        (TAG_EPOCH, Value::Float(seconds)) => {
-            if !seconds.is_finite() {
-                return Err(DccError::Payload("a time is not finite"));
+/// The JSON of a tagged item: the date tags' text or time, any other tag transparent.
+fn tagged(d: &mut Decoder<'_>, tag: u64, depth: usize) -> Result<Json, DccError> {
+    let seconds_or_days = |item: Item<'_>, what: &'static str| match item {
+        Item::Uint(u) => i64::try_from(u).map_err(|_| DccError::Payload(what)),
+        Item::Nint(n) => negative(n).map_err(|_| DccError::Payload(what)),
+        _ => Err(DccError::Payload(what)),
+    };
+    match tag {
+        TAG_DATE_TIME | TAG_FULL_DATE => match d.item().map_err(malformed)? {
+            Item::Text(text) => Ok(Json::String(text.to_owned())),
+            _ => Err(DccError::Payload("a date tag holds no text")),
+        },
+        TAG_EPOCH => match d.item().map_err(malformed)? {
+            Item::Float(seconds) => {
+                if !seconds.is_finite() {
+                    return Err(DccError::Payload("a time is not finite"));
+                }
+                let millis = (seconds * 1000.0).round();
+                // Range-checked by `from_timestamp_millis`; the cast saturates for huge values.
+                epoch_text(DateTime::from_timestamp_millis(millis as i64))
             }
-            let millis = (seconds * 1000.0).round();
-            // Range-checked by `from_timestamp_millis`; the cast saturates for huge values.
-            epoch_text(DateTime::from_timestamp_millis(millis as i64))
-        }
-        (TAG_EPOCH, _) => Err(DccError::Payload("an epoch tag holds no number")),
-        (TAG_DAYS, Value::Integer(days)) => {
-            let days = i64::try_from(i128::from(days))
-                .map_err(|_| DccError::Payload("a date is out of range"))?;
+            item @ (Item::Uint(_) | Item::Nint(_)) => epoch_text(DateTime::from_timestamp(
+                seconds_or_days(item, "a time is out of range")?,
+                0,
+            )),
+            _ => Err(DccError::Payload("an epoch tag holds no number")),
+        },
+        TAG_DAYS => {
+            let item = d.item().map_err(malformed)?;
+            if !matches!(item, Item::Uint(_) | Item::Nint(_)) {
+                return Err(DccError::Payload("a day-count tag holds no integer"));
+            }
+            let days = seconds_or_days(item, "a date is out of range")?;
             let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)
                 .ok_or(DccError::Payload("a date is out of range"))?;
             let date = if days >= 0 {
@@ -108,8 +145,7 @@ fn tagged(tag: u64, inner: Value) -> Result<Json, DccError> {
             let date = date.ok_or(DccError::Payload("a date is out of range"))?;
             Ok(Json::String(date.format("%Y-%m-%d").to_string()))
         }
-        (TAG_DAYS, _) => Err(DccError::Payload("a day-count tag holds no integer")),
-        (_, inner) => cbor_into_json(inner),
+        _ => read(d, depth + 1),
     }
 }
 
