@@ -200,30 +200,30 @@ pub struct HealthCertificate {
     pub entry: CertificateEntry,
 }
 
+/// The fields every certificate has; the groups `v`, `t` and `r` are read in place.
 #[derive(Deserialize)]
 struct Raw {
     ver: String,
     nam: HolderName,
     dob: String,
-    #[serde(default)]
-    v: Option<Vec<Json>>,
-    #[serde(default)]
-    t: Option<Vec<Json>>,
-    #[serde(default)]
-    r: Option<Vec<Json>>,
 }
 
 impl HealthCertificate {
     /// Reads the payload. Exactly one of `v`, `t`, `r` must hold exactly one entry; a group
     /// that is `null` counts as absent, as some early issuers wrote it that way.
     pub fn from_json(payload: &Json) -> Result<HealthCertificate, DccError> {
-        let raw = Raw::deserialize(payload).map_err(|_| {
-            DccError::Payload("the holder's name, birth date or version is missing")
-        })?;
+        let missing = || DccError::Payload("the holder's name, birth date or version is missing");
+        let raw = Raw::deserialize(payload).map_err(|_| missing())?;
+        // Each group borrowed from the payload, not copied out of it.
+        let group = |key: &str| match payload.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::Array(entries)) => Ok(Some(entries.as_slice())),
+            Some(_) => Err(missing()),
+        };
         let groups = [
-            (CertificateKind::Vaccination, raw.v),
-            (CertificateKind::Test, raw.t),
-            (CertificateKind::Recovery, raw.r),
+            (CertificateKind::Vaccination, group("v")?),
+            (CertificateKind::Test, group("t")?),
+            (CertificateKind::Recovery, group("r")?),
         ];
         let mut present = groups
             .into_iter()
@@ -231,7 +231,9 @@ impl HealthCertificate {
         let (Some((kind, entries)), None) = (present.next(), present.next()) else {
             return Err(DccError::CertificateType);
         };
-        let [entry]: [Json; 1] = entries.try_into().map_err(|_| DccError::CertificateType)?;
+        let [entry] = entries else {
+            return Err(DccError::CertificateType);
+        };
         let malformed = |_| DccError::Payload("the entry lacks fields of its type");
         let entry = match kind {
             CertificateKind::Vaccination => {
