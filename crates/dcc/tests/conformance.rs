@@ -24,33 +24,66 @@ use common::testdata_dir;
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 use healthcode_credential::base45;
-use healthcode_dcc::{DccError, DscTrust, Schema, decode, verify};
+use healthcode_dcc::{DccError, DscTrust, Schema, VerifiedDcc, decode, verify};
 
-/// A signer: its key pair and its certificate (DER).
-struct Signer {
+/// A signer made for the test, trusted; the FI vaccination's signed claims set; an instant
+/// inside its validity.
+struct Fixture {
     pair: EcdsaKeyPair,
-    der: Vec<u8>,
+    trust: DscTrust,
+    kid: Vec<u8>,
+    schema: Schema,
+    payload: Vec<u8>,
+    now: DateTime<Utc>,
 }
 
-fn signer() -> Signer {
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let pkcs8 = pair.to_pkcs8v1().unwrap();
-    let key = rcgen::KeyPair::try_from(pkcs8.as_ref()).unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.not_before = rcgen::date_time_ymd(2021, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2023, 1, 1);
-    let der = params.self_signed(&key).unwrap().der().to_vec();
-    assert_eq!(pair.public_key().as_ref().len(), 65);
-    Signer { pair, der }
-}
+impl Fixture {
+    /// `None` (the test skips) without the EU DCC test data outside CI.
+    fn new() -> Option<Fixture> {
+        let path = testdata_dir()?.join("eu-dcc/FI/2DCode/raw/1.json");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let payload = decode(json["PREFIX"].as_str().unwrap())
+            .unwrap()
+            .cose
+            .payload()
+            .to_vec();
+        // A P-256 key, and a self-signed certificate for it valid around the FI case's dates.
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let pkcs8 = pair.to_pkcs8v1().unwrap();
+        let key = rcgen::KeyPair::try_from(pkcs8.as_ref()).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.not_before = rcgen::date_time_ymd(2021, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2023, 1, 1);
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        assert_eq!(pair.public_key().as_ref().len(), 65);
+        let mut trust = DscTrust::new();
+        let kid = trust.add_certificate_der(&der).unwrap().to_vec();
+        Some(Fixture {
+            pair,
+            trust,
+            kid,
+            schema: Schema::eu_dcc().unwrap(),
+            payload,
+            now: DateTime::from_timestamp(1_624_000_000, 0).unwrap(),
+        })
+    }
 
-/// The FI vaccination's signed claims set, and an instant inside its validity.
-fn payload() -> Option<(Vec<u8>, DateTime<Utc>)> {
-    let path = testdata_dir()?.join("eu-dcc/FI/2DCode/raw/1.json");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let decoded = decode(json["PREFIX"].as_str().unwrap()).unwrap();
-    let now = DateTime::from_timestamp(1_624_000_000, 0).unwrap();
-    Some((decoded.cose.payload().to_vec(), now))
+    /// The signer's signature (`r || s`) over the Sig_structure with `protected`.
+    fn sign(&self, protected: &[u8]) -> Vec<u8> {
+        self.pair
+            .sign(
+                &SystemRandom::new(),
+                &to_be_signed(protected, &self.payload),
+            )
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    fn verify(&self, text: &str) -> Result<VerifiedDcc, DccError> {
+        verify(text, &self.trust, &self.schema, self.now)
+    }
 }
 
 fn cbor(value: &Value) -> Vec<u8> {
@@ -95,96 +128,59 @@ fn hc1(
     format!("HC1:{}", base45::encode(&zlib.finish().unwrap()))
 }
 
+fn es256() -> Value {
+    Value::Integer((-7).into())
+}
+
 #[test]
 fn alg_and_kid_in_the_unprotected_header_of_an_empty_protected_one() {
-    let Some((payload, now)) = payload() else {
+    let Some(f) = Fixture::new() else {
         return;
     };
-    let signer = signer();
-    let mut trust = DscTrust::new();
-    let kid = trust.add_certificate_der(&signer.der).unwrap().to_vec();
-    let schema = Schema::eu_dcc().unwrap();
-    let rng = SystemRandom::new();
-    let sign = |protected: &[u8]| {
-        signer
-            .pair
-            .sign(&rng, &to_be_signed(protected, &payload))
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    };
-    let es256 = || Value::Integer((-7).into());
-    let unprotected = |alg: Value| vec![(1, alg), (4, Value::Bytes(kid.clone()))];
+    let unprotected = |alg: Value| vec![(1, alg), (4, Value::Bytes(f.kid.clone()))];
 
-    let signature = sign(&[]);
-    let text = hc1(&[], unprotected(es256()), &payload, &signature);
-    let verified = verify(&text, &trust, &schema, now).unwrap();
-    assert_eq!(verified.kid.to_vec(), kid);
+    let signature = f.sign(&[]);
+    let verified = f
+        .verify(&hc1(&[], unprotected(es256()), &f.payload, &signature))
+        .unwrap();
+    assert_eq!(verified.kid.to_vec(), f.kid);
     assert_eq!(verified.issuer_country.as_deref(), Some("FI"));
 
     // The signature still decides: one flipped bit is refused.
     let mut flipped = signature.clone();
     flipped[10] ^= 1;
-    let text = hc1(&[], unprotected(es256()), &payload, &flipped);
-    assert_eq!(
-        verify(&text, &trust, &schema, now),
-        Err(DccError::Signature)
-    );
+    let text = hc1(&[], unprotected(es256()), &f.payload, &flipped);
+    assert_eq!(f.verify(&text), Err(DccError::Signature));
 
     // A signature made over a protected header other than the one sent is refused.
     let protected = cbor(&Value::Map(vec![(Value::Integer(1.into()), es256())]));
-    let text = hc1(&[], unprotected(es256()), &payload, &sign(&protected));
-    assert_eq!(
-        verify(&text, &trust, &schema, now),
-        Err(DccError::Signature)
-    );
+    let text = hc1(&[], unprotected(es256()), &f.payload, &f.sign(&protected));
+    assert_eq!(f.verify(&text), Err(DccError::Signature));
 
     // An algorithm the P-256 key cannot make (PS256), or none at all, is refused.
+    let ps256 = Value::Integer((-37).into());
+    let text = hc1(&[], unprotected(ps256), &f.payload, &signature);
+    assert_eq!(f.verify(&text), Err(DccError::KeyAlgorithmMismatch));
     let text = hc1(
         &[],
-        unprotected(Value::Integer((-37).into())),
-        &payload,
+        vec![(4, Value::Bytes(f.kid.clone()))],
+        &f.payload,
         &signature,
     );
-    assert_eq!(
-        verify(&text, &trust, &schema, now),
-        Err(DccError::KeyAlgorithmMismatch)
-    );
-    let text = hc1(
-        &[],
-        vec![(4, Value::Bytes(kid.clone()))],
-        &payload,
-        &signature,
-    );
-    assert_eq!(
-        verify(&text, &trust, &schema, now).unwrap_err().code(),
-        "algorithm"
-    );
+    assert_eq!(f.verify(&text).unwrap_err().code(), "algorithm");
 }
 
 #[test]
 fn the_protected_algorithm_wins_over_the_unprotected_one() {
-    let Some((payload, now)) = payload() else {
+    let Some(f) = Fixture::new() else {
         return;
     };
-    let signer = signer();
-    let mut trust = DscTrust::new();
-    let kid = trust.add_certificate_der(&signer.der).unwrap().to_vec();
-    let schema = Schema::eu_dcc().unwrap();
-    let protected = cbor(&Value::Map(vec![(
-        Value::Integer(1.into()),
-        Value::Integer((-7).into()),
-    )]));
-    let signature = signer
-        .pair
-        .sign(&SystemRandom::new(), &to_be_signed(&protected, &payload))
-        .unwrap();
+    let protected = cbor(&Value::Map(vec![(Value::Integer(1.into()), es256())]));
     // An unprotected PS256 beside a protected ES256 is ignored.
-    let text = hc1(
-        &protected,
-        vec![(1, Value::Integer((-37).into())), (4, Value::Bytes(kid))],
-        &payload,
-        signature.as_ref(),
-    );
-    assert!(verify(&text, &trust, &schema, now).is_ok());
+    let unprotected = vec![
+        (1, Value::Integer((-37).into())),
+        (4, Value::Bytes(f.kid.clone())),
+    ];
+    let text = hc1(&protected, unprotected, &f.payload, &f.sign(&protected));
+    assert!(f.verify(&text).is_ok());
 }
