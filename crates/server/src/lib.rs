@@ -19,6 +19,7 @@ pub mod limits;
 pub mod poster;
 mod routes;
 pub mod state;
+mod text;
 pub mod venues;
 pub mod view;
 
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(routes::health::readyz))
         .fallback(routes::health::not_found)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(text::refuse_control_in_uri))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,
