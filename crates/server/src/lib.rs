@@ -13,6 +13,7 @@ pub mod changes;
 pub mod clock;
 pub mod error;
 pub mod extract;
+mod headers;
 pub mod identity;
 pub mod import;
 pub mod limits;
@@ -125,6 +126,8 @@ pub fn router(state: AppState) -> Router {
                 .load_shed()
                 .concurrency_limit(state.config.max_in_flight),
         )
+        // Outermost, so that refusals (shed, rate-limited) carry the headers too.
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(state)
 }
 

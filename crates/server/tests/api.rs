@@ -820,3 +820,37 @@ async fn a_code_is_reused_briefly_and_only_while_the_status_is_the_same() {
     let (_, b) = strict.get("/api/v1/me/code", Some(&token)).await;
     assert_ne!(code(a), code(b));
 }
+
+/// Every response, whatever produced it (a handler, a refusal, the fallback), says not to
+/// sniff, cache or send a referrer, and carries a Content-Security-Policy; a route's own
+/// Cache-Control is kept.
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let token = app.enrol(DOC, "张三").await;
+    let requests = [
+        app.client.get(app.url("/healthz")),
+        app.client.get(app.url("/api/v1/trust-list")),
+        app.client.get(app.url("/api/v1/no-such-route")),
+        app.client.get(app.url("/api/v1/me/status")),
+        app.client
+            .get(app.url("/api/v1/me/status"))
+            .bearer_auth(&token),
+        app.client
+            .get(app.url("/api/v1/me/code.svg"))
+            .bearer_auth(&token),
+        app.client.get(app.url("/api/v1/venues?district=%00")),
+        app.client.post(app.url("/api/v1/verify")).body("not json"),
+    ];
+    for request in requests {
+        let response = request.send().await.unwrap();
+        let h = response.headers();
+        let what = format!("{} {}", response.url().path(), response.status());
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["cache-control"], "no-store", "{what}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'"), "{what}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    }
+}
