@@ -732,8 +732,12 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
     if let Some(mut demo) = demo {
         demo.base_url = format!("http://{addr}");
         let path = p.dir.path.join("demo.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&demo)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        // The demo's residents' session tokens are in it: the owner's alone.
+        files::write_atomically(
+            &path,
+            &serde_json::to_vec_pretty(&demo)?,
+            files::Access::OwnerOnly,
+        )?;
         println!(
             "demo region ready: {} residents; details in {}",
             demo.residents.len(),

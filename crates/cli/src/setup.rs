@@ -45,12 +45,34 @@ pub struct Keys {
 }
 
 impl DataDir {
+    /// Opens the data directory, creating it, and makes it the owner's alone (0700 on Unix):
+    /// it holds the database with everyone's encrypted personal data, the keys and the demo's
+    /// tokens.
     pub fn new(path: &Path) -> Result<DataDir> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create data directory {}", path.display()))?;
+        owner_only(path, 0o700)
+            .with_context(|| format!("cannot restrict data directory {}", path.display()))?;
         Ok(DataDir {
             path: path.to_path_buf(),
         })
+    }
+
+    /// The embedded database's file, created owner-only (0600) before SQLite opens it:
+    /// SQLite gives its journal and WAL files the permissions of the database file.
+    fn prepare_database_file(&self) -> Result<()> {
+        let path = self.path.join("healthcode.db");
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options
+            .open(&path)
+            .and_then(|_| owner_only(&path, 0o600))
+            .with_context(|| format!("cannot create {}", path.display()))
     }
 
     pub fn default_database_url(&self) -> String {
@@ -67,6 +89,9 @@ impl DataDir {
     }
 
     pub async fn store(&self, database_url: Option<&str>) -> Result<Arc<SqlStore>> {
+        if database_url.is_none() {
+            self.prepare_database_file()?;
+        }
         let url = database_url
             .map(str::to_owned)
             .unwrap_or_else(|| self.default_database_url());
@@ -91,7 +116,11 @@ impl DataDir {
                     not_before: now - Duration::minutes(5),
                     not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
                 };
-                std::fs::write(&info_path, serde_json::to_vec_pretty(&info)?)?;
+                crate::files::write_atomically(
+                    &info_path,
+                    &serde_json::to_vec_pretty(&info)?,
+                    crate::files::Access::OwnerOnly,
+                )?;
                 info
             }
         };
@@ -155,4 +184,60 @@ fn signing_key(path: &Path) -> Result<SigningKey> {
 /// Trust lists carry whole seconds.
 fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+/// Sets `path`'s permission bits to `mode` on Unix (where others could otherwise read it).
+fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The data directory, the database and its WAL, and the key files are the owner's
+    /// alone, even for a directory that existed with wider permissions.
+    #[tokio::test]
+    async fn the_data_directory_is_the_owners_alone() {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("data");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = DataDir::new(&path).unwrap();
+        assert_eq!(mode(&path), 0o700);
+        let store = dir.store(None).await.unwrap();
+        let now = DateTime::from_timestamp(1_777_600_000, 0).unwrap();
+        dir.keys(now).unwrap();
+        drop(store);
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&path)
+            .unwrap()
+            .chain(std::fs::read_dir(path.join("keys")).unwrap())
+        {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                seen += 1;
+                assert_eq!(mode(&entry.path()) & 0o077, 0, "{}", entry.path().display());
+            }
+        }
+        // The database, and at least the three key files.
+        assert!(seen >= 4, "{seen}");
+        assert_eq!(mode(&path.join("healthcode.db")), 0o600);
+    }
 }
