@@ -780,6 +780,7 @@ async fn the_server_deletes_check_ins_past_retention_by_itself() {
             method: CheckinMethod::SelfScan,
             passed: true,
             device: None,
+            flagged: false,
         })
         .collect();
     app.store.add_checkins(&rows, now).await.unwrap();

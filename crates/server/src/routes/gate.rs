@@ -223,6 +223,7 @@ pub async fn gate_upload(
             method,
             passed: r.passed,
             device: Some((device.id, r.seq)),
+            flagged: false,
         });
     }
     let stored = state.store.add_checkins(&rows, now).await?;
