@@ -399,5 +399,6 @@ fn parse_line(line: &str) -> Result<NewCheckin> {
         method,
         passed: passed == "1",
         device: None,
+        flagged: false,
     })
 }

@@ -42,6 +42,29 @@ async fn device(app: &TestApp, venue_id: i64) -> String {
     body["key"].as_str().unwrap().to_owned()
 }
 
+/// A gate of `venue_id` enrolled `ago` before the clock (the API enrols at the clock's time),
+/// so that its uploads may be dated back that far.
+async fn device_enrolled(app: &TestApp, venue_id: i64, ago: Duration) -> String {
+    let key = healthcode_server::auth::new_device_key();
+    app.store
+        .add_device(
+            venue_id,
+            "gate 1",
+            &healthcode_server::extract::secret_hash(&key),
+            app.clock_now() - ago,
+        )
+        .await
+        .unwrap();
+    key
+}
+
+/// The subject of a resident's current code, as a gate uploads it.
+async fn subject_hex(app: &TestApp, token: &str) -> String {
+    let c = code(app, token).await;
+    let claims = app.verifier().verify(&c, app.clock_now()).unwrap();
+    hex::encode(claims.subject)
+}
+
 async fn code(app: &TestApp, token: &str) -> String {
     let (s, body) = app.get("/api/v1/me/code", Some(token)).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -234,7 +257,7 @@ async fn offline_uploads_are_idempotent_and_bad_rows_are_named() {
     let app = TestApp::spawn().await;
     let mall = venue(&app, "西单大悦城", "mall", "西城区").await;
     let other = venue(&app, "王府井", "mall", "东城区").await;
-    let gate = device(&app, mall).await;
+    let gate = device_enrolled(&app, mall, Duration::days(1)).await;
     let now = app.clock_now();
     let subject = "00112233445566778899aabbccddeeff";
     let good: Vec<Value> = (0..300)
@@ -339,6 +362,138 @@ async fn offline_uploads_are_idempotent_and_bad_rows_are_named() {
             .len(),
         300
     );
+}
+
+/// A gate asserts only what it could have seen: nothing before it was enrolled and nothing
+/// ahead of the server's clock (beyond its skew). Each such row is refused by name; the others
+/// are stored.
+#[tokio::test]
+async fn a_gate_cannot_date_check_ins_before_its_enrolment_or_into_the_future() {
+    let app = TestApp::spawn().await;
+    let mall = venue(&app, "西单大悦城", "mall", "西城区").await;
+    let gate = device(&app, mall).await;
+    let enrolled = app.clock_now();
+    app.clock.advance(Duration::hours(2));
+    let now = app.clock_now();
+    let subject = "00112233445566778899aabbccddeeff";
+    let row = |seq: i64, at: chrono::DateTime<chrono::Utc>| json!({"seq": seq, "subject": subject, "passed": true, "at": at.to_rfc3339()});
+    let (s, out) = app
+        .post(
+            "/api/v1/gate/checkins",
+            Some(&gate),
+            json!({"checkins": [
+                row(1, enrolled - Duration::hours(1)),
+                row(2, now + Duration::hours(1)),
+                row(3, enrolled + Duration::minutes(10)),
+                // A device clock a minute behind the server's, just after enrolment.
+                row(4, enrolled - Duration::minutes(1)),
+                row(5, now),
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let answer: UploadAnswer = serde_json::from_value(out.clone()).unwrap();
+    let refused: Vec<(usize, &str)> = answer
+        .rejected
+        .iter()
+        .map(|r| (r.index, r.code.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [(0, "before_enrolment"), (1, "clock_ahead")],
+        "{out}"
+    );
+    assert_eq!((answer.stored, answer.flagged), (3, 0), "{out}");
+}
+
+/// After a gate uploaded a recent check-in, a row dated hours before it is the device
+/// asserting history: it is stored flagged, and a risk area over its time does not turn that
+/// person yellow — neither when the area is already open nor when it is created later —
+/// while an unflagged visit in the same area still does.
+#[tokio::test]
+async fn rows_dated_well_before_a_gates_earlier_uploads_are_flagged_and_designate_no_one() {
+    let app = TestApp::spawn().await;
+    let market = venue(&app, "新发地市场", "mall", "丰台区").await;
+    let gate = device_enrolled(&app, market, Duration::days(2)).await;
+    let victim = app.enrol(DOC, "张三").await;
+    let visitor = app.enrol(DOC_B, "李四").await;
+    let victim_subject = subject_hex(&app, &victim).await;
+    let visitor_subject = subject_hex(&app, &visitor).await;
+    let now = app.clock_now();
+    let (s, area) = app
+        .post(
+            "/api/v1/risk-areas",
+            Some(&app.keys.operator),
+            json!({"name": "新发地批发市场", "level": "high", "venue_ids": [market],
+                   "starts_at": (now - Duration::hours(5)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{area}");
+
+    // The gate's queue so far: a check-in ten minutes ago (someone not registered).
+    let (_, first) = app
+        .post(
+            "/api/v1/gate/checkins",
+            Some(&gate),
+            json!({"checkins": [{"seq": 1, "subject": "00112233445566778899aabbccddeeff",
+                                 "passed": true,
+                                 "at": (now - Duration::minutes(10)).to_rfc3339()}]}),
+        )
+        .await;
+    assert_eq!(
+        (first["stored"].as_u64(), first["flagged"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // Then the victim three hours before that, and a visitor within the margin.
+    let (s, up) = app
+        .post(
+            "/api/v1/gate/checkins",
+            Some(&gate),
+            json!({"checkins": [
+                {"seq": 2, "subject": victim_subject, "passed": true,
+                 "at": (now - Duration::minutes(190)).to_rfc3339()},
+                {"seq": 3, "subject": visitor_subject, "passed": true,
+                 "at": (now - Duration::minutes(40)).to_rfc3339()},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{up}");
+    assert_eq!(
+        (
+            up["stored"].as_u64(),
+            up["flagged"].as_u64(),
+            up["designated"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{up}"
+    );
+    status_until(&app, &visitor, |s| s["colour"] == "yellow").await;
+    assert_eq!(app.status(&victim).await["colour"], "green");
+
+    // The row is kept, marked for review.
+    let mut raw = [0u8; 16];
+    hex::decode_to_slice(&victim_subject, &mut raw).unwrap();
+    let kept = app
+        .store
+        .checkins_of(&raw, now - Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].flagged);
+
+    // An area created afterwards over the same window: the visitor again, the victim not.
+    let (s, later) = app
+        .post(
+            "/api/v1/risk-areas",
+            Some(&app.keys.operator),
+            json!({"name": "新发地 二", "level": "high", "venue_ids": [market],
+                   "starts_at": (now - Duration::hours(4)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{later}");
+    assert_eq!(later["people"], 1, "{later}");
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(app.status(&victim).await["colour"], "green");
 }
 
 /// A subject is exactly 32 hex digits: `+f` reads as a number to `u8::from_str_radix`, but it is
@@ -559,7 +714,7 @@ async fn a_risk_area_designates_its_visitors_and_releasing_it_clears_them() {
     let app = TestApp::spawn().await;
     let market = venue(&app, "新发地市场", "mall", "丰台区").await;
     let elsewhere = venue(&app, "西单站", "subway", "西城区").await;
-    let gate = device(&app, market).await;
+    let gate = device_enrolled(&app, market, Duration::days(1)).await;
     let visitor = app.enrol(DOC, "张三").await;
     let late = app.enrol(DOC_B, "李四").await;
     let away = app.enrol(DOC_C, "王五").await;
@@ -665,7 +820,7 @@ async fn a_risk_area_designates_its_visitors_and_releasing_it_clears_them() {
 async fn a_confirmed_case_yields_its_co_presence_contacts() {
     let app = TestApp::spawn().await;
     let restaurant = venue(&app, "四季民福", "restaurant", "东城区").await;
-    let gate = device(&app, restaurant).await;
+    let gate = device_enrolled(&app, restaurant, Duration::days(1)).await;
     let case = app.enrol(DOC, "张三").await;
     let near = app.enrol(DOC_B, "李四").await;
     let far = app.enrol(DOC_C, "王五").await;
@@ -780,6 +935,7 @@ async fn the_server_deletes_check_ins_past_retention_by_itself() {
             method: CheckinMethod::SelfScan,
             passed: true,
             device: None,
+            flagged: false,
         })
         .collect();
     app.store.add_checkins(&rows, now).await.unwrap();

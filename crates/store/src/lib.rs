@@ -68,6 +68,13 @@ pub trait Venues: Send + Sync {
 
     async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError>;
 
+    /// Raises the device's upload high-water mark to `at` (never lowers it).
+    async fn raise_upload_high_water(
+        &self,
+        device_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Stores check-ins in one transaction; a (device, sequence number) already stored is
     /// skipped and counted as a duplicate. Venues are the caller's to check.
     async fn add_checkins(
@@ -86,7 +93,8 @@ pub trait Venues: Send + Sync {
     /// Everyone whose check-in at a venue lies strictly within `window` of a check-in there
     /// by one of `cases` since `since`, ordered by case, case visit, time. Only presence
     /// counts: a check-in a gate stopped at the door is left out; a self check-in (the person
-    /// scanned the poster inside) is not.
+    /// scanned the poster inside) is not. Flagged check-ins (kept for review) count on
+    /// neither side.
     async fn co_present(
         &self,
         cases: &[[u8; 16]],
@@ -95,7 +103,7 @@ pub trait Venues: Send + Sync {
     ) -> Result<Vec<CoPresent>, StoreError>;
 
     /// The check-ins at `venue_ids` in `[from, to)` that count as presence (as for
-    /// [`Venues::co_present`]), by time.
+    /// [`Venues::co_present`]: not stopped at the door, not flagged), by time.
     async fn visitors(
         &self,
         venue_ids: &[i64],

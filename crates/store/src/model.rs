@@ -194,6 +194,10 @@ pub struct Device {
     pub id: i64,
     pub venue_id: i64,
     pub name: String,
+    /// When it was enrolled: it can have recorded no check-in before.
+    pub created_at: DateTime<Utc>,
+    /// The latest check-in time among the rows it has uploaded (none yet: `None`).
+    pub upload_high_water: Option<DateTime<Utc>>,
 }
 
 /// How a check-in was made.
@@ -240,6 +244,9 @@ pub struct NewCheckin {
     /// The gate and its sequence number, for check-ins a gate recorded: unique together, so
     /// that a batch uploaded twice is stored once.
     pub device: Option<(i64, i64)>,
+    /// Kept for review, not used for exposure: a device dated it well before check-ins it
+    /// had already uploaded (see `docs/SECURITY.md`).
+    pub flagged: bool,
 }
 
 /// A stored check-in.
@@ -252,6 +259,8 @@ pub struct Checkin {
     pub at: DateTime<Utc>,
     pub method: CheckinMethod,
     pub passed: bool,
+    /// Kept for review and left out of risk areas and co-presence.
+    pub flagged: bool,
 }
 
 /// What a batch of check-ins did.

@@ -1051,6 +1051,7 @@ async fn bulk_writes_keep_every_constraint(store: Arc<SqlStore>) {
 on_both!(
     checkins_are_idempotent_per_device_and_purged_for_good,
     co_presence_finds_overlapping_visits_only,
+    flagged_checkins_are_kept_but_count_as_no_ones_presence,
     risk_areas_and_prefixed_designations,
 );
 
@@ -1070,6 +1071,7 @@ fn checkin(venue: i64, who: u8, at: DateTime<Utc>, device: Option<(i64, i64)>) -
         },
         passed: true,
         device,
+        flagged: false,
     }
 }
 
@@ -1202,6 +1204,73 @@ async fn co_presence_finds_overlapping_visits_only(store: Arc<SqlStore>) {
         visitors
             .iter()
             .all(|c| c.venue_id == a.id && c.subject[0] != 6)
+    );
+}
+
+/// A check-in a device dated well before its earlier uploads is stored flagged, for review:
+/// the subject's history shows it, but neither risk areas (`visitors`) nor co-presence use
+/// it, on either side. A device records its enrolment time and its upload high-water mark,
+/// which only rises.
+async fn flagged_checkins_are_kept_but_count_as_no_ones_presence(store: Arc<SqlStore>) {
+    let a = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let device = store
+        .add_device(a.id, "gate", &[9; 32], t(2))
+        .await
+        .unwrap();
+    assert_eq!((device.created_at, device.upload_high_water), (t(2), None));
+    store
+        .raise_upload_high_water(device.id, t(12))
+        .await
+        .unwrap();
+    store
+        .raise_upload_high_water(device.id, t(11))
+        .await
+        .unwrap();
+    let read = store.device_by_key(&[9; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        (read.created_at, read.upload_high_water),
+        (t(2), Some(t(12)))
+    );
+
+    let mut asserted = checkin(a.id, 2, t(10), Some((device.id, 1)));
+    asserted.flagged = true;
+    let mut asserted_case = checkin(a.id, 8, t(10), Some((device.id, 2)));
+    asserted_case.flagged = true;
+    let rows = [
+        checkin(a.id, 1, t(10), None),
+        asserted,
+        checkin(a.id, 3, t(10), None),
+        asserted_case,
+        checkin(a.id, 9, t(10), None),
+    ];
+    store.add_checkins(&rows, t(12)).await.unwrap();
+    let history = store.checkins_of(&subject_bytes(2), t(0)).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].flagged, "kept, and marked");
+    assert!(!store.checkins_of(&subject_bytes(3), t(0)).await.unwrap()[0].flagged);
+
+    let visitors = store.visitors(&[a.id], t(9), t(12)).await.unwrap();
+    let mut who: Vec<u8> = visitors.iter().map(|c| c.subject[0]).collect();
+    who.sort_unstable();
+    assert_eq!(who, vec![1, 3, 9], "flagged rows are no one's presence");
+    // As a contact: left out.
+    let found = store
+        .co_present(&[subject_bytes(1)], t(0), Duration::minutes(90))
+        .await
+        .unwrap();
+    let mut who: Vec<u8> = found.iter().map(|c| c.subject[0]).collect();
+    who.sort_unstable();
+    assert_eq!(who, vec![3, 9]);
+    // As the case: the asserted visit finds no one.
+    assert!(
+        store
+            .co_present(&[subject_bytes(8)], t(0), Duration::minutes(90))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -225,6 +225,10 @@ pub struct UploadAnswer {
     pub stored: u64,
     pub duplicates: u64,
     pub rejected: Vec<RejectedRow>,
+    /// Rows accepted but kept for review: dated well before what the device had already
+    /// uploaded, so stored without designating anyone.
+    #[serde(default)]
+    pub flagged: usize,
     /// Designations written because a check-in fell in an open risk area.
     pub designated: usize,
 }

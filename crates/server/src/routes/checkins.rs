@@ -64,6 +64,7 @@ pub(crate) async fn record_checkin(
         method: visit.method,
         passed: visit.passed,
         device: visit.device,
+        flagged: false,
     };
     let stored = state.store.add_checkins(&[checkin], now).await?;
     // Also for a check-in already stored: a retry after a failure here must still designate

@@ -11,10 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use healthcode_domain::{DocumentNumber, DocumentType};
-use healthcode_store::{Access, CheckinMethod, NewCheckin};
+use healthcode_store::{Access, CheckinMethod, Device, NewCheckin};
 
 use crate::api::gate::{
     Decision, GateAnswer, GateConfig, LookupRequest, MAX_UPLOAD, RejectedRow, ScanRequest,
@@ -108,9 +108,19 @@ pub async fn gate_scan(
     }))
 }
 
-/// Checks a check-in time from a device against the server's clock.
+/// How far before a device's upload high-water mark (the latest check-in time among the rows
+/// it uploaded before) a row may be dated and still count for exposure. A gate's offline queue
+/// is uploaded in order, oldest first, so a row much older than rows already uploaded is not
+/// a late queue but the device asserting history: such a row is stored flagged, for review,
+/// and designates no one. An hour leaves room for a device clock set back and for a queue
+/// sent in parallel batches after a reconnect.
+const HIGH_WATER_MARGIN: TimeDelta = TimeDelta::hours(1);
+
+/// Checks a check-in time from `device` against the server's clock and the device's own
+/// enrolment. A device's clock may run behind the server's by the same skew it may run ahead.
 fn check_time(
     state: &AppState,
+    device: &Device,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), (&'static str, String)> {
@@ -133,7 +143,24 @@ fn check_time(
             ),
         ));
     }
+    if at < device.created_at - rules.max_future_skew {
+        return Err((
+            "before_enrolment",
+            format!(
+                "the check-in time {at} is before this device was enrolled ({}); a device records no check-in before it exists",
+                device.created_at
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Whether a row dated `at` is kept for review rather than used for exposure: it is well
+/// before what the device has already uploaded ([`HIGH_WATER_MARGIN`]).
+fn held_for_review(device: &Device, at: DateTime<Utc>) -> bool {
+    device
+        .upload_high_water
+        .is_some_and(|mark| at < mark - HIGH_WATER_MARGIN)
 }
 
 /// A subject as 32 hex digits, nothing else (no sign, no space).
@@ -145,7 +172,8 @@ fn parse_subject(text: &str) -> Option<[u8; 16]> {
 
 /// A gate uploads the check-ins it recorded (offline, or in bulk): each row is checked, the
 /// good ones stored in one transaction, a (device, seq) already stored skipped. A rejected
-/// row is named with its reason; it does not stop the others.
+/// row is named with its reason; it does not stop the others. A row dated well before the
+/// device's upload high-water mark is stored flagged and designates no one.
 pub async fn gate_upload(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
@@ -200,7 +228,7 @@ pub async fn gate_upload(
             reject("invalid_time", "time out of range".to_owned());
             continue;
         };
-        if let Err((code, message)) = check_time(&state, at, now) {
+        if let Err((code, message)) = check_time(&state, &device, at, now) {
             reject(code, message);
             continue;
         }
@@ -223,24 +251,41 @@ pub async fn gate_upload(
             method,
             passed: r.passed,
             device: Some((device.id, r.seq)),
+            flagged: held_for_review(&device, at),
         });
     }
     let stored = state.store.add_checkins(&rows, now).await?;
-    let visits: Vec<([u8; 16], DateTime<Utc>, bool)> =
-        rows.iter().map(|r| (r.subject, r.at, r.passed)).collect();
+    if let Some(mark) = rows.iter().filter(|r| !r.flagged).map(|r| r.at).max() {
+        state.store.raise_upload_high_water(device.id, mark).await?;
+    }
+    let flagged = rows.iter().filter(|r| r.flagged).count();
+    // A flagged row counts as no one's presence: it goes to review, not to a designation.
+    let visits: Vec<([u8; 16], DateTime<Utc>, bool)> = rows
+        .iter()
+        .map(|r| (r.subject, r.at, r.passed && !r.flagged))
+        .collect();
     let designated = apply_areas_to(&state, &venue, &visits, now).await?;
     tracing::info!(
         device = device.id,
         received = body.checkins.len(),
         stored = stored.stored,
         rejected = rejected.len(),
+        flagged,
         "gate upload"
     );
+    if flagged > 0 {
+        tracing::warn!(
+            device = device.id,
+            flagged,
+            "gate upload dated check-ins well before its earlier uploads; kept for review"
+        );
+    }
     Ok(Json(UploadAnswer {
         received: body.checkins.len(),
         stored: stored.stored,
         duplicates: stored.duplicates + in_batch_duplicates,
         rejected,
+        flagged,
         designated,
     }))
 }

@@ -21,9 +21,10 @@ use crate::model::{
     NewRiskArea, Person, Purge, RiskArea, Venue,
 };
 
-/// Parameters per check-in row, and rows per `INSERT` (32,000 parameters: under SQLite's limit).
-const CHECKIN_COLUMNS: usize = 8;
-const CHECKIN_ROWS: usize = 4_000;
+/// Parameters per check-in row, and rows per `INSERT` (31,500 parameters: under SQLite's limit
+/// of 32,766).
+const CHECKIN_COLUMNS: usize = 9;
+const CHECKIN_ROWS: usize = 3_500;
 /// Subjects per `IN (…)`.
 const SUBJECTS_PER_QUERY: usize = 500;
 /// Rows deleted per statement when purging, so that the write lock is never held for long.
@@ -56,6 +57,20 @@ fn checkin_from_row(r: &AnyRow) -> Result<Checkin, StoreError> {
         method: CheckinMethod::parse(&r.try_get::<String, _>("method")?)
             .ok_or_else(|| StoreError::Corrupt("unknown check-in method".into()))?,
         passed: r.try_get::<i64, _>("passed")? != 0,
+        flagged: r.try_get::<i64, _>("flagged")? != 0,
+    })
+}
+
+fn device_from_row(r: &AnyRow) -> Result<Device, StoreError> {
+    Ok(Device {
+        id: r.try_get("id")?,
+        venue_id: r.try_get("venue_id")?,
+        name: r.try_get("name")?,
+        created_at: from_secs(r.try_get("created_at")?)?,
+        upload_high_water: r
+            .try_get::<Option<i64>, _>("upload_high_water")?
+            .map(from_secs)
+            .transpose()?,
     })
 }
 
@@ -176,22 +191,38 @@ impl Venues for SqlStore {
             id: row.try_get("id")?,
             venue_id,
             name: name.to_owned(),
+            created_at: from_secs(now.timestamp())?,
+            upload_high_water: None,
         })
     }
 
     async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError> {
-        sqlx::query("SELECT id, venue_id, name FROM devices WHERE key_hash = $1")
-            .bind(key_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| {
-                Ok(Device {
-                    id: r.try_get("id")?,
-                    venue_id: r.try_get("venue_id")?,
-                    name: r.try_get("name")?,
-                })
-            })
-            .transpose()
+        sqlx::query(
+            "SELECT id, venue_id, name, created_at, upload_high_water FROM devices \
+             WHERE key_hash = $1",
+        )
+        .bind(key_hash.to_vec())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| device_from_row(&r))
+        .transpose()
+    }
+
+    async fn raise_upload_high_water(
+        &self,
+        device_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "UPDATE devices SET upload_high_water = $1 WHERE id = $2 \
+             AND (upload_high_water IS NULL OR upload_high_water < $1)",
+        )
+        .bind(at.timestamp())
+        .bind(device_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn add_checkins(
@@ -210,7 +241,8 @@ impl Venues for SqlStore {
             let mut sql = String::with_capacity(120 + n * 40);
             sql.push_str(head);
             sql.push_str(
-                " (venue_id, subject, at, method, passed, device_id, seq, received_at) VALUES ",
+                " (venue_id, subject, at, method, passed, device_id, seq, received_at, flagged) \
+                 VALUES ",
             );
             for i in 0..n {
                 if i > 0 {
@@ -250,7 +282,8 @@ impl Venues for SqlStore {
                     .bind(i64::from(c.passed))
                     .bind(c.device.map(|(d, _)| d))
                     .bind(c.device.map(|(_, s)| s))
-                    .bind(now.timestamp());
+                    .bind(now.timestamp())
+                    .bind(i64::from(c.flagged));
             }
             stored += q.execute(&mut *tx).await?.rows_affected();
         }
@@ -290,7 +323,7 @@ impl Venues for SqlStore {
                  o.subject, o.at FROM checkins c JOIN checkins o \
                  ON o.venue_id = c.venue_id AND o.at > c.at - $1 AND o.at < c.at + $1 \
                  WHERE c.subject IN ({}) AND c.at >= $2 AND (c.passed = 1 OR c.method = 'self_scan') \
-                 AND (o.passed = 1 OR o.method = 'self_scan') \
+                 AND (o.passed = 1 OR o.method = 'self_scan') AND c.flagged = 0 AND o.flagged = 0 \
                  AND o.subject <> c.subject ORDER BY c.subject, c.at, o.at",
                 placeholders(Backend::Postgres, 3, chunk.len())
             );
@@ -323,7 +356,7 @@ impl Venues for SqlStore {
         for chunk in venue_ids.chunks(SUBJECTS_PER_QUERY) {
             let sql = format!(
                 "SELECT * FROM checkins WHERE venue_id IN ({}) AND at >= $1 AND at < $2 \
-                 AND (passed = 1 OR method = 'self_scan') ORDER BY at",
+                 AND (passed = 1 OR method = 'self_scan') AND flagged = 0 ORDER BY at",
                 placeholders(Backend::Postgres, 3, chunk.len())
             );
             let mut q = sqlx::query(&sql)
