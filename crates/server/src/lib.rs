@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
             "/gate/checkins",
             post(routes::gate::gate_upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(limits::overload_error))
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     let imports = Router::new()
         .route("/imports/test-results", post(routes::imports::test_results))
         .route("/imports/vaccinations", post(routes::imports::vaccinations))
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::disable())
         .layer(
             ServiceBuilder::new()
@@ -114,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(routes::health::not_found)
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn(text::refuse_control_in_uri))
         .layer(axum::middleware::from_fn_with_state(

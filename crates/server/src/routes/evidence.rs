@@ -6,7 +6,7 @@
 //! earlier revision kept (see `GET /api/v1/records/{record_id}`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,9 @@ use healthcode_domain::{
 use healthcode_store::{EvidenceBody, Outcome, Provider, Revision, StoreError, Stored, Submission};
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, DesignatorScope, LabScope, ProviderAuth, Scoped, VaccinationScope};
+use crate::extract::{
+    ApiJson, ApiPath, DesignatorScope, LabScope, ProviderAuth, Scoped, VaccinationScope,
+};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -319,7 +321,7 @@ pub struct HistoryOut {
 pub async fn record_history(
     State(state): State<AppState>,
     ProviderAuth(provider): ProviderAuth,
-    Path(record_id): Path<String>,
+    ApiPath(record_id): ApiPath<String>,
 ) -> Result<Json<HistoryOut>, ApiError> {
     let revisions = state.store.history(provider.id, &record_id).await?;
     if revisions.is_empty() {

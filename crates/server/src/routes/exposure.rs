@@ -2,7 +2,7 @@
 //! cases with their co-presence contacts (a list for contact tracers, and designations).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -13,7 +13,7 @@ use healthcode_domain::{DesignationKind, DocumentNumber, DocumentType, RiskLevel
 use healthcode_store::{Access, EvidenceBody, NewRiskArea, Provider, RiskArea, Submission};
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, CaseScope, OperatorScope, Scoped};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, CaseScope, OperatorScope, Scoped};
 use crate::routes::evidence::second;
 use crate::state::AppState;
 use crate::venues::{Contact, apply_area, designate_contacts, release_area, trace};
@@ -123,7 +123,7 @@ pub async fn list_areas(
 pub async fn release(
     State(state): State<AppState>,
     Scoped(op, _): Scoped<OperatorScope>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<AreaOut>, ApiError> {
     let Some(area) = state.store.risk_area(id).await? else {
         return Err(ApiError::not_found("no such risk area"));
@@ -341,8 +341,8 @@ pub struct ContactsQuery {
 pub async fn case_contacts(
     State(state): State<AppState>,
     Scoped(caller, _): Scoped<CaseScope>,
-    Path(record_id): Path<String>,
-    Query(q): Query<ContactsQuery>,
+    ApiPath(record_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ContactsQuery>,
 ) -> Result<Response, ApiError> {
     check_record_id(&record_id)?;
     let purpose = purpose(&q.purpose)?;

@@ -225,7 +225,7 @@ pub async fn gate_upload(
             continue;
         };
         let Ok(at) = second(r.at) else {
-            reject("invalid_time", "time out of range".to_owned());
+            reject("time_invalid", "time out of range".to_owned());
             continue;
         };
         if let Err((code, message)) = check_time(&state, &device, at, now) {

@@ -19,6 +19,14 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; the README's API table says which it takes",
+    )
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; the API lives under /api/v1 (see README)")
 }

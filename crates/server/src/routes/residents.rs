@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -18,7 +18,7 @@ use crate::auth::new_session_token;
 
 use crate::cache::{CodeSubject, Entry, IssuedCode};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Resident, secret_hash};
+use crate::extract::{ApiJson, ApiQuery, Resident, secret_hash};
 use crate::identity::Claim;
 use crate::state::AppState;
 use crate::view::{StatusSummary, status_summary, status_view};
@@ -254,7 +254,7 @@ fn code_for(
 pub async fn code(
     State(state): State<AppState>,
     Resident(person_id): Resident,
-    Query(q): Query<CodeQuery>,
+    ApiQuery(q): ApiQuery<CodeQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let want_svg = match q.include.as_deref() {
         None => false,

@@ -5,7 +5,7 @@
 //! (`checkins`), the poster's drawing (`crate::poster`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use healthcode_store::Venue;
 use crate::api::venues::{DeviceView, VenueView};
 use crate::auth::new_device_key;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, OperatorScope, Scoped};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OperatorScope, Scoped};
 use crate::poster::{PosterVenue, poster_html, poster_svg};
 use crate::routes::evidence::second;
 use crate::state::AppState;
@@ -122,7 +122,7 @@ pub struct VenuesQuery {
 pub async fn list_venues(
     State(state): State<AppState>,
     _op: Scoped<OperatorScope>,
-    Query(q): Query<VenuesQuery>,
+    ApiQuery(q): ApiQuery<VenuesQuery>,
 ) -> Result<Json<Vec<VenueView>>, ApiError> {
     let venues = state.store.venues(q.district.as_deref()).await?;
     Ok(Json(venues.into_iter().map(VenueView::from).collect()))
@@ -131,7 +131,7 @@ pub async fn list_venues(
 /// A venue and its entry policy: public, as the door itself is.
 pub async fn venue(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<VenueOut>, ApiError> {
     let venue = venue_or_404(&state, id).await?;
     let entry_policy = venue_policy(&state, &venue)?.clone();
@@ -159,7 +159,7 @@ pub struct DeviceOut {
 pub async fn add_device(
     State(state): State<AppState>,
     _op: Scoped<OperatorScope>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<DeviceIn>,
 ) -> Result<(StatusCode, Json<DeviceOut>), ApiError> {
     let name = text_field("name", &body.name, 1, 100)?;
@@ -211,8 +211,8 @@ pub struct PosterQuery {
 pub async fn poster(
     State(state): State<AppState>,
     _op: Scoped<OperatorScope>,
-    Path(id): Path<i64>,
-    Query(q): Query<PosterQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<PosterQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_or_404(&state, id).await?;
     let kind = venue_policy(&state, &venue)?;
