@@ -26,13 +26,16 @@ pub mod view;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use api::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
@@ -97,7 +100,9 @@ pub fn router(state: AppState) -> Router {
                 .timeout(state.config.request_timeout),
         );
     // Imports stream bodies of any size for as long as they take: no body limit or request
-    // timeout, but few at a time.
+    // timeout, but few at a time across both endpoints (one semaphore for the server: a
+    // layer on a router is cloned into each route, and `concurrency_limit` would give each
+    // route a limit of its own).
     let imports = Router::new()
         .route("/imports/test-results", post(routes::imports::test_results))
         .route("/imports/vaccinations", post(routes::imports::vaccinations))
@@ -107,28 +112,37 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(limits::overload_error))
                 .load_shed()
-                .concurrency_limit(state.config.max_imports)
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
+                    Semaphore::new(state.config.max_imports),
+                )))
                 .timeout(state.config.import_timeout),
         );
-    // Every request counts against `max_in_flight` and is shed, not queued, beyond it.
-    Router::new()
+    // Every API request counts against `max_in_flight`, one count for the whole server, and is
+    // shed, not queued, beyond it. Health checks are outside it by design: a load balancer
+    // must see a node that is busy as alive.
+    let limited = Router::new()
         .nest("/api/v1", api.merge(imports))
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(limits::overload_error))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
+                    Semaphore::new(state.config.max_in_flight),
+                ))),
+        );
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .method_not_allowed_fallback(routes::health::method_not_allowed)
+        .merge(limited)
         .layer(axum::middleware::from_fn(text::refuse_control_in_uri))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,
         ))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(limits::overload_error))
-                .load_shed()
-                .concurrency_limit(state.config.max_in_flight),
-        )
         // Outermost, so that refusals (shed, rate-limited) carry the headers too.
         .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(state)

@@ -710,15 +710,123 @@ async fn floods_are_refused_with_429_and_overload_with_503() {
     assert_eq!(healthz().await, admitted);
     assert_eq!(healthz().await, refused);
 
-    // With no capacity at all every request is shed at once rather than queued.
+    // With no capacity at all every request is shed at once rather than queued; health
+    // checks are outside the limit by design.
     let shed = TestApp::builder()
         .config(|c| c.max_in_flight = 0)
         .spawn()
         .await;
-    let (c, b) = shed.get("/healthz", None).await;
+    let (c, b) = shed.get("/api/v1/trust-list", None).await;
     assert_eq!(
         (c, b["error"]["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("overloaded"))
+    );
+    assert_eq!(shed.get("/healthz", None).await.0, StatusCode::OK);
+}
+
+/// A request body that arrives only as the test sends it: an upload held open.
+fn held_body() -> (tokio::sync::mpsc::Sender<Vec<u8>>, reqwest::Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+/// `--max-in-flight` and the import limit count requests across the whole server, not per
+/// route: two imports held open fill an in-flight limit of two for every other endpoint (but
+/// not the health checks), and one held import fills an import limit of one for the other
+/// kind of import.
+#[tokio::test]
+async fn in_flight_and_import_limits_are_the_whole_servers() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.max_in_flight = 2;
+            c.max_imports = 2;
+            c.rate_limit.per_second = 10_000.0;
+            c.rate_limit.burst = 10_000.0;
+        })
+        .spawn()
+        .await;
+    let open = |path: &str, key: &str| {
+        let (tx, body) = held_body();
+        let sent = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(key)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send();
+        (tx, tokio::spawn(sent))
+    };
+    let (tests_tx, tests) = open("/api/v1/imports/test-results", &app.keys.lab);
+    let (vacc_tx, vacc) = open("/api/v1/imports/vaccinations", &app.keys.vaccination);
+    tests_tx.send(b"record_id,".to_vec()).await.unwrap();
+    vacc_tx.send(b"record_id,".to_vec()).await.unwrap();
+    // Until both imports are in flight, the server still answers other requests.
+    let mut shed = None;
+    for _ in 0..200 {
+        let (status, body) = app.get("/api/v1/trust-list", None).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            shed = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let shed = shed.expect("two imports in flight fill a limit of two for every route");
+    assert_eq!(shed["error"]["code"], "overloaded");
+    let (status, _) = app
+        .post("/api/v1/verify", None, json!({"code": "HCN1:X"}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.get("/healthz", None).await.0, StatusCode::OK);
+    assert_eq!(app.get("/readyz", None).await.0, StatusCode::OK);
+    drop((tests_tx, vacc_tx));
+    for upload in [tests, vacc] {
+        let status = upload.await.unwrap().unwrap().status();
+        assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(app.get("/api/v1/trust-list", None).await.0, StatusCode::OK);
+
+    // One import at a time: a vaccination import is shed while a test-result import is held.
+    let app = TestApp::builder()
+        .config(|c| c.max_imports = 1)
+        .spawn()
+        .await;
+    let (tx, body) = held_body();
+    let held = tokio::spawn(
+        app.client
+            .post(app.url("/api/v1/imports/test-results"))
+            .bearer_auth(&app.keys.lab)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send(),
+    );
+    tx.send(b"record_id,".to_vec()).await.unwrap();
+    let mut refused = None;
+    for _ in 0..200 {
+        let (status, body) = app
+            .post_raw(
+                "/api/v1/imports/vaccinations",
+                &app.keys.vaccination,
+                "text/csv",
+                Vec::new(),
+            )
+            .await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let refused = refused.expect("a held import fills an import limit of one for both kinds");
+    assert_eq!(refused["error"]["code"], "overloaded");
+    drop(tx);
+    assert_ne!(
+        held.await.unwrap().unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
     );
 }
 
