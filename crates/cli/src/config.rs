@@ -38,6 +38,7 @@ pub struct Limits {
     pub request_timeout_secs: Option<u64>,
     pub max_imports: Option<usize>,
     pub import_timeout_secs: Option<u64>,
+    pub max_atomic_import_bytes: Option<u64>,
     pub code_reuse_secs: Option<i64>,
 }
 
@@ -142,6 +143,9 @@ impl Limits {
         }
         if let Some(v) = self.import_timeout_secs {
             config.import_timeout = std::time::Duration::from_secs(v);
+        }
+        if let Some(v) = self.max_atomic_import_bytes {
+            config.max_atomic_import_bytes = v;
         }
         if let Some(v) = self.code_reuse_secs {
             config.code_reuse = chrono::Duration::seconds(v.max(0));

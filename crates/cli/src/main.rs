@@ -201,6 +201,9 @@ struct ServeArgs {
     /// Seconds a bulk import may take, upload included.
     #[arg(long, env = "HEALTHCODE_IMPORT_TIMEOUT_SECS")]
     import_timeout_secs: Option<u64>,
+    /// Largest file an atomic import (?atomic=true) receives, in bytes; larger ones get 413.
+    #[arg(long, env = "HEALTHCODE_MAX_ATOMIC_IMPORT_BYTES")]
+    max_atomic_import_bytes: Option<u64>,
     /// Seconds within which a resident asking again gets the code already signed for them
     /// (when their status is unchanged); 0 signs every time.
     #[arg(long, env = "HEALTHCODE_CODE_REUSE_SECS")]
@@ -690,6 +693,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         request_timeout_secs: args.request_timeout_secs,
         max_imports: args.max_imports,
         import_timeout_secs: args.import_timeout_secs,
+        max_atomic_import_bytes: args.max_atomic_import_bytes,
         code_reuse_secs: args.code_reuse_secs,
     };
     file.apply(&flags, &mut config)?;

@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub max_imports: usize,
     /// How long one bulk import may take, body upload included.
     pub import_timeout: Duration,
+    /// Largest file an atomic import receives (it is spooled to disk before its one
+    /// transaction); a larger one is refused with 413. Streamed imports have no such limit.
+    pub max_atomic_import_bytes: u64,
     /// Digital-sentinel lookups (by document number) allowed per gate device.
     pub sentinel_rate: RateLimit,
     /// How often the server deletes check-ins past the policy's retention window.
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             cache_ttl: chrono::Duration::minutes(5),
             max_imports: 4,
             import_timeout: Duration::from_secs(3600),
+            max_atomic_import_bytes: 2 * 1024 * 1024 * 1024,
             sentinel_rate: RateLimit {
                 per_second: 0.5,
                 burst: 10.0,

@@ -408,3 +408,58 @@ async fn a_stalled_upload_does_not_hold_other_writes_up() {
         "{report}"
     );
 }
+
+/// An atomic import is received whole before its one transaction, so its size is bounded
+/// (`max_atomic_import_bytes`): a larger file is refused with 413 and nothing is stored; the
+/// same file streamed (not atomic) is imported.
+#[tokio::test]
+async fn an_atomic_import_larger_than_the_limit_is_refused_whole() {
+    let app = TestApp::builder()
+        .config(|c| c.max_atomic_import_bytes = 1_000)
+        .spawn()
+        .await;
+    let mut csv = HEADER.to_owned();
+    for i in 0..20 {
+        csv += &app.csv_pcr(&format!("BIG-{i}"), DOC, "negative", 30);
+    }
+    assert!(csv.len() > 1_000);
+    let (code, body) = app
+        .import(
+            "/api/v1/imports/test-results?atomic=true",
+            &app.keys.lab,
+            csv.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")),
+        "{body}"
+    );
+    let (code, _) = app.get("/api/v1/records/BIG-0", Some(&app.keys.lab)).await;
+    assert_eq!(
+        code,
+        StatusCode::NOT_FOUND,
+        "nothing of the refused file was stored"
+    );
+    let small = format!("{HEADER}{}", app.csv_pcr("SMALL-1", DOC, "negative", 30));
+    let (code, report) = app
+        .import(
+            "/api/v1/imports/test-results?atomic=true",
+            &app.keys.lab,
+            small.into_bytes(),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{report}");
+    let (code, report) = app
+        .import(
+            "/api/v1/imports/test-results",
+            &app.keys.lab,
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (code, report["created"].as_u64()),
+        (StatusCode::OK, Some(20)),
+        "{report}"
+    );
+}

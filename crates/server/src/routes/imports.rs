@@ -72,7 +72,7 @@ async fn run(
         // An atomic import writes in one transaction, which on the embedded database holds
         // the write lock: receive the whole file first, so a slow upload does not keep every
         // other writer waiting.
-        Box::new(spool(body).await?)
+        Box::new(spool(body, state.config.max_atomic_import_bytes).await?)
     } else {
         let stream = body.into_data_stream().map_err(io::Error::other);
         Box::new(SyncIoBridge::new(StreamReader::new(stream)))
@@ -109,7 +109,7 @@ async fn run(
 }
 
 /// The request body, received whole into an anonymous temporary file (deleted when closed).
-async fn spool(body: Body) -> Result<std::fs::File, ApiError> {
+async fn spool(body: Body, max_bytes: u64) -> Result<std::fs::File, ApiError> {
     let cut_off = |e: io::Error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -123,8 +123,22 @@ async fn spool(body: Body) -> Result<std::fs::File, ApiError> {
     })?;
     let mut out = tokio::fs::File::from_std(file);
     let mut stream = body.into_data_stream();
+    let mut received = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| cut_off(io::Error::other(e)))?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > max_bytes {
+            // The temporary file is unnamed and goes with `out`; nothing was stored.
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "an atomic import takes files of at most {max_bytes} bytes; send a larger \
+                     file without atomic=true (streamed, each batch committed) or split it; \
+                     nothing was stored"
+                ),
+            ));
+        }
         out.write_all(&chunk).await.map_err(cut_off)?;
     }
     out.flush().await.map_err(cut_off)?;
