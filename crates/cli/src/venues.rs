@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use healthcode_credential::{PlaceClaims, issue_place_code};
-use healthcode_domain::Region;
+use healthcode_domain::{Label, Region};
 use healthcode_server::clock::{Clock, SystemClock};
 use healthcode_server::poster::{PosterVenue, poster_html, poster_svg};
 use healthcode_store::{StoreError, Venues};
@@ -112,12 +112,23 @@ pub async fn run(command: VenuesCommand) -> Result<()> {
                     known.join(", ")
                 );
             }
-            let (name, district) = (name.trim(), district.trim());
-            if name.is_empty() || district.is_empty() {
-                bail!("--name and --district must not be empty");
-            }
+            // The same bounds as the API's (docs/VENUES.md).
+            let label = |what: &str, raw: &str, min: usize, max: usize| {
+                Label::parse(raw, min, max).map_err(|e| {
+                    anyhow::anyhow!("--{what}: {e} ({min} to {max} visible characters)")
+                })
+            };
+            let name = label("name", &name, 1, 100)?;
+            let district = label("district", &district, 1, 50)?;
+            let address = label("address", &address, 0, 200)?;
             let v = store
-                .add_venue(name, &kind, district, address.trim(), now)
+                .add_venue(
+                    name.as_str(),
+                    &kind,
+                    district.as_str(),
+                    address.as_str(),
+                    now,
+                )
                 .await?;
             println!(
                 "Added venue #{}: {} ({}, {})",

@@ -2,6 +2,17 @@
 
 use thiserror::Error;
 
+/// Why a line of text (a name, district or address of a place) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum LabelError {
+    #[error("the text is shorter than allowed")]
+    TooShort,
+    #[error("the text is longer than allowed")]
+    TooLong,
+    #[error("the text holds a control or invisible character")]
+    Invisible,
+}
+
 /// Why a document number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DocumentError {

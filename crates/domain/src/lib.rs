@@ -8,6 +8,7 @@ pub mod document;
 pub mod engine;
 pub mod error;
 pub mod evidence;
+pub mod label;
 pub mod person;
 pub mod policy;
 pub mod region;
@@ -16,11 +17,12 @@ pub mod venue;
 
 pub use document::{DocumentNumber, DocumentType};
 pub use engine::evaluate;
-pub use error::{DocumentError, EvidenceError, PersonError, PolicyError};
+pub use error::{DocumentError, EvidenceError, LabelError, PersonError, PolicyError};
 pub use evidence::{
     Designation, DesignationKind, Evidence, EvidenceMeta, TestKind, TestOutcome, TestResult,
     Vaccination, VaccinationKind,
 };
+pub use label::Label;
 pub use person::{PersonName, PhoneNumber};
 pub use policy::Policy;
 pub use region::{Region, RegionError};

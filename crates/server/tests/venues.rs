@@ -1062,3 +1062,89 @@ async fn control_characters_are_refused_wherever_text_arrives() {
     let (_, list) = app.get("/api/v1/venues", op).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
+
+/// Text and times are checked at the boundary: a place's name, district or address with an
+/// invisible character (a right-to-left override, a zero-width space) or beyond its length,
+/// a district query beyond its length, and times in 1800 or 2200 are refused, nothing stored.
+#[tokio::test]
+async fn invisible_text_long_districts_and_absurd_years_are_refused() {
+    let app = TestApp::spawn().await;
+    let op = Some(app.keys.operator.as_str());
+    for (name, district) in [
+        ("西单\u{202E}站", "西城区"),
+        ("西单\u{200B}站", "西城区"),
+        ("西单站", "西城\u{2066}区"),
+        ("西单站", &"区".repeat(51)),
+    ] {
+        let (s, err) = app
+            .post(
+                "/api/v1/venues",
+                op,
+                json!({"name": name, "kind": "subway", "district": district}),
+            )
+            .await;
+        assert_eq!(
+            (s, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
+            "{name:?} {district:?}"
+        );
+    }
+    let long = format!("/api/v1/venues?district={}", "a".repeat(51));
+    let (s, err) = app.get(&long, op).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_query"))
+    );
+    let (s, err) = app
+        .post(
+            "/api/v1/risk-areas",
+            op,
+            json!({"name": "西单商圈", "level": "high", "district": "a".repeat(51),
+                   "starts_at": app.clock_now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field"))
+    );
+    let (_, list) = app.get("/api/v1/venues", op).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+
+    for (sampled, resulted) in [
+        ("1800-05-01T08:00:00Z", "1800-05-01T09:00:00Z"),
+        ("2019-11-30T23:59:59Z", "2019-12-01T09:00:00Z"),
+    ] {
+        let (s, err) = app
+            .post(
+                "/api/v1/test-results",
+                Some(&app.keys.lab),
+                json!({"record_id": "LAB1-OLD", "document_type": "resident_id",
+                       "document_number": DOC, "sampled_at": sampled, "resulted_at": resulted,
+                       "kind": "pcr", "result": "negative"}),
+            )
+            .await;
+        assert_eq!(
+            (s, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("time_invalid")),
+            "{sampled}"
+        );
+    }
+    let (s, err) = app
+        .post(
+            "/api/v1/designations",
+            Some(&app.keys.community),
+            json!({"record_id": "COM-FAR", "document_type": "resident_id",
+                   "document_number": DOC, "kind": "home_observation",
+                   "started_at": app.clock_now().to_rfc3339(),
+                   "ends_at": "2200-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("time_invalid"))
+    );
+    let (s, _) = app
+        .get("/api/v1/records/LAB1-OLD", Some(&app.keys.lab))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -15,6 +15,7 @@ use healthcode_store::{Access, EvidenceBody, NewRiskArea, Provider, RiskArea, Su
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, CaseScope, OperatorScope, Scoped};
 use crate::routes::evidence::second;
+use crate::routes::venues::{MAX_DISTRICT, text_field};
 use crate::state::AppState;
 use crate::venues::{Contact, apply_area, designate_contacts, release_area, trace};
 
@@ -49,18 +50,13 @@ pub async fn add_area(
     Scoped(op, _): Scoped<OperatorScope>,
     ApiJson(body): ApiJson<AreaIn>,
 ) -> Result<(StatusCode, Json<AreaOut>), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "name must be 1 to 100 characters",
-        ));
-    }
+    let name = text_field("name", &body.name, 1, 100)?;
     let district = body
         .district
         .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty());
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| text_field("district", d, 1, MAX_DISTRICT))
+        .transpose()?;
     if district.is_none() && body.venue_ids.is_empty() {
         return Err(ApiError::bad_request(
             "area_empty",
@@ -86,9 +82,9 @@ pub async fn add_area(
         .store
         .add_risk_area(
             &NewRiskArea {
-                name: name.to_owned(),
+                name,
                 level: body.level,
-                district: district.map(str::to_owned),
+                district,
                 venue_ids: body.venue_ids,
                 starts_at,
                 ends_at,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_credential::{PlaceClaims, issue_place_code};
-use healthcode_domain::EntryPolicy;
+use healthcode_domain::{EntryPolicy, Label};
 use healthcode_store::Venue;
 
 use crate::api::venues::{DeviceView, VenueView};
@@ -23,17 +23,28 @@ use crate::poster::{PosterVenue, poster_html, poster_svg};
 use crate::routes::evidence::second;
 use crate::state::AppState;
 
-fn text_field(what: &'static str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
-    let t = raw.trim();
-    let n = t.chars().count();
-    if n < min || n > max || t.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{what} must be {min} to {max} characters, without control characters"),
-        ));
-    }
-    Ok(t.to_owned())
+/// A line of text for a place (its name, district, address), as [`Label`] checks it.
+pub(crate) fn text_field(
+    what: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, ApiError> {
+    Label::parse(raw, min, max)
+        .map(Label::into_string)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "{what} must be {min} to {max} characters, without control or invisible \
+                     characters"
+                ),
+            )
+        })
 }
+
+/// Longest district name, in characters (the longest of China's county-level names is 18).
+pub(crate) const MAX_DISTRICT: usize = 50;
 
 pub(crate) fn venue_policy<'a>(
     state: &'a AppState,
@@ -83,7 +94,7 @@ pub async fn add_venue(
     ApiJson(body): ApiJson<VenueIn>,
 ) -> Result<(StatusCode, Json<VenueOut>), ApiError> {
     let name = text_field("name", &body.name, 1, 100)?;
-    let district = text_field("district", &body.district, 1, 50)?;
+    let district = text_field("district", &body.district, 1, MAX_DISTRICT)?;
     let address = text_field("address", &body.address, 0, 200)?;
     let Some(policy) = state.policy.venue(&body.kind) else {
         let known: Vec<&str> = state
@@ -124,7 +135,22 @@ pub async fn list_venues(
     _op: Scoped<OperatorScope>,
     ApiQuery(q): ApiQuery<VenuesQuery>,
 ) -> Result<Json<Vec<VenueView>>, ApiError> {
-    let venues = state.store.venues(q.district.as_deref()).await?;
+    let district = q
+        .district
+        .as_deref()
+        .map(|d| {
+            Label::parse(d, 1, MAX_DISTRICT).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("district must be 1 to {MAX_DISTRICT} visible characters"),
+                )
+            })
+        })
+        .transpose()?;
+    let venues = state
+        .store
+        .venues(district.as_ref().map(Label::as_str))
+        .await?;
     Ok(Json(venues.into_iter().map(VenueView::from).collect()))
 }
 
