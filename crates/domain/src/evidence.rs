@@ -211,3 +211,15 @@ pub enum EvidenceItem<'a> {
     Vaccination(&'a Vaccination),
     Designation(&'a Designation),
 }
+
+/// 2019-12-01T00:00:00Z, before the first case of the epidemic this product was made for.
+const EARLIEST_RECORD: i64 = 1_575_158_400;
+/// 2100-01-01T00:00:00Z.
+const AFTER_LATEST_RECORD: i64 = 4_102_444_800;
+
+/// Whether `t` can be the time of a record: from 2019-12-01 to the end of 2099. Anything else
+/// is a mistyped year (1800, 2200), refused rather than stored, by the API and imports alike.
+pub fn plausible_time(t: chrono::DateTime<chrono::Utc>) -> bool {
+    let secs = t.timestamp();
+    (EARLIEST_RECORD..AFTER_LATEST_RECORD).contains(&secs)
+}

@@ -61,14 +61,17 @@ pub fn parse_time(raw: &str, tz: Tz) -> Option<DateTime<Utc>> {
 
 /// [`parse_time`], refusing with the name of the field the value came from.
 pub(crate) fn time(raw: &str, field: &str, tz: Tz) -> Result<DateTime<Utc>, Problem> {
-    parse_time(raw, tz).ok_or_else(|| {
-        Problem::new(
-            "time_invalid",
-            format!(
-                "{field} must be a time such as 2026-05-01 08:30:00 (local) or 2026-05-01T00:30:00Z"
-            ),
-        )
-    })
+    parse_time(raw, tz)
+        .filter(|t| healthcode_domain::evidence::plausible_time(*t))
+        .ok_or_else(|| {
+            Problem::new(
+                "time_invalid",
+                format!(
+                    "{field} must be a time from 2019-12-01 to 2099-12-31, such as 2026-05-01 \
+                     08:30:00 (local) or 2026-05-01T00:30:00Z"
+                ),
+            )
+        })
 }
 
 /// Refuses a time from the future, allowing the same few minutes of clock skew as the API and
@@ -111,6 +114,22 @@ pub(crate) fn cvx_product(code: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use chrono_tz::Asia::Shanghai;
+
+    #[test]
+    fn years_no_record_can_have_are_refused() {
+        let tz = chrono_tz::Asia::Shanghai;
+        for raw in [
+            "1800-05-01T08:00:00Z",
+            "2019-11-30 23:00:00",
+            "2200-01-01T00:00:00Z",
+        ] {
+            let refused = time(raw, "sampled_at", tz)
+                .unwrap_err()
+                .at(crate::record::Position::Line(2));
+            assert_eq!(refused.code, "time_invalid", "{raw}");
+        }
+        assert!(time("2019-12-01T00:00:00Z", "sampled_at", tz).is_ok());
+    }
 
     #[test]
     fn times_with_and_without_offsets_and_fractions() {

@@ -54,19 +54,12 @@ pub(crate) fn second(t: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
             "a time must be between 2019-12-01 and 2099-12-31",
         )
     };
-    let plausible = DateTime::from_timestamp(EARLIEST, 0).is_some_and(|from| t >= from)
-        && DateTime::from_timestamp(LATEST, 0).is_some_and(|until| t < until);
-    if !plausible {
+    if !healthcode_domain::evidence::plausible_time(t) {
         return Err(out_of_range());
     }
     t.duration_trunc(TimeDelta::seconds(1))
         .map_err(|_| out_of_range())
 }
-
-/// 2019-12-01T00:00:00Z, before the first case of the epidemic this product was made for.
-const EARLIEST: i64 = 1_575_158_400;
-/// 2100-01-01T00:00:00Z.
-const LATEST: i64 = 4_102_444_800;
 
 fn not_in_future(t: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
     if t > now + TimeDelta::minutes(5) {
