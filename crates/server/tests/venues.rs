@@ -1005,52 +1005,52 @@ async fn a_medium_risk_area_by_district_raises_reminder_3_which_a_negative_test_
     .await;
 }
 
+/// Sends `body` to `path` with `key` (or a GET when `body` is `None`): the status and the
+/// error code, if any.
+async fn answer(app: &TestApp, path: &str, key: &str, body: Option<Value>) -> (StatusCode, String) {
+    let (status, v) = match body {
+        Some(body) => app.post(path, Some(key), body).await,
+        None => app.get(path, Some(key)).await,
+    };
+    (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
+}
+
+/// A PCR result for `DOC` with these times.
+fn pcr_at(record: &str, sampled: &str, resulted: &str) -> Value {
+    json!({"record_id": record, "document_type": "resident_id", "document_number": DOC,
+           "sampled_at": sampled, "resulted_at": resulted, "kind": "pcr", "result": "negative"})
+}
+
+fn refused(code: &str) -> (StatusCode, String) {
+    (StatusCode::UNPROCESSABLE_ENTITY, code.to_owned())
+}
+
 /// A control character in any text of a request is refused with 422 before the store sees it
 /// (PostgreSQL refuses U+0000 in text, which once came back as a 500 on that backend only):
 /// in a JSON body, in the query and in the path. Text that only looks like an escape is kept.
 #[tokio::test]
 async fn control_characters_are_refused_wherever_text_arrives() {
     let app = TestApp::spawn().await;
-    let op = Some(app.keys.operator.as_str());
+    let op = app.keys.operator.as_str();
     for name in ["西单\u{0}站", "西单\u{7}站", "西单\u{85}站", "西单\u{8}站"] {
-        let (s, err) = app
-            .post(
-                "/api/v1/venues",
-                op,
-                json!({"name": name, "kind": "subway", "district": "西城区"}),
-            )
-            .await;
-        assert_eq!(
-            (s, err["error"]["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("control_character")),
-            "{name:?}"
-        );
+        let body = json!({"name": name, "kind": "subway", "district": "西城区"});
+        let got = answer(&app, "/api/v1/venues", op, Some(body)).await;
+        assert_eq!(got, refused("control_character"), "{name:?}");
     }
     for path in [
         "/api/v1/venues?district=%E8%A5%BF%00",
         "/api/v1/venues?district=a%0Ab",
         "/api/v1/records/LAB1%002026",
     ] {
-        let (s, err) = app.get(path, op).await;
         assert_eq!(
-            (s, err["error"]["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("control_character")),
+            answer(&app, path, op, None).await,
+            refused("control_character"),
             "{path}"
         );
     }
-    let (s, err) = app
-        .post(
-            "/api/v1/test-results",
-            Some(&app.keys.lab),
-            json!({"record_id": "LAB1-\u{0}", "document_type": "resident_id",
-                   "document_number": DOC, "sampled_at": "2026-05-01T08:00:00Z",
-                   "resulted_at": "2026-05-01T09:00:00Z", "kind": "pcr", "result": "negative"}),
-        )
-        .await;
-    assert_eq!(
-        (s, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("control_character"))
-    );
+    let result = pcr_at("LAB1-\u{0}", "2026-05-01T08:00:00Z", "2026-05-01T09:00:00Z");
+    let got = answer(&app, "/api/v1/test-results", &app.keys.lab, Some(result)).await;
+    assert_eq!(got, refused("control_character"));
     // A backslash followed by `u0000` is text, not a control character.
     let id = venue(&app, "西单\\u0000站", "subway", "西城区").await;
     let (s, v) = app.get(&format!("/api/v1/venues/{id}"), None).await;
@@ -1059,7 +1059,7 @@ async fn control_characters_are_refused_wherever_text_arrives() {
         (StatusCode::OK, Some("西单\\u0000站"))
     );
     // Nothing refused was stored.
-    let (_, list) = app.get("/api/v1/venues", op).await;
+    let (_, list) = app.get("/api/v1/venues", Some(op)).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
 }
 
@@ -1069,80 +1069,43 @@ async fn control_characters_are_refused_wherever_text_arrives() {
 #[tokio::test]
 async fn invisible_text_long_districts_and_absurd_years_are_refused() {
     let app = TestApp::spawn().await;
-    let op = Some(app.keys.operator.as_str());
+    let op = app.keys.operator.as_str();
     for (name, district) in [
         ("西单\u{202E}站", "西城区"),
         ("西单\u{200B}站", "西城区"),
         ("西单站", "西城\u{2066}区"),
         ("西单站", &"区".repeat(51)),
     ] {
-        let (s, err) = app
-            .post(
-                "/api/v1/venues",
-                op,
-                json!({"name": name, "kind": "subway", "district": district}),
-            )
-            .await;
-        assert_eq!(
-            (s, err["error"]["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")),
-            "{name:?} {district:?}"
-        );
+        let body = json!({"name": name, "kind": "subway", "district": district});
+        let got = answer(&app, "/api/v1/venues", op, Some(body)).await;
+        assert_eq!(got, refused("invalid_field"), "{name:?} {district:?}");
     }
     let long = format!("/api/v1/venues?district={}", "a".repeat(51));
-    let (s, err) = app.get(&long, op).await;
     assert_eq!(
-        (s, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_query"))
+        answer(&app, &long, op, None).await,
+        refused("invalid_query")
     );
-    let (s, err) = app
-        .post(
-            "/api/v1/risk-areas",
-            op,
-            json!({"name": "西单商圈", "level": "high", "district": "a".repeat(51),
-                   "starts_at": app.clock_now().to_rfc3339()}),
-        )
-        .await;
-    assert_eq!(
-        (s, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field"))
-    );
-    let (_, list) = app.get("/api/v1/venues", op).await;
+    let area = json!({"name": "西单商圈", "level": "high", "district": "a".repeat(51),
+                      "starts_at": app.clock_now().to_rfc3339()});
+    let got = answer(&app, "/api/v1/risk-areas", op, Some(area)).await;
+    assert_eq!(got, refused("invalid_field"));
+    let (_, list) = app.get("/api/v1/venues", Some(op)).await;
     assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
 
     for (sampled, resulted) in [
         ("1800-05-01T08:00:00Z", "1800-05-01T09:00:00Z"),
         ("2019-11-30T23:59:59Z", "2019-12-01T09:00:00Z"),
     ] {
-        let (s, err) = app
-            .post(
-                "/api/v1/test-results",
-                Some(&app.keys.lab),
-                json!({"record_id": "LAB1-OLD", "document_type": "resident_id",
-                       "document_number": DOC, "sampled_at": sampled, "resulted_at": resulted,
-                       "kind": "pcr", "result": "negative"}),
-            )
-            .await;
-        assert_eq!(
-            (s, err["error"]["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("time_invalid")),
-            "{sampled}"
-        );
+        let result = pcr_at("LAB1-OLD", sampled, resulted);
+        let got = answer(&app, "/api/v1/test-results", &app.keys.lab, Some(result)).await;
+        assert_eq!(got, refused("time_invalid"), "{sampled}");
     }
-    let (s, err) = app
-        .post(
-            "/api/v1/designations",
-            Some(&app.keys.community),
-            json!({"record_id": "COM-FAR", "document_type": "resident_id",
-                   "document_number": DOC, "kind": "home_observation",
-                   "started_at": app.clock_now().to_rfc3339(),
-                   "ends_at": "2200-01-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(
-        (s, err["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("time_invalid"))
-    );
+    let far = json!({"record_id": "COM-FAR", "document_type": "resident_id",
+                     "document_number": DOC, "kind": "home_observation",
+                     "started_at": app.clock_now().to_rfc3339(),
+                     "ends_at": "2200-01-01T00:00:00Z"});
+    let got = answer(&app, "/api/v1/designations", &app.keys.community, Some(far)).await;
+    assert_eq!(got, refused("time_invalid"));
     let (s, _) = app
         .get("/api/v1/records/LAB1-OLD", Some(&app.keys.lab))
         .await;
