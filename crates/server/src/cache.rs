@@ -120,6 +120,18 @@ impl Cache {
         }
     }
 
+    /// Forgets one session of a person (by its token's hash), or all of them.
+    pub fn forget_sessions(&self, person_id: i64, token_hash: Option<&[u8; 32]>) {
+        if let Ok(mut map) = self.sessions.write() {
+            match token_hash {
+                Some(hash) => {
+                    map.remove(hash);
+                }
+                None => map.retain(|_, (person, _)| *person != person_id),
+            }
+        }
+    }
+
     /// The current epoch, to pass to [`Cache::put_person`] after reading the store.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)

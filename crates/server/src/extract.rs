@@ -245,20 +245,44 @@ impl FromRequestParts<AppState> for Resident {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        ResidentSession::from_request_parts(parts, state)
+            .await
+            .map(|s| Resident(s.person_id))
+    }
+}
+
+/// A resident's session: the person and the hash of the token they sent (to end it).
+pub struct ResidentSession {
+    pub person_id: i64,
+    pub token_hash: [u8; 32],
+}
+
+impl FromRequestParts<AppState> for ResidentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(|| {
             ApiError::unauthorized(
                 "sign in first and send the session token as Authorization: Bearer TOKEN",
             )
         })?;
-        let hash = secret_hash(token);
+        let token_hash = secret_hash(token);
         let now = state.clock.now();
-        if let Some(id) = state.cache.session(&hash, now) {
-            return Ok(Resident(id));
+        if let Some(person_id) = state.cache.session(&token_hash, now) {
+            return Ok(ResidentSession {
+                person_id,
+                token_hash,
+            });
         }
-        match state.store.session_person(&hash, now).await? {
-            Some((id, expires_at)) => {
-                state.cache.put_session(hash, id, expires_at, now);
-                Ok(Resident(id))
+        match state.store.session_person(&token_hash, now).await? {
+            Some((person_id, expires_at)) => {
+                state
+                    .cache
+                    .put_session(token_hash, person_id, expires_at, now);
+                Ok(ResidentSession {
+                    person_id,
+                    token_hash,
+                })
             }
             None => Err(ApiError::unauthorized(
                 "the session token is unknown or has expired; sign in again",

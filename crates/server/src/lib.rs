@@ -50,6 +50,11 @@ pub fn router(state: AppState) -> Router {
         .route("/me/status", get(routes::residents::status))
         .route("/me/code", get(routes::residents::code))
         .route("/me/code.svg", get(routes::residents::code_svg))
+        .route("/me/logout", post(routes::residents::logout))
+        .route(
+            "/me/logout-everywhere",
+            post(routes::residents::logout_everywhere),
+        )
         .route("/test-results", post(routes::evidence::submit_test_result))
         .route("/vaccinations", post(routes::evidence::submit_vaccination))
         .route("/designations", post(routes::evidence::submit_designation))

@@ -373,8 +373,13 @@ pub async fn purge_periodically(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = purge(&state, state.clock.now()).await {
+        let now = state.clock.now();
+        if let Err(e) = purge(&state, now).await {
             tracing::error!(error = %e, "cannot purge check-ins");
+        }
+        match state.store.purge_sessions(now).await {
+            Ok(deleted) => tracing::info!(deleted, "expired sessions purged"),
+            Err(e) => tracing::error!(error = %e, "cannot purge expired sessions"),
         }
     }
 }

@@ -962,3 +962,51 @@ async fn every_response_carries_the_security_headers() {
         assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
     }
 }
+
+/// Signing out ends the session the request carries and no other; signing out everywhere
+/// ends them all (a lost phone); signing in again gives a session that works.
+#[tokio::test]
+async fn sign_out_here_and_everywhere() {
+    let app = TestApp::spawn().await;
+    let phone = app.enrol(DOC, "张三").await;
+    let tablet = app.enrol(DOC, "张三").await;
+    let other = app.enrol(DOC_B, "李四").await;
+    // Cached on this node first, so that signing out must drop the cached session too.
+    for token in [&phone, &tablet, &other] {
+        assert_eq!(
+            app.get("/api/v1/me/status", Some(token)).await.0,
+            StatusCode::OK
+        );
+    }
+    let (s, v) = app.post("/api/v1/me/logout", Some(&phone), json!({})).await;
+    assert_eq!((s, v["ended"].as_u64()), (StatusCode::OK, Some(1)), "{v}");
+    assert_eq!(
+        app.get("/api/v1/me/status", Some(&phone)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/me/status", Some(&tablet)).await.0,
+        StatusCode::OK
+    );
+    let again = app.enrol(DOC, "张三").await;
+    let (s, v) = app
+        .post("/api/v1/me/logout-everywhere", Some(&again), json!({}))
+        .await;
+    assert_eq!((s, v["ended"].as_u64()), (StatusCode::OK, Some(2)), "{v}");
+    for token in [&tablet, &again] {
+        assert_eq!(
+            app.get("/api/v1/me/status", Some(token)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Another person's session is untouched; a new sign-in works.
+    assert_eq!(
+        app.get("/api/v1/me/status", Some(&other)).await.0,
+        StatusCode::OK
+    );
+    let new = app.enrol(DOC, "张三").await;
+    assert_eq!(
+        app.get("/api/v1/me/status", Some(&new)).await.0,
+        StatusCode::OK
+    );
+}

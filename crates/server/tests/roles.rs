@@ -70,6 +70,9 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/api/v1/risk-areas/1/release", &[Operator]),
     ("POST", "/api/v1/cases", &[Operator, Cdc]),
     ("GET", "/api/v1/cases/C-1/contacts", &[Operator, Cdc]),
+    // Last: a resident's call ends its session (each gets a fresh one below).
+    ("POST", "/api/v1/me/logout", &[Resident]),
+    ("POST", "/api/v1/me/logout-everywhere", &[Resident]),
 ];
 
 #[tokio::test]
@@ -108,13 +111,24 @@ async fn every_role_reaches_exactly_its_endpoints() {
 
     let mut wrong = Vec::new();
     for (method, path, allowed) in MATRIX {
+        let signing_out = path.starts_with("/api/v1/me/logout");
+        let fresh = if signing_out {
+            Some(app.enrol(DOC, "赵六").await)
+        } else {
+            None
+        };
         for role in ALL {
             let mut req = match *method {
                 "POST" => app.client.post(app.url(path)).json(&json!({})),
                 _ => app.client.get(app.url(path)),
             };
-            if let Some(c) = credential(role) {
-                req = req.bearer_auth(c);
+            match (role, &fresh) {
+                (Resident, Some(fresh)) => req = req.bearer_auth(fresh),
+                _ => {
+                    if let Some(c) = credential(role) {
+                        req = req.bearer_auth(c);
+                    }
+                }
             }
             let status = req.send().await.unwrap().status();
             let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
@@ -141,6 +155,7 @@ async fn every_role_reaches_exactly_its_endpoints() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    // Nothing the refused calls sent was stored.
+    // Nothing the refused calls sent was stored (the last call signed out everywhere).
+    let token = app.enrol(DOC, "赵六").await;
     assert_eq!(app.status(&token).await["no_data"], true);
 }

@@ -21,7 +21,7 @@ pub use model::{
     EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, Provider, ProviderKind, Purge,
     Revision, RiskArea, Stored, Submission, Venue,
 };
-pub use sql::{Backend, BatchOutcome, SqlStore};
+pub use sql::{Backend, BatchOutcome, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
 
 /// An import in one transaction (see [`Store::begin_bulk`]). Dropped without a commit, it
@@ -201,6 +201,17 @@ pub trait Store: Venues + Send + Sync + 'static {
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Ends one session of a person (by its token's hash), or all of them: sign out here, or
+    /// everywhere. Returns how many ended.
+    async fn end_sessions(
+        &self,
+        person_id: i64,
+        token_hash: Option<&[u8; 32]>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes every session that ended before `now`. Returns how many.
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// The person a session token (by hash) belongs to and when the session ends, if it is
     /// known and unexpired at `now`.

@@ -54,6 +54,7 @@ mod subjects;
 mod venues;
 
 pub use bulk::BatchOutcome;
+pub use people::MAX_SESSIONS;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

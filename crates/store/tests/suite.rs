@@ -163,6 +163,7 @@ on_both!(
     submissions_are_idempotent_and_corrections_keep_history,
     evidence_before_registration_applies,
     sessions_expire,
+    sessions_end_one_all_and_beyond_the_cap,
     racing_submissions_make_one_revision,
     change_feed_names_every_affected_subject,
     a_record_keeps_its_category_and_its_release,
@@ -336,6 +337,78 @@ async fn evidence_before_registration_applies(store: Arc<SqlStore>) {
             .expect("ev")
             .is_empty()
     );
+}
+
+/// Signing out ends one session; signing out everywhere ends every session of that person
+/// and no one else's; sessions beyond the cap end oldest first; expired ones are purged.
+async fn sessions_end_one_all_and_beyond_the_cap(store: Arc<SqlStore>) {
+    let register = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .register(&doc(id), &PersonName::parse("王五").expect("n"), None, t(8))
+                .await
+                .expect("register")
+        }
+    };
+    let (a, b) = (register(ID_A).await, register(ID_B).await);
+    let live = |hash: u8| {
+        let store = store.clone();
+        async move {
+            store
+                .session_person(&[hash; 32], t(8))
+                .await
+                .expect("q")
+                .is_some()
+        }
+    };
+    for (hash, person) in [(1u8, a.id), (2, a.id), (3, a.id), (50, b.id)] {
+        store
+            .create_session(person, &[hash; 32], t(8), t(10))
+            .await
+            .expect("session");
+    }
+    assert_eq!(
+        store.end_sessions(a.id, Some(&[1; 32])).await.expect("end"),
+        1
+    );
+    assert!(!live(1).await && live(2).await && live(3).await);
+    // Another person's token cannot be ended through this person.
+    assert_eq!(
+        store
+            .end_sessions(a.id, Some(&[50; 32]))
+            .await
+            .expect("end"),
+        0
+    );
+    assert_eq!(store.end_sessions(a.id, None).await.expect("end"), 2);
+    assert!(!live(2).await && !live(3).await && live(50).await);
+
+    // The cap: the oldest sessions end as new ones start.
+    let cap = u8::try_from(healthcode_store::MAX_SESSIONS).expect("small");
+    for i in 0..cap + 2 {
+        store
+            .create_session(
+                a.id,
+                &[100 + i; 32],
+                t(8) + chrono::Duration::seconds(i64::from(i)),
+                t(10),
+            )
+            .await
+            .expect("session");
+    }
+    assert!(!live(100).await && !live(101).await, "the two oldest ended");
+    assert!(live(102).await && live(100 + cap + 1).await);
+    assert!(live(50).await, "another person's sessions are not counted");
+
+    // Expired sessions are deleted, live ones kept.
+    store
+        .create_session(b.id, &[60; 32], t(8), t(9))
+        .await
+        .expect("session");
+    let purged = store.purge_sessions(t(9)).await.expect("purge");
+    assert_eq!(purged, 1);
+    assert!(live(50).await);
 }
 
 async fn sessions_expire(store: Arc<SqlStore>) {

@@ -18,7 +18,7 @@ use crate::auth::new_session_token;
 
 use crate::cache::{CodeSubject, Entry, IssuedCode};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Resident, secret_hash};
+use crate::extract::{ApiJson, ApiQuery, Resident, ResidentSession, secret_hash};
 use crate::identity::Claim;
 use crate::state::AppState;
 use crate::view::{StatusSummary, status_summary, status_view};
@@ -40,6 +40,39 @@ pub struct EnrolOut {
     masked_name: String,
     masked_document: String,
     registered: bool,
+}
+
+/// How many sessions a sign-out ended.
+#[derive(Debug, Serialize)]
+pub struct Ended {
+    ended: u64,
+}
+
+/// Signs out: ends the session whose token the request carries, on this node at once and on
+/// every node's cache within its backstop (docs/SECURITY.md).
+pub async fn logout(
+    State(state): State<AppState>,
+    session: ResidentSession,
+) -> Result<Json<Ended>, ApiError> {
+    let ended = state
+        .store
+        .end_sessions(session.person_id, Some(&session.token_hash))
+        .await?;
+    state
+        .cache
+        .forget_sessions(session.person_id, Some(&session.token_hash));
+    Ok(Json(Ended { ended }))
+}
+
+/// Signs out everywhere: ends every session of the person, this one included (a lost phone).
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    session: ResidentSession,
+) -> Result<Json<Ended>, ApiError> {
+    let ended = state.store.end_sessions(session.person_id, None).await?;
+    state.cache.forget_sessions(session.person_id, None);
+    tracing::info!(ended, "signed out everywhere");
+    Ok(Json(Ended { ended }))
 }
 
 /// Registers a person (or signs in a registered one) after the identity provider confirms

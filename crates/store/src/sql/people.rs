@@ -151,7 +151,58 @@ pub(super) async fn create_session(
     .bind(expires_at.timestamp())
     .execute(&store.writer)
     .await?;
+    // A person's oldest sessions beyond the newest few end: sessions do not pile up with
+    // every sign-in.
+    sqlx::query(
+        "DELETE FROM sessions WHERE person_id = $1 AND token_hash NOT IN \
+         (SELECT token_hash FROM sessions WHERE person_id = $1 \
+          ORDER BY created_at DESC, token_hash DESC LIMIT $2)",
+    )
+    .bind(person_id)
+    .bind(MAX_SESSIONS)
+    .execute(&store.writer)
+    .await?;
     Ok(())
+}
+
+/// Sessions one person may hold at once (a phone, a tablet, a browser or two, and a guardian's
+/// devices to come); a new one beyond this ends the oldest.
+pub const MAX_SESSIONS: i64 = 8;
+
+pub(super) async fn end_sessions(
+    store: &SqlStore,
+    person_id: i64,
+    token_hash: Option<&[u8; 32]>,
+) -> Result<u64, StoreError> {
+    let _guard = store.write_guard().await;
+    let done = match token_hash {
+        Some(hash) => {
+            sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND token_hash = $2")
+                .bind(person_id)
+                .bind(hash.to_vec())
+                .execute(&store.writer)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+                .bind(person_id)
+                .execute(&store.writer)
+                .await?
+        }
+    };
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn purge_sessions(
+    store: &SqlStore,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let _guard = store.write_guard().await;
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now.timestamp())
+        .execute(&store.writer)
+        .await?
+        .rows_affected())
 }
 
 pub(super) async fn session_person(

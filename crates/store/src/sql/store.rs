@@ -73,6 +73,18 @@ impl Store for SqlStore {
         people::create_session(self, person_id, token_hash, now, expires_at).await
     }
 
+    async fn end_sessions(
+        &self,
+        person_id: i64,
+        token_hash: Option<&[u8; 32]>,
+    ) -> Result<u64, StoreError> {
+        people::end_sessions(self, person_id, token_hash).await
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        people::purge_sessions(self, now).await
+    }
+
     async fn session_person(
         &self,
         token_hash: &[u8; 32],
