@@ -39,6 +39,8 @@ pub struct Limits {
     pub max_imports: Option<usize>,
     pub import_timeout_secs: Option<u64>,
     pub max_atomic_import_bytes: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
     pub code_reuse_secs: Option<i64>,
 }
 
@@ -117,6 +119,12 @@ impl FileConfig {
         if config.import_timeout.is_zero() {
             bail!("import_timeout_secs must be at least 1");
         }
+        if config.max_connections == 0 {
+            bail!("max_connections must be at least 1");
+        }
+        if config.header_read_timeout.is_zero() {
+            bail!("header_read_timeout_secs must be at least 1");
+        }
         Ok(())
     }
 }
@@ -146,6 +154,12 @@ impl Limits {
         }
         if let Some(v) = self.max_atomic_import_bytes {
             config.max_atomic_import_bytes = v;
+        }
+        if let Some(v) = self.max_connections {
+            config.max_connections = v;
+        }
+        if let Some(v) = self.header_read_timeout_secs {
+            config.header_read_timeout = std::time::Duration::from_secs(v);
         }
         if let Some(v) = self.code_reuse_secs {
             config.code_reuse = chrono::Duration::seconds(v.max(0));

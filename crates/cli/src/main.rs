@@ -204,6 +204,12 @@ struct ServeArgs {
     /// Largest file an atomic import (?atomic=true) receives, in bytes; larger ones get 413.
     #[arg(long, env = "HEALTHCODE_MAX_ATOMIC_IMPORT_BYTES")]
     max_atomic_import_bytes: Option<u64>,
+    /// Open connections at once; more are closed as soon as they are accepted.
+    #[arg(long, env = "HEALTHCODE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (or, idle, the next request).
+    #[arg(long, env = "HEALTHCODE_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
     /// Seconds within which a resident asking again gets the code already signed for them
     /// (when their status is unchanged); 0 signs every time.
     #[arg(long, env = "HEALTHCODE_CODE_REUSE_SECS")]
@@ -694,6 +700,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         max_imports: args.max_imports,
         import_timeout_secs: args.import_timeout_secs,
         max_atomic_import_bytes: args.max_atomic_import_bytes,
+        max_connections: args.max_connections,
+        header_read_timeout_secs: args.header_read_timeout_secs,
         code_reuse_secs: args.code_reuse_secs,
     };
     file.apply(&flags, &mut config)?;

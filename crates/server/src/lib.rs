@@ -25,13 +25,15 @@ pub mod venues;
 pub mod view;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
@@ -154,6 +156,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
+///
+/// Each connection is served by hyper's HTTP/1 with a header-read timeout (a client that sends
+/// half a request and waits is closed, not kept), and the number of open connections is capped
+/// (`ServerConfig::max_connections`): beyond it a new connection is closed at once, so that
+/// held-open connections cannot exhaust the process's file descriptors and starve everyone
+/// else. Requests' own time is bounded by the router's timeouts.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -161,11 +169,55 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let watcher = tokio::spawn(changes::watch(state.clone()));
     let purger = tokio::spawn(venues::purge_periodically(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let slots = Arc::new(Semaphore::new(state.config.max_connections));
+    let header_read_timeout = state.config.header_read_timeout;
+    let app = router(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // At the cap: closed at once rather than queued.
+            drop(stream);
+            continue;
+        };
+        // The rate limiter tells clients apart by the peer address (`limits::client_key`).
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     watcher.abort();
     purger.abort();
-    served
+    Ok(())
 }

@@ -34,6 +34,12 @@ pub struct ServerConfig {
     /// Largest file an atomic import receives (it is spooled to disk before its one
     /// transaction); a larger one is refused with 413. Streamed imports have no such limit.
     pub max_atomic_import_bytes: u64,
+    /// Open connections at once; one more is closed as soon as it is accepted, so that idle or
+    /// slow clients cannot take every file descriptor the process has.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, whole; a connection that takes
+    /// longer (a half-sent request, held open) is closed.
+    pub header_read_timeout: Duration,
     /// Digital-sentinel lookups (by document number) allowed per gate device.
     pub sentinel_rate: RateLimit,
     /// How often the server deletes check-ins past the policy's retention window.
@@ -55,6 +61,8 @@ impl Default for ServerConfig {
             max_imports: 4,
             import_timeout: Duration::from_secs(3600),
             max_atomic_import_bytes: 2 * 1024 * 1024 * 1024,
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
             sentinel_rate: RateLimit {
                 per_second: 0.5,
                 burst: 10.0,

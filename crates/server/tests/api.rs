@@ -1010,3 +1010,101 @@ async fn sign_out_here_and_everywhere() {
         StatusCode::OK
     );
 }
+
+/// Reads from `stream` until it closes or `within` passes: whether the server closed it.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Held-open connections cannot starve the server: a half-sent request is closed after the
+/// header-read timeout, a connection beyond the cap is closed at once, and a normal client is
+/// answered throughout.
+#[tokio::test]
+async fn slow_and_surplus_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::builder()
+        .config(|c| {
+            c.header_read_timeout = std::time::Duration::from_millis(500);
+            c.max_connections = 30;
+            c.rate_limit.per_second = 10_000.0;
+            c.rate_limit.burst = 10_000.0;
+        })
+        .spawn()
+        .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // A connection left idle after a whole request and its answer is closed too.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // A normal client is answered while they hold their connections.
+    assert_eq!(app.get("/healthz", None).await.0, StatusCode::OK);
+    assert!(
+        closed_within(&mut idle, std::time::Duration::from_secs(5)).await,
+        "an idle keep-alive connection was kept open past the header-read timeout"
+    );
+    for s in &mut slow {
+        assert!(
+            closed_within(s, std::time::Duration::from_secs(5)).await,
+            "a half-sent request was kept open past the header-read timeout"
+        );
+    }
+
+    // The cap: with 30 connections open (each idle within the timeout), one more is closed at
+    // once; once they are gone, a client is served again.
+    let app = TestApp::builder()
+        .config(|c| {
+            c.header_read_timeout = std::time::Duration::from_secs(30);
+            c.max_connections = 30;
+        })
+        .spawn()
+        .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    let mut surplus = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut surplus, std::time::Duration::from_secs(2)).await,
+        "a connection beyond the cap was kept"
+    );
+    assert!(
+        !closed_within(&mut held[0], std::time::Duration::from_millis(200)).await,
+        "a connection within the cap was closed"
+    );
+    drop(held);
+    let mut answered = false;
+    for _ in 0..100 {
+        if app.get("/healthz", None).await.0 == StatusCode::OK {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        answered,
+        "the server serves again once held connections close"
+    );
+}
