@@ -40,6 +40,7 @@ pub struct Limits {
     pub import_timeout_secs: Option<u64>,
     pub max_atomic_import_bytes: Option<u64>,
     pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
     pub header_read_timeout_secs: Option<u64>,
     pub code_reuse_secs: Option<i64>,
 }
@@ -122,6 +123,9 @@ impl FileConfig {
         if config.max_connections == 0 {
             bail!("max_connections must be at least 1");
         }
+        if config.max_connections_per_client == 0 {
+            bail!("max_connections_per_client must be at least 1");
+        }
         if config.header_read_timeout.is_zero() {
             bail!("header_read_timeout_secs must be at least 1");
         }
@@ -157,6 +161,9 @@ impl Limits {
         }
         if let Some(v) = self.max_connections {
             config.max_connections = v;
+        }
+        if let Some(v) = self.max_connections_per_client {
+            config.max_connections_per_client = v;
         }
         if let Some(v) = self.header_read_timeout_secs {
             config.header_read_timeout = std::time::Duration::from_secs(v);

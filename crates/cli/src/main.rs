@@ -207,6 +207,9 @@ struct ServeArgs {
     /// Open connections at once; more are closed as soon as they are accepted.
     #[arg(long, env = "HEALTHCODE_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Open connections one client (IPv4 address, IPv6 /64) may hold at once.
+    #[arg(long, env = "HEALTHCODE_MAX_CONNECTIONS_PER_CLIENT")]
+    max_connections_per_client: Option<usize>,
     /// Seconds a client may take to send a request's headers (or, idle, the next request).
     #[arg(long, env = "HEALTHCODE_HEADER_READ_TIMEOUT_SECS")]
     header_read_timeout_secs: Option<u64>,
@@ -701,6 +704,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         import_timeout_secs: args.import_timeout_secs,
         max_atomic_import_bytes: args.max_atomic_import_bytes,
         max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
         header_read_timeout_secs: args.header_read_timeout_secs,
         code_reuse_secs: args.code_reuse_secs,
     };

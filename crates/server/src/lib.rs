@@ -155,13 +155,65 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Open connections per client (an IPv4 address, an IPv6 /64, as the rate limit keys them).
+#[derive(Clone)]
+struct ClientConnections {
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    cap: usize,
+}
+
+/// One open connection of a client, counted until dropped.
+struct ClientSlot {
+    of: ClientConnections,
+    key: std::net::IpAddr,
+}
+
+impl ClientConnections {
+    fn new(cap: usize) -> ClientConnections {
+        ClientConnections {
+            open: Arc::default(),
+            cap,
+        }
+    }
+
+    /// A slot for one more connection of the client at `ip`, unless it holds `cap` already.
+    /// A poisoned count refuses (fails closed), as the rate limits would.
+    fn take(&self, ip: std::net::IpAddr) -> Option<ClientSlot> {
+        let key = limits::client_key(ip);
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            of: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.of.open.lock()
+            && let Some(count) = open.get_mut(&self.key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
 ///
 /// Each connection is served by hyper's HTTP/1 with a header-read timeout (a client that sends
 /// half a request and waits is closed, not kept), and the number of open connections is capped
-/// (`ServerConfig::max_connections`): beyond it a new connection is closed at once, so that
-/// held-open connections cannot exhaust the process's file descriptors and starve everyone
-/// else. Requests' own time is bounded by the router's timeouts.
+/// (`ServerConfig::max_connections`), for the server and per client
+/// (`max_connections_per_client`): beyond either a new connection is closed at once, so that
+/// held-open connections cannot exhaust the process's file descriptors, nor one client take
+/// every slot. Requests' own time is bounded by the router's timeouts.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -171,6 +223,7 @@ pub async fn serve(
     let purger = tokio::spawn(venues::purge_periodically(state.clone()));
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let header_read_timeout = state.config.header_read_timeout;
+    let per_client = ClientConnections::new(state.config.max_connections_per_client);
     let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -193,6 +246,11 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let Some(client_slot) = per_client.take(peer.ip()) else {
+            // This client holds its share already.
+            drop(stream);
+            continue;
+        };
         // The rate limiter tells clients apart by the peer address (`limits::client_key`).
         let service = tower::ServiceExt::map_request(
             app.clone(),
@@ -212,6 +270,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(client_slot);
             drop(slot);
         });
     }

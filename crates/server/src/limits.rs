@@ -150,7 +150,7 @@ fn nanos(d: Duration) -> u64 {
 }
 
 /// The key a client is limited by.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// Open connections at once; one more is closed as soon as it is accepted, so that idle or
     /// slow clients cannot take every file descriptor the process has.
     pub max_connections: usize,
+    /// Open connections one client (an IPv4 address, an IPv6 /64) may hold at once, so that
+    /// one client cannot fill `max_connections` for everyone.
+    pub max_connections_per_client: usize,
     /// How long a client may take to send a request's headers, whole; a connection that takes
     /// longer (a half-sent request, held open) is closed.
     pub header_read_timeout: Duration,
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             import_timeout: Duration::from_secs(3600),
             max_atomic_import_bytes: 2 * 1024 * 1024 * 1024,
             max_connections: 10_000,
+            max_connections_per_client: 256,
             header_read_timeout: Duration::from_secs(10),
             sentinel_rate: RateLimit {
                 per_second: 0.5,

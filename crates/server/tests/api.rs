@@ -1108,3 +1108,80 @@ async fn slow_and_surplus_connections_are_closed() {
         "the server serves again once held connections close"
     );
 }
+
+/// One client cannot hold every connection: beyond its share its next connection is closed at
+/// once, while a client on another address is served.
+#[tokio::test]
+async fn one_client_cannot_hold_every_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::builder()
+        .config(|c| {
+            c.header_read_timeout = std::time::Duration::from_secs(30);
+            c.max_connections = 100;
+            c.max_connections_per_client = 5;
+        })
+        .spawn()
+        .await;
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let connect_from = |local: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind((std::net::Ipv4Addr::from(local), 0).into())
+            .unwrap();
+        socket.connect(addr).await.unwrap()
+    };
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        let mut s = connect_from([127, 0, 0, 1]).await;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    let mut sixth = connect_from([127, 0, 0, 1]).await;
+    assert!(
+        closed_within(&mut sixth, std::time::Duration::from_secs(2)).await,
+        "a client's connection beyond its share was kept"
+    );
+    let mut other = connect_from([127, 0, 0, 2]).await;
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        other.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Once the first client lets go, it is served again.
+    drop(held);
+    let mut answered = false;
+    for _ in 0..100 {
+        let mut again = connect_from([127, 0, 0, 1]).await;
+        let sent = again
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await;
+        let mut answer = Vec::new();
+        if sent.is_ok()
+            && let Ok(Ok(_)) = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                again.read_to_end(&mut answer),
+            )
+            .await
+            && answer.starts_with(b"HTTP/1.1 200")
+        {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(answered);
+}
