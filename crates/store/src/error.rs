@@ -34,6 +34,18 @@ pub enum StoreError {
     Database(String),
 }
 
+/// Refuses text that holds U+0000, which PostgreSQL cannot store in a text column and SQLite
+/// would: the same answer on both backends, whatever the caller checked before.
+pub(crate) fn no_nul<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<(), StoreError> {
+    if texts.into_iter().any(|t| t.contains('\0')) {
+        return Err(StoreError::Rejected {
+            code: "control_character",
+            message: "a text holds U+0000",
+        });
+    }
+    Ok(())
+}
+
 impl StoreError {
     /// The stable code of an error that refuses one record for its content (and so belongs in
     /// an import report), `None` for failures of the store itself.

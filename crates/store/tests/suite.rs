@@ -163,6 +163,7 @@ on_both!(
     submissions_are_idempotent_and_corrections_keep_history,
     evidence_before_registration_applies,
     sessions_expire,
+    nul_in_text_is_refused_alike_on_both_backends,
     sessions_end_one_all_and_beyond_the_cap,
     racing_submissions_make_one_revision,
     change_feed_names_every_affected_subject,
@@ -409,6 +410,46 @@ async fn sessions_end_one_all_and_beyond_the_cap(store: Arc<SqlStore>) {
     let purged = store.purge_sessions(t(9)).await.expect("purge");
     assert_eq!(purged, 1);
     assert!(live(50).await);
+}
+
+/// U+0000 in a text is refused with the same error on both backends (PostgreSQL cannot store
+/// it in a text column, SQLite would), before anything is written; nothing else is affected.
+async fn nul_in_text_is_refused_alike_on_both_backends(store: Arc<SqlStore>) {
+    let refused = |r: Result<(), StoreError>| {
+        matches!(
+            r,
+            Err(StoreError::Rejected {
+                code: "control_character",
+                ..
+            })
+        )
+    };
+    assert!(refused(
+        store
+            .add_venue("西单\0站", "subway", "西城区", "", t(8))
+            .await
+            .map(|_| ())
+    ));
+    assert!(refused(
+        store
+            .add_venue("西单站", "subway", "西城\0区", "", t(8))
+            .await
+            .map(|_| ())
+    ));
+    assert!(refused(store.venues(Some("西城\0区")).await.map(|_| ())));
+    assert!(refused(
+        store
+            .add_provider(ProviderKind::Lab, "lab\0one", &[3; 32], t(8))
+            .await
+            .map(|_| ())
+    ));
+    assert!(store.venues(None).await.expect("venues").is_empty());
+    let v = store
+        .add_venue("西单站", "subway", "西城区", "", t(8))
+        .await
+        .expect("a clean venue is stored");
+    assert_eq!(store.venues(Some("西城区")).await.expect("venues").len(), 1);
+    assert_eq!(v.name, "西单站");
 }
 
 async fn sessions_expire(store: Arc<SqlStore>) {

@@ -16,6 +16,7 @@ pub(super) async fn add_provider(
     key_hash: &[u8; 32],
     now: DateTime<Utc>,
 ) -> Result<Provider, StoreError> {
+    crate::error::no_nul([name])?;
     let _guard = store.write_guard().await;
     let row = sqlx::query(
         "INSERT INTO providers (kind, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \

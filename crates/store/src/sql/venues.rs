@@ -15,7 +15,7 @@ use super::bulk::placeholders;
 use super::evidence::body_from_row;
 use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::Venues;
-use crate::error::StoreError;
+use crate::error::{StoreError, no_nul};
 use crate::model::{
     Access, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device, NewCheckin,
     NewRiskArea, Person, Purge, RiskArea, Venue,
@@ -118,6 +118,7 @@ impl Venues for SqlStore {
         address: &str,
         now: DateTime<Utc>,
     ) -> Result<Venue, StoreError> {
+        no_nul([name, kind, district, address])?;
         let _guard = self.write_guard().await;
         let row = sqlx::query(
             "INSERT INTO venues (name, kind, district, address, created_at) \
@@ -150,6 +151,7 @@ impl Venues for SqlStore {
     }
 
     async fn venues(&self, district: Option<&str>) -> Result<Vec<Venue>, StoreError> {
+        no_nul(district)?;
         let rows = match district {
             Some(d) => {
                 sqlx::query("SELECT * FROM venues WHERE district = $1 ORDER BY id")
@@ -466,6 +468,7 @@ impl Venues for SqlStore {
         area: &NewRiskArea,
         now: DateTime<Utc>,
     ) -> Result<RiskArea, StoreError> {
+        no_nul(std::iter::once(area.name.as_str()).chain(area.district.as_deref()))?;
         for v in &area.venue_ids {
             if self.venue(*v).await?.is_none() {
                 return Err(StoreError::Rejected {
