@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 /// Major types, RFC 8949 §3.1.
-pub(crate) const MAJOR_UINT: u8 = 0;
-pub(crate) const MAJOR_NINT: u8 = 1;
+pub const MAJOR_UINT: u8 = 0;
+pub const MAJOR_NINT: u8 = 1;
 const MAJOR_BYTES: u8 = 2;
-pub(crate) const MAJOR_TEXT: u8 = 3;
+pub const MAJOR_TEXT: u8 = 3;
 const MAJOR_ARRAY: u8 = 4;
-const MAJOR_MAP: u8 = 5;
+pub const MAJOR_MAP: u8 = 5;
 pub(crate) const MAJOR_TAG: u8 = 6;
 const MAJOR_SIMPLE: u8 = 7;
 

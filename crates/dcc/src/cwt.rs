@@ -5,7 +5,7 @@
 //! This module reads the claims; whether the times are acceptable is decided in
 //! [`crate::verify`] against a given instant.
 
-use healthcode_credential::cbor::{Decoder, Item};
+use healthcode_credential::cbor::{Decoder, Item, MAJOR_MAP, MAJOR_NINT, MAJOR_TEXT, MAJOR_UINT};
 use serde_json::Value as Json;
 
 use crate::error::DccError;
@@ -85,20 +85,17 @@ enum Key<'a> {
 impl<'a> Key<'a> {
     fn read(d: &mut Decoder<'a>) -> Result<Key<'a>, DccError> {
         let before = d.remaining();
-        Ok(match d.item().map_err(malformed)? {
-            Item::Uint(u) => Key::Int(i128::from(u)),
-            Item::Nint(n) => Key::Int(-1 - i128::from(n)),
-            Item::Text(t) => Key::Text(t),
-            Item::Array(_) | Item::Map(_) | Item::Tag(_) => {
-                // Rewind to the head and take the whole item's bytes as the key.
-                let mut whole = Decoder::lenient(before);
-                whole.skip().map_err(malformed)?;
-                let len = before.len() - whole.remaining().len();
-                *d = whole;
-                Key::Other(&before[..len])
-            }
-            _ => Key::Other(&before[..before.len() - d.remaining().len()]),
-        })
+        if matches!(d.next_major(), Some(MAJOR_UINT | MAJOR_NINT | MAJOR_TEXT)) {
+            return Ok(match d.item().map_err(malformed)? {
+                Item::Text(t) => Key::Text(t),
+                Item::Nint(n) => Key::Int(-1 - i128::from(n)),
+                Item::Uint(u) => Key::Int(i128::from(u)),
+                _ => Key::Other(before),
+            });
+        }
+        // Any other key: the whole item's bytes, nested items included.
+        d.skip().map_err(malformed)?;
+        Ok(Key::Other(&before[..before.len() - d.remaining().len()]))
     }
 }
 
@@ -130,9 +127,6 @@ fn hcert(d: &mut Decoder<'_>) -> Result<Json, DccError> {
         "the health certificate claim holds no EU DCC",
     ))
 }
-
-/// CBOR major type of a map (RFC 8949 §3.1).
-const MAJOR_MAP: u8 = 5;
 
 /// RFC 8392 §2 NumericDate: an integer or a float number of seconds, optionally under the
 /// epoch tag 1; fractions are dropped towards the past, which can only make a check stricter

@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// Whether `c` is a control character: C0 (U+0000–U+001F), DEL (U+007F) or C1
-/// (U+0080–U+009F).
+/// Whether the code point `c` is a control character: C0 (U+0000–U+001F), DEL (U+007F) or
+/// C1 (U+0080–U+009F), Unicode's category Cc.
 fn is_control(c: u32) -> bool {
-    c < 0x20 || (0x7f..=0x9f).contains(&c)
+    char::from_u32(c).is_some_and(char::is_control)
 }
 
 /// The refusal, one for every place a control character is found.
