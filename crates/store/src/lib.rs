@@ -1,4 +1,5 @@
-//! healthcode's storage: the [`Store`] trait in the domain's terms, one SQL implementation
+//! healthcode's storage: the [`Store`] trait in the domain's terms (with [`Venues`] and
+//! [`Residents`], the parts it is split into), one SQL implementation
 //! for SQLite and PostgreSQL ([`SqlStore`]), and the [`Vault`] that encrypts personal fields
 //! and computes the blind index.
 //!
@@ -19,7 +20,7 @@ pub use error::StoreError;
 pub use model::{
     Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
     EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, Provider, ProviderKind, Purge,
-    Revision, RiskArea, Stored, Submission, Venue,
+    Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
 };
 pub use sql::{Backend, BatchOutcome, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -159,9 +160,76 @@ pub trait Venues: Send + Sync {
     async fn accesses(&self, actor: &str, limit: i64) -> Result<Vec<Access>, StoreError>;
 }
 
+/// What the resident web app keeps beside a person: passkeys and WebAuthn ceremonies between
+/// their two requests. All of it goes when the person does.
+#[async_trait]
+pub trait Residents: Send + Sync {
+    /// Adds a passkey (`passkey` is the serialized credential, opaque to the store) and
+    /// returns its id. [`StoreError::Conflict`] if the credential id is stored already, even
+    /// revoked; [`StoreError::NotFound`] if there is no such person.
+    async fn add_passkey(
+        &self,
+        person_id: i64,
+        credential_id: &[u8],
+        passkey: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// A person's unrevoked passkeys, oldest first.
+    async fn passkeys_of(&self, person_id: i64) -> Result<Vec<StoredPasskey>, StoreError>;
+
+    /// The unrevoked passkey with this credential id: the sign-in where the authenticator
+    /// names the account (a discoverable credential).
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredPasskey>, StoreError>;
+
+    /// Records a sign-in with a passkey: its serialized form is replaced (the sign counter
+    /// moves) and `now` becomes its last use. False if it is unknown or revoked.
+    async fn use_passkey(
+        &self,
+        id: i64,
+        passkey: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every passkey of a person (a lost phone: they prove who they are again and
+    /// enrol a new one). Returns how many.
+    async fn revoke_passkeys(&self, person_id: i64, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Whether a person has an unrevoked passkey.
+    async fn has_passkey(&self, person_id: i64) -> Result<bool, StoreError>;
+
+    /// Keeps a ceremony's state (`kind` names the ceremony, such as registration or sign-in)
+    /// until `expires_at`, so that whichever node the second request reaches can finish it.
+    /// [`StoreError::Conflict`] if the id is taken.
+    async fn put_ceremony(
+        &self,
+        id: &[u8; 16],
+        kind: &str,
+        person_id: Option<i64>,
+        state: &[u8],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a ceremony and returns its person and state, if it is of `kind` and unexpired
+    /// at `now`. Any ceremony presented is used up, whatever the answer: of two requests
+    /// taking the same one at once, at most one gets it.
+    async fn take_ceremony(
+        &self,
+        id: &[u8; 16],
+        kind: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Option<i64>, Vec<u8>)>, StoreError>;
+
+    /// Deletes every ceremony expired at `now`. Returns how many.
+    async fn purge_ceremonies(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// Everything the server keeps.
 #[async_trait]
-pub trait Store: Venues + Send + Sync + 'static {
+pub trait Store: Venues + Residents + Send + Sync + 'static {
     /// The keyed blind index of a document, used to key evidence and find people.
     fn blind_index(&self, document: &DocumentNumber) -> DocIndex;
 

@@ -343,3 +343,16 @@ pub struct CurrentRecord {
     pub subject: DocIndex,
     pub body: EvidenceBody,
 }
+
+/// A resident's WebAuthn credential, unrevoked. `passkey` is the credential as the server's
+/// WebAuthn library serializes it (public key, sign counter); the store does not read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPasskey {
+    pub id: i64,
+    pub person_id: i64,
+    /// The authenticator's credential id, by which a sign-in names the passkey.
+    pub credential_id: Vec<u8>,
+    pub passkey: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}

@@ -23,10 +23,13 @@
 //! - `changes.rs`: the change feed;
 //! - `meta.rs`: the master-key check and pinned values;
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
-//!   the access log.
+//!   the access log;
+//! - `residents.rs`: the [`Residents`] trait, each method handed to one of the files below;
+//! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress.
 //!
 //! [`Store`]: crate::Store
 //! [`Venues`]: crate::Venues
+//! [`Residents`]: crate::Residents
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -46,8 +49,10 @@ mod bulk;
 mod changes;
 mod evidence;
 mod meta;
+mod passkeys;
 mod people;
 mod providers;
+mod residents;
 mod revisions;
 mod store;
 mod subjects;
@@ -312,5 +317,36 @@ mod migration_tests {
         .await
         .unwrap();
         assert!(tx.commit().await.is_err(), "a row naming no provider");
+    }
+
+    /// Migration 0009: a person's passkeys and ceremonies are deleted with them, and no one else's.
+    #[tokio::test]
+    async fn resident_rows_go_with_the_person() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        conn.execute("PRAGMA foreign_keys = ON").await.unwrap();
+        SQLITE_MIGRATIONS.run(&mut conn).await.unwrap();
+        conn.execute(
+            "INSERT INTO people (id, doc_index, doc_type, doc_number_enc, name_enc, subject, \
+             created_at) VALUES (1, x'01', 'passport', x'00', x'00', x'01', 0), \
+             (2, x'02', 'passport', x'00', x'00', x'02', 0), \
+             (3, x'03', 'passport', x'00', x'00', x'03', 0); \
+             INSERT INTO passkeys (person_id, credential_id, passkey, created_at) \
+             VALUES (1, x'11', x'00', 0), (2, x'12', x'00', 0); \
+             INSERT INTO ceremonies (id, kind, person_id, state, expires_at) \
+             VALUES (x'21', 'register', 1, x'00', 9), (x'22', 'sign_in', NULL, x'00', 9); \
+             DELETE FROM people WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+        for (table, left) in [("passkeys", 1), ("ceremonies", 1)] {
+            let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get("n");
+            assert_eq!(n, left, "{table}");
+        }
     }
 }

@@ -15,8 +15,8 @@ use healthcode_domain::{
     PhoneNumber, RiskLevel, TestKind, TestOutcome,
 };
 use healthcode_store::{
-    CheckinMethod, DocIndex, EvidenceBody, NewCheckin, NewRiskArea, Outcome, ProviderKind,
-    SqlStore, Store, StoreError, Submission, Vault, Venues,
+    CheckinMethod, DocIndex, EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, ProviderKind,
+    Residents, SqlStore, Store, StoreError, Submission, Vault, Venues,
 };
 use rand::RngCore;
 use sqlx::{Connection, Executor};
@@ -1472,4 +1472,255 @@ async fn risk_areas_and_prefixed_designations(store: Arc<SqlStore>) {
     let exposure = evidence.designations[0].exposure.as_ref().unwrap();
     assert_eq!(exposure.venue, "新发地");
     assert_eq!(exposure.visited_at, t(2));
+}
+
+on_both!(
+    passkeys_are_kept_used_and_revoked,
+    ceremonies_are_taken_once_and_purged,
+    racing_takers_get_a_ceremony_once,
+);
+
+/// Registers `n` (up to 26) passport holders, the `k`-th (from 1) with passport `E0000000k`
+/// and name `Person A`, `Person B`, ….
+async fn people(store: &SqlStore, n: u32) -> Vec<Person> {
+    let mut out = Vec::new();
+    for k in 1..=n {
+        let document =
+            DocumentNumber::parse(DocumentType::Passport, &format!("E{k:08}")).expect("passport");
+        let letter = char::from_u32('A' as u32 + k - 1).expect("a letter");
+        let name = PersonName::parse(&format!("Person {letter}")).expect("name");
+        out.push(
+            store
+                .register(&document, &name, None, t(1))
+                .await
+                .expect("register"),
+        );
+    }
+    out
+}
+
+fn rejected(r: &Result<(), StoreError>, expected: &str) -> bool {
+    matches!(r, Err(StoreError::Rejected { code, .. }) if *code == expected)
+}
+
+/// A person's passkeys are listed oldest first and found by credential id; a sign-in replaces
+/// the stored bytes; revoking ends them all, for good, and a new one can then be enrolled.
+async fn passkeys_are_kept_used_and_revoked(store: Arc<SqlStore>) {
+    let ps = people(&store, 2).await;
+    let (a, b) = (ps[0].id, ps[1].id);
+    let one = store
+        .add_passkey(a, b"cred-1", b"pk-1", t(8))
+        .await
+        .expect("add");
+    let two = store
+        .add_passkey(a, b"cred-2", b"pk-2", t(9))
+        .await
+        .expect("add");
+    assert!(matches!(
+        store.add_passkey(b, b"cred-1", b"pk-x", t(9)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.add_passkey(9_999_999, b"cred-9", b"pk-9", t(9)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let listed = store.passkeys_of(a).await.expect("list");
+    assert_eq!(listed.iter().map(|p| p.id).collect::<Vec<_>>(), [one, two]);
+    assert_eq!(listed[0].person_id, a);
+    assert_eq!(listed[0].credential_id, b"cred-1");
+    assert_eq!(listed[0].passkey, b"pk-1");
+    assert_eq!(listed[0].created_at, t(8));
+    assert_eq!(listed[0].last_used_at, None);
+    let found = store
+        .passkey_by_credential(b"cred-2")
+        .await
+        .expect("q")
+        .expect("found");
+    assert_eq!((found.id, found.person_id), (two, a));
+    assert_eq!(
+        store.passkey_by_credential(b"cred-x").await.expect("q"),
+        None
+    );
+    assert!(store.has_passkey(a).await.expect("q"));
+    assert!(!store.has_passkey(b).await.expect("q"));
+    assert!(store.passkeys_of(b).await.expect("list").is_empty());
+
+    // A sign-in: the counter moved, so the stored bytes change.
+    assert!(store.use_passkey(one, b"pk-1b", t(10)).await.expect("use"));
+    let used = store
+        .passkey_by_credential(b"cred-1")
+        .await
+        .expect("q")
+        .expect("found");
+    assert_eq!(used.passkey, b"pk-1b");
+    assert_eq!(used.last_used_at, Some(t(10)));
+    assert!(
+        !store
+            .use_passkey(9_999_999, b"x", t(10))
+            .await
+            .expect("use")
+    );
+
+    // A lost phone: every passkey of the person goes, and only theirs.
+    store
+        .add_passkey(b, b"cred-b", b"pk-b", t(9))
+        .await
+        .expect("add");
+    assert_eq!(store.revoke_passkeys(a, t(11)).await.expect("revoke"), 2);
+    assert_eq!(store.revoke_passkeys(a, t(11)).await.expect("revoke"), 0);
+    assert!(store.passkeys_of(a).await.expect("list").is_empty());
+    assert!(!store.has_passkey(a).await.expect("q"));
+    assert_eq!(
+        store.passkey_by_credential(b"cred-1").await.expect("q"),
+        None
+    );
+    assert!(!store.use_passkey(one, b"pk-1c", t(12)).await.expect("use"));
+    assert!(store.has_passkey(b).await.expect("q"));
+    // A revoked credential cannot come back; a new one can be enrolled.
+    assert!(matches!(
+        store.add_passkey(a, b"cred-1", b"pk-1", t(12)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let three = store
+        .add_passkey(a, b"cred-3", b"pk-3", t(12))
+        .await
+        .expect("add");
+    assert_eq!(
+        store
+            .passkeys_of(a)
+            .await
+            .expect("list")
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        [three]
+    );
+}
+
+/// A ceremony is handed out once, only to its own kind and only before it expires; whatever
+/// the answer, it is gone. Expired ones are purged.
+async fn ceremonies_are_taken_once_and_purged(store: Arc<SqlStore>) {
+    let a = people(&store, 1).await[0].id;
+    store
+        .put_ceremony(&[1; 16], "register", Some(a), b"state-1", t(10))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .take_ceremony(&[1; 16], "register", t(9))
+            .await
+            .expect("take"),
+        Some((Some(a), b"state-1".to_vec()))
+    );
+    assert_eq!(
+        store
+            .take_ceremony(&[1; 16], "register", t(9))
+            .await
+            .expect("take"),
+        None,
+        "used once"
+    );
+    assert_eq!(
+        store
+            .take_ceremony(&[9; 16], "register", t(9))
+            .await
+            .expect("take"),
+        None
+    );
+
+    // Of another kind: refused, and used up.
+    store
+        .put_ceremony(&[2; 16], "sign_in", None, b"state-2", t(10))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .take_ceremony(&[2; 16], "register", t(9))
+            .await
+            .expect("take"),
+        None
+    );
+    assert_eq!(
+        store
+            .take_ceremony(&[2; 16], "sign_in", t(9))
+            .await
+            .expect("take"),
+        None
+    );
+
+    // Expired (at its expiry time): refused and deleted, so the id is free again.
+    store
+        .put_ceremony(&[3; 16], "sign_in", None, b"state-3", t(9))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .take_ceremony(&[3; 16], "sign_in", t(9))
+            .await
+            .expect("take"),
+        None
+    );
+    store
+        .put_ceremony(&[3; 16], "sign_in", None, b"state-3b", t(11))
+        .await
+        .expect("the expired one was deleted");
+    assert!(matches!(
+        store
+            .put_ceremony(&[3; 16], "sign_in", None, b"again", t(11))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .put_ceremony(&[4; 16], "register", Some(9_999_999), b"s", t(11))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(rejected(
+        &store
+            .put_ceremony(&[4; 16], "sign\0in", None, b"s", t(11))
+            .await,
+        "control_character"
+    ));
+
+    // The purge deletes what has expired and keeps the rest.
+    store
+        .put_ceremony(&[5; 16], "sign_in", None, b"state-5", t(10))
+        .await
+        .expect("put");
+    assert_eq!(store.purge_ceremonies(t(10)).await.expect("purge"), 1);
+    assert_eq!(store.purge_ceremonies(t(10)).await.expect("purge"), 0);
+    assert_eq!(
+        store
+            .take_ceremony(&[3; 16], "sign_in", t(10))
+            .await
+            .expect("take"),
+        Some((None, b"state-3b".to_vec()))
+    );
+}
+
+/// Two nodes finishing the same ceremony at once: exactly one gets it, round after round.
+async fn racing_takers_get_a_ceremony_once(store: Arc<SqlStore>) {
+    for round in 0..20u8 {
+        let id = [round; 16];
+        store
+            .put_ceremony(&id, "sign_in", None, &[round], t(10))
+            .await
+            .expect("put");
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.take_ceremony(&id, "sign_in", t(9)).await })
+            })
+            .collect();
+        let mut won = 0;
+        for taker in takers {
+            if let Some((person, state)) = taker.await.expect("join").expect("take") {
+                assert_eq!((person, state), (None, vec![round]));
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
 }

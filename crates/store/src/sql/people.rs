@@ -59,6 +59,17 @@ impl SqlStore {
     }
 }
 
+/// The error of a write that names a person: [`StoreError::NotFound`] when the foreign key to
+/// `people` refuses it, as [`StoreError::from`] says otherwise.
+pub(super) fn person_must_exist(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_foreign_key_violation()
+    {
+        return StoreError::NotFound;
+    }
+    StoreError::from(e)
+}
+
 pub(super) async fn register(
     store: &SqlStore,
     document: &DocumentNumber,

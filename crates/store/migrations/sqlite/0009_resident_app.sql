@@ -1,0 +1,28 @@
+-- What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies in progress.
+-- Keep in step with ../postgres/0009_resident_app.sql.
+
+-- A resident's WebAuthn credentials. `passkey` is the serialized credential as the server's
+-- WebAuthn library writes it (public key, sign counter), opaque to the store. A revoked one
+-- is kept with the person, so that its credential id cannot be enrolled again.
+CREATE TABLE passkeys (
+    id            INTEGER PRIMARY KEY,
+    person_id     INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    credential_id BLOB    NOT NULL UNIQUE,
+    passkey       BLOB    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+);
+CREATE INDEX passkeys_by_person ON passkeys (person_id, created_at);
+
+-- A WebAuthn registration or sign-in between its two requests, so that any node can finish
+-- what another started. Used once; purged once expired, or with the person it is for.
+-- `state` is opaque to the store.
+CREATE TABLE ceremonies (
+    id          BLOB    PRIMARY KEY,
+    kind        TEXT    NOT NULL,
+    person_id   INTEGER REFERENCES people(id) ON DELETE CASCADE,
+    state       BLOB    NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX ceremonies_by_expiry ON ceremonies (expires_at);
