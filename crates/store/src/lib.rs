@@ -22,7 +22,7 @@ pub use model::{
     EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, Provider, ProviderKind, Purge,
     Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
 };
-pub use sql::{Backend, BatchOutcome, MAX_SESSIONS, SqlStore};
+pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
 
 /// An import in one transaction (see [`Store::begin_bulk`]). Dropped without a commit, it
@@ -160,8 +160,8 @@ pub trait Venues: Send + Sync {
     async fn accesses(&self, actor: &str, limit: i64) -> Result<Vec<Access>, StoreError>;
 }
 
-/// What the resident web app keeps beside a person: passkeys and WebAuthn ceremonies between
-/// their two requests. All of it goes when the person does.
+/// What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies between
+/// their two requests, and dependants. All of it goes when the person does.
 #[async_trait]
 pub trait Residents: Send + Sync {
     /// Adds a passkey (`passkey` is the serialized credential, opaque to the store) and
@@ -225,6 +225,30 @@ pub trait Residents: Send + Sync {
 
     /// Deletes every ceremony expired at `now`. Returns how many.
     async fn purge_ceremonies(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Makes `dependant_id` a dependant of `guardian_id`, whose code the guardian may then
+    /// show. A pair already there is left as it is. Refused ([`StoreError::Rejected`]) for
+    /// oneself (`dependant_self`) and beyond [`MAX_DEPENDANTS`] (`dependants_full`), a cap
+    /// that concurrent adds cannot overrun; [`StoreError::NotFound`] if either person is
+    /// unknown.
+    async fn add_dependant(
+        &self,
+        guardian_id: i64,
+        dependant_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A guardian's dependants, in the order they were added.
+    async fn dependants_of(&self, guardian_id: i64) -> Result<Vec<Person>, StoreError>;
+
+    async fn is_dependant(&self, guardian_id: i64, dependant_id: i64) -> Result<bool, StoreError>;
+
+    /// False if the pair was not there.
+    async fn remove_dependant(
+        &self,
+        guardian_id: i64,
+        dependant_id: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Everything the server keeps.

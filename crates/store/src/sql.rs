@@ -25,7 +25,8 @@
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
 //!   the access log;
 //! - `residents.rs`: the [`Residents`] trait, each method handed to one of the files below;
-//! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress.
+//! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress;
+//! - `dependants.rs`: a guardian's dependants and their cap.
 //!
 //! [`Store`]: crate::Store
 //! [`Venues`]: crate::Venues
@@ -47,6 +48,7 @@ use crate::vault::{DocIndex, Vault};
 mod batches;
 mod bulk;
 mod changes;
+mod dependants;
 mod evidence;
 mod meta;
 mod passkeys;
@@ -59,6 +61,7 @@ mod subjects;
 mod venues;
 
 pub use bulk::BatchOutcome;
+pub use dependants::MAX_DEPENDANTS;
 pub use people::MAX_SESSIONS;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -319,7 +322,8 @@ mod migration_tests {
         assert!(tx.commit().await.is_err(), "a row naming no provider");
     }
 
-    /// Migration 0009: a person's passkeys and ceremonies are deleted with them, and no one else's.
+    /// Migration 0009: a person's passkeys, ceremonies and dependants (either side) are
+    /// deleted with them, and no one else's.
     #[tokio::test]
     async fn resident_rows_go_with_the_person() {
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
@@ -336,11 +340,13 @@ mod migration_tests {
              VALUES (1, x'11', x'00', 0), (2, x'12', x'00', 0); \
              INSERT INTO ceremonies (id, kind, person_id, state, expires_at) \
              VALUES (x'21', 'register', 1, x'00', 9), (x'22', 'sign_in', NULL, x'00', 9); \
+             INSERT INTO dependants (guardian_id, dependant_id, created_at) \
+             VALUES (1, 2, 0), (2, 1, 0), (2, 3, 0); \
              DELETE FROM people WHERE id = 1;",
         )
         .await
         .unwrap();
-        for (table, left) in [("passkeys", 1), ("ceremonies", 1)] {
+        for (table, left) in [("passkeys", 1), ("ceremonies", 1), ("dependants", 1)] {
             let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
                 .fetch_one(&mut conn)
                 .await

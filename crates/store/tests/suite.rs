@@ -1478,6 +1478,8 @@ on_both!(
     passkeys_are_kept_used_and_revoked,
     ceremonies_are_taken_once_and_purged,
     racing_takers_get_a_ceremony_once,
+    dependants_are_capped_and_idempotent,
+    racing_adds_cannot_pass_the_dependant_cap,
 );
 
 /// Registers `n` (up to 26) passport holders, the `k`-th (from 1) with passport `E0000000k`
@@ -1723,4 +1725,118 @@ async fn racing_takers_get_a_ceremony_once(store: Arc<SqlStore>) {
         }
         assert_eq!(won, 1, "round {round}");
     }
+}
+
+/// A guardian adds up to four dependants, in order, each once; not themselves, not a fifth,
+/// not someone unknown. Removing one makes room again.
+async fn dependants_are_capped_and_idempotent(store: Arc<SqlStore>) {
+    assert_eq!(healthcode_store::MAX_DEPENDANTS, 4);
+    let ps = people(&store, 6).await;
+    let g = ps[0].id;
+    let d: Vec<i64> = ps[1..].iter().map(|p| p.id).collect();
+    assert!(rejected(
+        &store.add_dependant(g, g, t(8)).await,
+        "dependant_self"
+    ));
+    assert!(matches!(
+        store.add_dependant(9_999_999, d[0], t(8)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.add_dependant(g, 9_999_999, t(8)).await,
+        Err(StoreError::NotFound)
+    ));
+    // Added in the order 3, 1, 2, 4 (of the five): listed in that order.
+    for (i, k) in [2usize, 0, 1, 3].into_iter().enumerate() {
+        store
+            .add_dependant(
+                g,
+                d[k],
+                t(8) + Duration::minutes(i64::try_from(i).expect("small")),
+            )
+            .await
+            .expect("add");
+    }
+    store
+        .add_dependant(g, d[0], t(9))
+        .await
+        .expect("an existing pair is fine, even at the cap");
+    assert!(rejected(
+        &store.add_dependant(g, d[4], t(9)).await,
+        "dependants_full"
+    ));
+    let listed = store.dependants_of(g).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [d[2], d[0], d[1], d[3]]
+    );
+    assert_eq!(listed[0].name.expose(), "Person D", "decrypted");
+    assert_eq!(listed[0].document.expose(), "E00000004");
+    assert!(store.is_dependant(g, d[0]).await.expect("q"));
+    assert!(!store.is_dependant(d[0], g).await.expect("q"), "one way");
+    assert!(!store.is_dependant(g, d[4]).await.expect("q"));
+    assert!(store.dependants_of(d[0]).await.expect("list").is_empty());
+
+    assert!(store.remove_dependant(g, d[1]).await.expect("remove"));
+    assert!(!store.remove_dependant(g, d[1]).await.expect("remove"));
+    assert!(!store.is_dependant(g, d[1]).await.expect("q"));
+    store
+        .add_dependant(g, d[4], t(10))
+        .await
+        .expect("room again");
+    assert_eq!(
+        store
+            .dependants_of(g)
+            .await
+            .expect("list")
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        [d[2], d[0], d[3], d[4]]
+    );
+    // A dependant may have several guardians.
+    store.add_dependant(d[1], d[0], t(10)).await.expect("add");
+    assert!(store.is_dependant(d[1], d[0]).await.expect("q"));
+}
+
+/// Three adds at once to a guardian who has three dependants: one gets the last place, the
+/// others are refused. Two people adding each other at once both succeed (no deadlock).
+async fn racing_adds_cannot_pass_the_dependant_cap(store: Arc<SqlStore>) {
+    let ps = people(&store, 21).await;
+    for round in ps.chunks(7) {
+        let g = round[0].id;
+        for p in &round[1..4] {
+            store.add_dependant(g, p.id, t(8)).await.expect("add");
+        }
+        let adds: Vec<_> = round[4..]
+            .iter()
+            .map(|p| {
+                let (store, d) = (store.clone(), p.id);
+                tokio::spawn(async move { store.add_dependant(g, d, t(9)).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for add in adds {
+            match add.await.expect("join") {
+                Ok(()) => ok += 1,
+                refused => assert!(rejected(&refused, "dependants_full"), "{refused:?}"),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(store.dependants_of(g).await.expect("list").len(), 4);
+    }
+    let (a, b) = (ps[3].id, ps[4].id);
+    let first = {
+        let store = store.clone();
+        tokio::spawn(async move { store.add_dependant(a, b, t(10)).await })
+    };
+    let second = {
+        let store = store.clone();
+        tokio::spawn(async move { store.add_dependant(b, a, t(10)).await })
+    };
+    first.await.expect("join").expect("add");
+    second.await.expect("join").expect("add");
+    assert!(
+        store.is_dependant(a, b).await.expect("q") && store.is_dependant(b, a).await.expect("q")
+    );
 }

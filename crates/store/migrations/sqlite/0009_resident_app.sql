@@ -1,5 +1,5 @@
--- What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies in progress.
--- Keep in step with ../postgres/0009_resident_app.sql.
+-- What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies in progress
+-- and dependants. Keep in step with ../postgres/0009_resident_app.sql.
 
 -- A resident's WebAuthn credentials. `passkey` is the serialized credential as the server's
 -- WebAuthn library writes it (public key, sign counter), opaque to the store. A revoked one
@@ -26,3 +26,12 @@ CREATE TABLE ceremonies (
     expires_at  INTEGER NOT NULL
 );
 CREATE INDEX ceremonies_by_expiry ON ceremonies (expires_at);
+
+-- A guardian shows the codes of the people they added (他人代查).
+CREATE TABLE dependants (
+    guardian_id   INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    dependant_id  INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (guardian_id, dependant_id)
+);
+CREATE INDEX dependants_by_dependant ON dependants (dependant_id);

@@ -7,12 +7,12 @@
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use healthcode_domain::{DocumentNumber, DocumentType, PersonName, PhoneNumber};
 
-use super::{SqlStore, doc_index_from, from_secs};
+use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::error::StoreError;
 use crate::model::Person;
 use crate::vault::Field;
@@ -68,6 +68,29 @@ pub(super) fn person_must_exist(e: sqlx::Error) -> StoreError {
         return StoreError::NotFound;
     }
     StoreError::from(e)
+}
+
+/// Checks inside a write transaction that a person exists ([`StoreError::NotFound`]) and, on
+/// PostgreSQL, locks their row until the transaction ends, so that writes about one person
+/// which read before they write (a cap, one live pass) take turns; on SQLite the write lock
+/// has them take turns already. `FOR NO KEY UPDATE` rather than `FOR UPDATE`: it waits for
+/// another such lock but not for the key-share lock a foreign key check takes, so adding this
+/// person as someone else's dependant meanwhile neither waits nor deadlocks.
+pub(super) async fn lock_person(
+    store: &SqlStore,
+    tx: &mut Transaction<'static, Any>,
+    person_id: i64,
+) -> Result<(), StoreError> {
+    let sql = match store.backend {
+        Backend::Postgres => "SELECT id FROM people WHERE id = $1 FOR NO KEY UPDATE",
+        Backend::Sqlite => "SELECT id FROM people WHERE id = $1",
+    };
+    sqlx::query(sql)
+        .bind(person_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(())
 }
 
 pub(super) async fn register(

@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqlStore, passkeys};
+use super::{SqlStore, dependants, passkeys};
 use crate::Residents;
 use crate::error::StoreError;
-use crate::model::StoredPasskey;
+use crate::model::{Person, StoredPasskey};
 
 #[async_trait]
 impl Residents for SqlStore {
@@ -71,5 +71,30 @@ impl Residents for SqlStore {
 
     async fn purge_ceremonies(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         passkeys::purge_ceremonies(self, now).await
+    }
+
+    async fn add_dependant(
+        &self,
+        guardian_id: i64,
+        dependant_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dependants::add_dependant(self, guardian_id, dependant_id, now).await
+    }
+
+    async fn dependants_of(&self, guardian_id: i64) -> Result<Vec<Person>, StoreError> {
+        dependants::dependants_of(self, guardian_id).await
+    }
+
+    async fn is_dependant(&self, guardian_id: i64, dependant_id: i64) -> Result<bool, StoreError> {
+        dependants::is_dependant(self, guardian_id, dependant_id).await
+    }
+
+    async fn remove_dependant(
+        &self,
+        guardian_id: i64,
+        dependant_id: i64,
+    ) -> Result<bool, StoreError> {
+        dependants::remove_dependant(self, guardian_id, dependant_id).await
     }
 }
