@@ -19,8 +19,8 @@ use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, P
 pub use error::StoreError;
 pub use model::{
     Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
-    EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, Provider, ProviderKind, Purge,
-    Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
+    EvidenceBody, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, Provider, ProviderKind,
+    Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
 };
 pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -161,7 +161,7 @@ pub trait Venues: Send + Sync {
 }
 
 /// What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies between
-/// their two requests, and dependants. All of it goes when the person does.
+/// their two requests, dependants and paper passes. All of it goes when the person does.
 #[async_trait]
 pub trait Residents: Send + Sync {
     /// Adds a passkey (`passkey` is the serialized credential, opaque to the store) and
@@ -249,6 +249,28 @@ pub trait Residents: Send + Sync {
         guardian_id: i64,
         dependant_id: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Issues a paper pass with a random serial and, in the same transaction, revokes the
+    /// person's earlier ones: one live pass a person. [`StoreError::NotFound`] if there is no
+    /// such person.
+    async fn issue_paper_pass(
+        &self,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<[u8; 16], StoreError>;
+
+    /// The pass with this serial, revoked or not.
+    async fn paper_pass(&self, serial: &[u8; 16]) -> Result<Option<PaperPass>, StoreError>;
+
+    /// Revokes a person's live pass. Returns how many were revoked (0 or 1).
+    async fn revoke_paper_passes(
+        &self,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// A person's unrevoked pass, if any.
+    async fn live_paper_pass(&self, person_id: i64) -> Result<Option<PaperPass>, StoreError>;
 }
 
 /// Everything the server keeps.

@@ -356,3 +356,15 @@ pub struct StoredPasskey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// A printed pass for someone with no phone. Its QR names `serial`; the status shown is the
+/// person's current one, looked up online.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperPass {
+    /// 16 random bytes: they identify the pass and say nothing about the person.
+    pub serial: [u8; 16],
+    pub person_id: i64,
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked (reprinted, or revoked on its own): such a pass shows no status.
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -24,9 +24,10 @@
 //! - `meta.rs`: the master-key check and pinned values;
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
 //!   the access log;
-//! - `residents.rs`: the [`Residents`] trait, each method handed to one of the files below;
+//! - `residents.rs`: the [`Residents`] trait, each method handed to one of the three below;
 //! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress;
-//! - `dependants.rs`: a guardian's dependants and their cap.
+//! - `dependants.rs`: a guardian's dependants and their cap;
+//! - `passes.rs`: paper passes.
 //!
 //! [`Store`]: crate::Store
 //! [`Venues`]: crate::Venues
@@ -51,6 +52,7 @@ mod changes;
 mod dependants;
 mod evidence;
 mod meta;
+mod passes;
 mod passkeys;
 mod people;
 mod providers;
@@ -322,8 +324,8 @@ mod migration_tests {
         assert!(tx.commit().await.is_err(), "a row naming no provider");
     }
 
-    /// Migration 0009: a person's passkeys, ceremonies and dependants (either side) are
-    /// deleted with them, and no one else's.
+    /// Migration 0009: a person's passkeys, ceremonies, dependants (either side) and paper
+    /// passes are deleted with them, and no one else's.
     #[tokio::test]
     async fn resident_rows_go_with_the_person() {
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
@@ -342,11 +344,18 @@ mod migration_tests {
              VALUES (x'21', 'register', 1, x'00', 9), (x'22', 'sign_in', NULL, x'00', 9); \
              INSERT INTO dependants (guardian_id, dependant_id, created_at) \
              VALUES (1, 2, 0), (2, 1, 0), (2, 3, 0); \
+             INSERT INTO paper_passes (serial, person_id, created_at) \
+             VALUES (x'31', 1, 0), (x'32', 3, 0); \
              DELETE FROM people WHERE id = 1;",
         )
         .await
         .unwrap();
-        for (table, left) in [("passkeys", 1), ("ceremonies", 1), ("dependants", 1)] {
+        for (table, left) in [
+            ("passkeys", 1),
+            ("ceremonies", 1),
+            ("dependants", 1),
+            ("paper_passes", 1),
+        ] {
             let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
                 .fetch_one(&mut conn)
                 .await

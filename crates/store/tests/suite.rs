@@ -1480,6 +1480,7 @@ on_both!(
     racing_takers_get_a_ceremony_once,
     dependants_are_capped_and_idempotent,
     racing_adds_cannot_pass_the_dependant_cap,
+    paper_passes_one_live_per_person,
 );
 
 /// Registers `n` (up to 26) passport holders, the `k`-th (from 1) with passport `E0000000k`
@@ -1839,4 +1840,88 @@ async fn racing_adds_cannot_pass_the_dependant_cap(store: Arc<SqlStore>) {
     assert!(
         store.is_dependant(a, b).await.expect("q") && store.is_dependant(b, a).await.expect("q")
     );
+}
+
+/// Printing a pass revokes the person's earlier one; a revoked pass is still found, with its
+/// revocation, so that the caller can say so. Prints at once leave exactly one live pass.
+async fn paper_passes_one_live_per_person(store: Arc<SqlStore>) {
+    let ps = people(&store, 2).await;
+    let (a, b) = (ps[0].id, ps[1].id);
+    let first = store.issue_paper_pass(a, t(8)).await.expect("issue");
+    let pass = store.paper_pass(&first).await.expect("q").expect("found");
+    assert_eq!(pass.serial, first);
+    assert_eq!(pass.person_id, a);
+    assert_eq!(pass.created_at, t(8));
+    assert_eq!(pass.revoked_at, None);
+    assert_eq!(store.live_paper_pass(a).await.expect("q"), Some(pass));
+    let other = store.issue_paper_pass(b, t(8)).await.expect("issue");
+
+    let second = store.issue_paper_pass(a, t(9)).await.expect("reprint");
+    assert_ne!(first, second);
+    assert_eq!(
+        store
+            .paper_pass(&first)
+            .await
+            .expect("q")
+            .expect("found")
+            .revoked_at,
+        Some(t(9))
+    );
+    assert_eq!(
+        store.live_paper_pass(a).await.expect("q").map(|p| p.serial),
+        Some(second)
+    );
+    assert_eq!(
+        store.revoke_paper_passes(a, t(10)).await.expect("revoke"),
+        1
+    );
+    assert_eq!(
+        store.revoke_paper_passes(a, t(10)).await.expect("revoke"),
+        0
+    );
+    assert_eq!(
+        store
+            .paper_pass(&second)
+            .await
+            .expect("q")
+            .expect("found")
+            .revoked_at,
+        Some(t(10))
+    );
+    assert_eq!(store.live_paper_pass(a).await.expect("q"), None);
+    assert_eq!(store.paper_pass(&[0; 16]).await.expect("q"), None);
+    assert!(matches!(
+        store.issue_paper_pass(9_999_999, t(10)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store.live_paper_pass(b).await.expect("q").map(|p| p.serial),
+        Some(other),
+        "another person's pass is untouched"
+    );
+
+    let prints: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.issue_paper_pass(a, t(11)).await })
+        })
+        .collect();
+    let mut serials = Vec::new();
+    for print in prints {
+        serials.push(print.await.expect("join").expect("issue"));
+    }
+    let live = store
+        .live_paper_pass(a)
+        .await
+        .expect("q")
+        .expect("one live");
+    assert!(serials.contains(&live.serial));
+    let mut revoked = 0;
+    for serial in &serials {
+        let pass = store.paper_pass(serial).await.expect("q").expect("found");
+        if pass.revoked_at.is_some() {
+            revoked += 1;
+        }
+    }
+    assert_eq!(revoked, 3);
 }

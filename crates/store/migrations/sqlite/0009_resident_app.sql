@@ -1,5 +1,5 @@
--- What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies in progress
--- and dependants. Keep in step with ../postgres/0009_resident_app.sql.
+-- What the resident web app keeps beside a person: passkeys, WebAuthn ceremonies in progress,
+-- dependants and paper passes. Keep in step with ../postgres/0009_resident_app.sql.
 
 -- A resident's WebAuthn credentials. `passkey` is the serialized credential as the server's
 -- WebAuthn library writes it (public key, sign counter), opaque to the store. A revoked one
@@ -35,3 +35,14 @@ CREATE TABLE dependants (
     PRIMARY KEY (guardian_id, dependant_id)
 );
 CREATE INDEX dependants_by_dependant ON dependants (dependant_id);
+
+-- A printed pass for someone with no phone: its QR names the random serial, which is looked
+-- up online for the current status. One live pass per person; a reprint revokes the one before.
+CREATE TABLE paper_passes (
+    serial      BLOB    PRIMARY KEY,
+    person_id   INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX paper_passes_by_person ON paper_passes (person_id);
+CREATE UNIQUE INDEX paper_passes_one_live ON paper_passes (person_id) WHERE revoked_at IS NULL;

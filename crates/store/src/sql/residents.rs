@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqlStore, dependants, passkeys};
+use super::{SqlStore, dependants, passes, passkeys};
 use crate::Residents;
 use crate::error::StoreError;
-use crate::model::{Person, StoredPasskey};
+use crate::model::{PaperPass, Person, StoredPasskey};
 
 #[async_trait]
 impl Residents for SqlStore {
@@ -96,5 +96,29 @@ impl Residents for SqlStore {
         dependant_id: i64,
     ) -> Result<bool, StoreError> {
         dependants::remove_dependant(self, guardian_id, dependant_id).await
+    }
+
+    async fn issue_paper_pass(
+        &self,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<[u8; 16], StoreError> {
+        passes::issue_paper_pass(self, person_id, now).await
+    }
+
+    async fn paper_pass(&self, serial: &[u8; 16]) -> Result<Option<PaperPass>, StoreError> {
+        passes::paper_pass(self, serial).await
+    }
+
+    async fn revoke_paper_passes(
+        &self,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        passes::revoke_paper_passes(self, person_id, now).await
+    }
+
+    async fn live_paper_pass(&self, person_id: i64) -> Result<Option<PaperPass>, StoreError> {
+        passes::live_paper_pass(self, person_id).await
     }
 }
