@@ -49,7 +49,7 @@ pub struct Options {
     /// A Y4M file the fake camera plays in a loop (see [`crate::write_y4m`]).
     pub camera: Option<PathBuf>,
     /// The browser binary; by default `HEALTHCODE_CHROMIUM`, else [`CHROMIUM`], else
-    /// `/usr/bin/chromium`.
+    /// `chromium` on the `PATH`.
     pub chromium: Option<PathBuf>,
 }
 
@@ -91,11 +91,12 @@ impl Options {
         if let Some(binary) = std::env::var_os(CHROMIUM_VARIABLE) {
             return Some(PathBuf::from(binary));
         }
-        [CHROMIUM, "/usr/bin/chromium"]
-            .into_iter()
-            .map(Path::new)
+        // As `.ci/run` looks: Debian's binary, else a `chromium` on the PATH.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let on_path = std::env::split_paths(&path).map(|dir| dir.join("chromium"));
+        std::iter::once(PathBuf::from(CHROMIUM))
+            .chain(on_path)
             .find(|p| p.is_file())
-            .map(Path::to_path_buf)
     }
 }
 
