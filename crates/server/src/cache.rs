@@ -45,6 +45,8 @@ type Sessions = HashMap<[u8; 32], (i64, DateTime<Utc>)>;
 pub struct IssuedCode {
     pub code: String,
     pub claims: healthcode_credential::CodeClaims,
+    /// The code's QR as SVG, once a page has shown it.
+    pub qr_svg: std::sync::OnceLock<String>,
 }
 
 /// Invalidations remembered for judging racing loads; older ones are judged conservatively.

@@ -93,6 +93,7 @@ pub async fn watch(state: AppState) {
             // Without the feed the cache could go stale: drop it and read through.
             tracing::warn!(error = %e, "change feed: read failed; cache cleared");
             state.cache.clear_people();
+            state.live.notify_all();
         }
     }
 }
@@ -120,6 +121,9 @@ fn invalidate(state: &AppState, changes: &[Change]) {
         state
             .cache
             .invalidate(changes.iter().flat_map(|c| c.subjects.iter()));
+        state
+            .live
+            .notify(changes.iter().flat_map(|c| c.subjects.iter()));
     }
 }
 

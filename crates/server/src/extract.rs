@@ -266,27 +266,36 @@ impl FromRequestParts<AppState> for ResidentSession {
                 "sign in first and send the session token as Authorization: Bearer TOKEN",
             )
         })?;
-        let token_hash = secret_hash(token);
-        let now = state.clock.now();
-        if let Some(person_id) = state.cache.session(&token_hash, now) {
-            return Ok(ResidentSession {
+        session_for_token(state, token).await?.ok_or_else(|| {
+            ApiError::unauthorized("the session token is unknown or has expired; sign in again")
+        })
+    }
+}
+
+/// The live session a token opens, if any: from this node's cache, else the store (and then
+/// cached). Shared by the API's bearer tokens and the pages' session cookie.
+pub(crate) async fn session_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<ResidentSession>, ApiError> {
+    let token_hash = secret_hash(token);
+    let now = state.clock.now();
+    if let Some(person_id) = state.cache.session(&token_hash, now) {
+        return Ok(Some(ResidentSession {
+            person_id,
+            token_hash,
+        }));
+    }
+    match state.store.session_person(&token_hash, now).await? {
+        Some((person_id, expires_at)) => {
+            state
+                .cache
+                .put_session(token_hash, person_id, expires_at, now);
+            Ok(Some(ResidentSession {
                 person_id,
                 token_hash,
-            });
+            }))
         }
-        match state.store.session_person(&token_hash, now).await? {
-            Some((person_id, expires_at)) => {
-                state
-                    .cache
-                    .put_session(token_hash, person_id, expires_at, now);
-                Ok(ResidentSession {
-                    person_id,
-                    token_hash,
-                })
-            }
-            None => Err(ApiError::unauthorized(
-                "the session token is unknown or has expired; sign in again",
-            )),
-        }
+        None => Ok(None),
     }
 }

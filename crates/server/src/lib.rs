@@ -23,6 +23,7 @@ pub mod state;
 mod text;
 pub mod venues;
 pub mod view;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -127,8 +128,16 @@ pub fn router(state: AppState) -> Router {
     // Every API request counts against `max_in_flight`, one count for the whole server, and is
     // shed, not queued, beyond it. Health checks are outside it by design: a load balancer
     // must see a node that is busy as alive.
+    // The resident's pages; a live page's event stream outlasts the timeout, which bounds
+    // only the time to the response's head.
+    let pages = web::router(&state).layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(limits::overload_error))
+            .timeout(state.config.request_timeout),
+    );
     let limited = Router::new()
         .nest("/api/v1", api.merge(imports))
+        .merge(pages)
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -224,6 +233,7 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let header_read_timeout = state.config.header_read_timeout;
     let per_client = ClientConnections::new(state.config.max_connections_per_client);
+    let live = state.live.clone();
     let app = router(state);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -275,6 +285,8 @@ pub async fn serve(
         });
     }
     drop(listener);
+    // Live pages' streams never end by themselves.
+    live.close();
     graceful.shutdown().await;
     watcher.abort();
     purger.abort();

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub sentinel_rate: RateLimit,
     /// How often the server deletes check-ins past the policy's retention window.
     pub purge_every: Duration,
+    /// The address people open the pages at. Its host name scopes passkeys (an IP address
+    /// cannot: browsers refuse it), and an https address makes cookies `Secure`.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
                 burst: 10.0,
             },
             purge_every: Duration::from_secs(3600),
+            public_url: "http://localhost:8080".to_owned(),
         }
     }
 }
@@ -110,6 +114,10 @@ pub struct Shared {
     /// Risk areas not released, as last read (see `venues::open_areas`).
     pub(crate) areas: std::sync::RwLock<Option<(std::time::Instant, Arc<Vec<RiskArea>>)>>,
     pub config: Arc<ServerConfig>,
+    /// Open live code pages (`web::live`).
+    pub live: Arc<crate::web::live::Live>,
+    /// The passkey relying party; `None` when `public_url` has no host name.
+    pub passkeys: Option<Arc<crate::web::PasskeyConfig>>,
 }
 
 impl AppState {
@@ -137,12 +145,22 @@ impl AppState {
             sentinel_limiter: Arc::new(Limiter::new(config.sentinel_rate, clock.clone())),
             clock,
             areas: std::sync::RwLock::new(None),
+            live: Arc::default(),
+            passkeys: url::Url::parse(&config.public_url)
+                .ok()
+                .and_then(|u| crate::web::PasskeyConfig::new(&u, "健康宝 healthcode"))
+                .map(Arc::new),
             config: Arc::new(config),
         }))
     }
 }
 
 impl Shared {
+    /// Whether cookies are `Secure`: the pages are served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.config.public_url.starts_with("https://")
+    }
+
     /// The signed trust list being served.
     pub fn trust_list(&self) -> Arc<str> {
         match self.trust_list.read() {

@@ -381,5 +381,9 @@ pub async fn purge_periodically(state: AppState) {
             Ok(deleted) => tracing::info!(deleted, "expired sessions purged"),
             Err(e) => tracing::error!(error = %e, "cannot purge expired sessions"),
         }
+        match state.store.purge_ceremonies(now).await {
+            Ok(deleted) => tracing::info!(deleted, "expired passkey ceremonies purged"),
+            Err(e) => tracing::error!(error = %e, "cannot purge expired passkey ceremonies"),
+        }
     }
 }

@@ -30,6 +30,9 @@ pub struct EnrolIn {
     document_number: String,
     name: String,
     phone: Option<String>,
+    /// Enrol again after losing a passkey: revokes the person's passkeys.
+    #[serde(default)]
+    recover: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,12 +78,24 @@ pub async fn logout_everywhere(
     Ok(Json(Ended { ended }))
 }
 
-/// Registers a person (or signs in a registered one) after the identity provider confirms
-/// the claim, and returns a session token.
-pub async fn enrol(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<EnrolIn>,
-) -> Result<(StatusCode, Json<EnrolOut>), ApiError> {
+/// What a person claims when enrolling, checked by the domain's parsers.
+pub(crate) struct Enrolment {
+    pub document: DocumentNumber,
+    pub name: PersonName,
+    pub phone: Option<PhoneNumber>,
+    /// A fresh proofing after losing a passkey: the person's passkeys are revoked and their
+    /// sessions ended.
+    pub recover: bool,
+}
+
+/// Proofs the claim with the identity provider, then registers the person or finds them.
+/// Someone who has a passkey is not signed in this way (anyone who knows a name and a
+/// document number could) unless `recover` says they lost it, which revokes their passkeys
+/// and ends their sessions. Returns the person and whether they were registered just now.
+pub(crate) async fn proof_and_register(
+    state: &AppState,
+    enrolment: Enrolment,
+) -> Result<(healthcode_store::Person, bool), ApiError> {
     let identity = state.identity.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -88,10 +103,12 @@ pub async fn enrol(
             "no identity provider is configured on this server",
         )
     })?;
-    let kind = DocumentType::parse(&body.document_type)?;
-    let document = DocumentNumber::parse(kind, &body.document_number)?;
-    let name = PersonName::parse(&body.name)?;
-    let phone = body.phone.as_deref().map(PhoneNumber::parse).transpose()?;
+    let Enrolment {
+        document,
+        name,
+        phone,
+        recover,
+    } = enrolment;
     let claim = Claim {
         document: document.clone(),
         name: name.clone(),
@@ -136,18 +153,70 @@ pub async fn enrol(
             Err(e) => return Err(e.into()),
         },
     };
-    let token = new_session_token();
-    let expires_at = next_local_midnight(now, state.region.tz());
-    state
-        .store
-        .create_session(person.id, &secret_hash(&token), now, expires_at)
-        .await?;
+    if !registered && state.store.has_passkey(person.id).await? {
+        if !recover {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "passkey_required",
+                "this person has a passkey: sign in with it; if it is lost, enrol again with \"recover\": true, which revokes the old passkeys",
+            ));
+        }
+        let revoked = state.store.revoke_passkeys(person.id, now).await?;
+        state.store.end_sessions(person.id, None).await?;
+        state.cache.forget_sessions(person.id, None);
+        tracing::info!(
+            person = person.id,
+            revoked,
+            "passkeys revoked after a fresh proofing"
+        );
+    }
     tracing::info!(
         person = person.id,
         provider = identity.name(),
         registered,
         "enrolled"
     );
+    Ok((person, registered))
+}
+
+/// Opens a session for the person, ending at 24:00 local time: re-verification is daily.
+pub(crate) async fn open_session(
+    state: &AppState,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let token = new_session_token();
+    let expires_at = next_local_midnight(now, state.region.tz());
+    state
+        .store
+        .create_session(person_id, &secret_hash(&token), now, expires_at)
+        .await?;
+    Ok((token, expires_at))
+}
+
+/// Registers a person (or signs in a registered one without a passkey) after the identity
+/// provider confirms the claim, and returns a session token.
+pub async fn enrol(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<EnrolIn>,
+) -> Result<(StatusCode, Json<EnrolOut>), ApiError> {
+    let kind = DocumentType::parse(&body.document_type)?;
+    let enrolment = Enrolment {
+        document: DocumentNumber::parse(kind, &body.document_number)?,
+        name: PersonName::parse(&body.name)?,
+        phone: body.phone.as_deref().map(PhoneNumber::parse).transpose()?,
+        recover: body.recover,
+    };
+    if state.identity.is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "identity_unavailable",
+            "no identity provider is configured on this server",
+        ));
+    }
+    let (person, registered) = proof_and_register(&state, enrolment).await?;
+    let now = state.clock.now();
+    let (token, expires_at) = open_session(&state, person.id, now).await?;
     let status = if registered {
         StatusCode::CREATED
     } else {
@@ -229,7 +298,7 @@ struct CodeOut<'a> {
 /// The person's code for their status at `now`: the one signed for them moments ago if it
 /// says exactly this (see `ServerConfig::code_reuse`), otherwise a fresh one. A code expires
 /// after the policy's code lifetime, and never after the status itself.
-fn code_for(
+pub(crate) fn code_for(
     state: &AppState,
     entry: &Entry,
     status: &Status,
@@ -277,7 +346,11 @@ fn code_for(
         tracing::error!(error = %e, "code signing failed");
         ApiError::internal()
     })?;
-    let issued = Arc::new(IssuedCode { code, claims });
+    let issued = Arc::new(IssuedCode {
+        code,
+        claims,
+        qr_svg: std::sync::OnceLock::new(),
+    });
     if reuse > TimeDelta::zero() {
         state.cache.put_code(&entry.who, issued.clone(), epoch);
     }
@@ -304,7 +377,7 @@ pub async fn code(
     let entry = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &entry, now);
     let issued = code_for(&state, &entry, &status, epoch, now)?;
-    let qr_svg = want_svg.then(|| qr_svg(&issued.code)).transpose()?;
+    let qr_svg = want_svg.then(|| qr_svg_of(&issued)).transpose()?;
     let body = serde_json::to_vec(&CodeOut {
         code: &issued.code,
         issued_at: issued.claims.issued_at,
@@ -332,8 +405,17 @@ pub async fn code_svg(
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        qr_svg(&issued.code)?,
+        qr_svg_of(&issued)?,
     ))
+}
+
+/// The QR of an issued code as SVG, rendered once per code however often it is shown.
+pub(crate) fn qr_svg_of(issued: &IssuedCode) -> Result<String, ApiError> {
+    if let Some(svg) = issued.qr_svg.get() {
+        return Ok(svg.clone());
+    }
+    let svg = qr_svg(&issued.code)?;
+    Ok(issued.qr_svg.get_or_init(|| svg).clone())
 }
 
 fn qr_svg(code: &str) -> Result<String, ApiError> {

@@ -207,6 +207,16 @@ impl Builder {
                 .expect("provider");
             keys.push(key);
         }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        // Pages and passkeys are addressed by host name (browsers refuse an IP address as a
+        // passkey's scope); localhost reaches the same listener.
+        let mut config = self.config;
+        if config.public_url == ServerConfig::default().public_url {
+            config.public_url = format!("http://localhost:{}", addr.port());
+        }
         let state = AppState::new(
             store.clone(),
             Policy::default_policy().expect("policy"),
@@ -218,12 +228,8 @@ impl Builder {
                     as Arc<dyn healthcode_server::identity::IdentityProvider>
             }),
             clock.clone(),
-            self.config,
+            config,
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         tokio::spawn(healthcode_server::serve(
             listener,
             state,

@@ -1,0 +1,465 @@
+//! Every text the pages show, one table per language. A page picks its table once
+//! ([`Lang::texts`]) and its template reads fields of it; a text missing in one language is a
+//! compile error, not a blank on screen.
+//!
+//! Texts that come from the domain (colour words, reminders, vaccination states, reasons)
+//! already carry both languages and are chosen with [`Lang::pick`].
+
+use healthcode_domain::DocumentType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Lang> {
+        match raw {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language an `Accept-Language` header prefers among ours; Chinese when it names
+    /// neither (the region's language).
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = if tag == "zh" || tag.starts_with("zh-") {
+                Lang::Zh
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::Zh, |(_, l)| l)
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+
+    /// One of a pair of texts that come in both languages.
+    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The other language, which the switch offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// A number of days as the code shows it: 0天 / 0 days.
+    pub fn days(self, n: u32) -> String {
+        match self {
+            Lang::Zh => format!("{n}天"),
+            Lang::En if n == 1 => "1 day".to_owned(),
+            Lang::En => format!("{n} days"),
+        }
+    }
+
+    pub fn document_type(self, t: DocumentType) -> &'static str {
+        let (zh, en) = match t {
+            DocumentType::ResidentId => ("居民身份证", "Resident identity card"),
+            DocumentType::Passport => ("护照", "Passport"),
+            DocumentType::HkMacauPermit => {
+                ("港澳居民来往内地通行证", "Hong Kong/Macau travel permit")
+            }
+            DocumentType::TaiwanPermit => ("台湾居民来往大陆通行证", "Taiwan travel permit"),
+            DocumentType::ForeignerPermanentResidence => (
+                "外国人永久居留身份证",
+                "Foreigner's permanent residence card",
+            ),
+        };
+        self.pick(zh, en)
+    }
+
+    /// What a refused form field says, by the domain's error code.
+    pub fn field_error(self, code: &str) -> &'static str {
+        let (zh, en) = match code {
+            "document_type_unknown" => ("请选择证件类型", "Choose a document type"),
+            "document_number_empty" => ("请填写证件号码", "Enter the document number"),
+            "document_number_length" => (
+                "证件号码位数不对",
+                "The document number has the wrong length for this document type",
+            ),
+            "document_number_characters" => (
+                "证件号码含有该证件不使用的字符",
+                "The document number contains characters this document does not use",
+            ),
+            "document_number_prefix" => (
+                "证件号码开头不符合该证件的格式",
+                "The document number does not start the way this document's numbers do",
+            ),
+            "document_number_region" => (
+                "身份证号码的地区码不是中国的省份",
+                "The ID number's region code is not a province of China",
+            ),
+            "document_number_birth_date" => (
+                "身份证号码中的出生日期不存在",
+                "The ID number's birth date is not a real date",
+            ),
+            "document_number_check_digit" => (
+                "身份证号码校验位不对，请检查是否输错",
+                "The ID number's check character is wrong — is there a typo?",
+            ),
+            "name_empty" => ("请填写姓名", "Enter your name"),
+            "name_too_long" => (
+                "姓名不能超过100个字符",
+                "The name is longer than 100 characters",
+            ),
+            "name_characters" => (
+                "姓名只能包含文字、空格和 · - ' , .",
+                "The name may contain only letters, spaces and · - ' , .",
+            ),
+            "phone_invalid" => (
+                "手机号应为11位中国大陆手机号，或 +国家代码 加号码",
+                "Enter an 11-digit mainland mobile number, or + country code and number",
+            ),
+            "document_registered" => (
+                "该证件已以其他姓名注册；如有错误请申请纠错",
+                "This document is registered under another name; appeal if this is wrong",
+            ),
+            "identity_refused" => (
+                "身份核验未通过，请检查姓名和证件号码",
+                "Identity proofing refused: check the name and document number",
+            ),
+            "passkey_exists" => (
+                "您已创建通行密钥，请用它登录。如果丢失了通行密钥，请勾选下方选项重新核验身份。",
+                "You already have a passkey: sign in with it. If you lost it, tick the box below to prove your identity again.",
+            ),
+            _ => ("请检查此项", "Check this field"),
+        };
+        self.pick(zh, en)
+    }
+}
+
+/// The texts of one language.
+pub struct Texts {
+    pub app_name: &'static str,
+    pub skip_to_content: &'static str,
+    pub switch_to: &'static str,
+    pub large_on: &'static str,
+    pub large_off: &'static str,
+    pub sign_out: &'static str,
+    pub nav_code: &'static str,
+    pub nav_why: &'static str,
+    pub footer: &'static str,
+
+    pub home_title: &'static str,
+    pub home_lead: &'static str,
+    pub home_register: &'static str,
+    pub home_signin: &'static str,
+
+    pub register_title: &'static str,
+    pub register_lead: &'static str,
+    pub field_name: &'static str,
+    pub field_document_type: &'static str,
+    pub field_document_number: &'static str,
+    pub field_phone: &'static str,
+    pub field_phone_hint: &'static str,
+    pub field_recover: &'static str,
+    pub register_submit: &'static str,
+    pub register_privacy: &'static str,
+    pub form_errors: &'static str,
+
+    pub passkey_title: &'static str,
+    pub passkey_lead: &'static str,
+    pub passkey_create: &'static str,
+    pub passkey_created: &'static str,
+    pub passkey_failed: &'static str,
+    pub passkey_unsupported: &'static str,
+    pub passkey_later: &'static str,
+
+    pub signin_title: &'static str,
+    pub signin_lead: &'static str,
+    pub signin_button: &'static str,
+    pub signin_failed: &'static str,
+    pub signin_daily: &'static str,
+    pub signin_lost: &'static str,
+    pub signin_new: &'static str,
+
+    pub code_title: &'static str,
+    pub code_name: &'static str,
+    pub code_document: &'static str,
+    pub code_test: &'static str,
+    pub code_no_test: &'static str,
+    pub code_vaccination: &'static str,
+    pub code_reminders: &'static str,
+    pub code_valid_until: &'static str,
+    pub code_now: &'static str,
+    pub code_qr_alt: &'static str,
+    pub code_live: &'static str,
+    pub code_offline: &'static str,
+    pub code_why: &'static str,
+    pub reminder_cleared_by_test: &'static str,
+    pub reminder_lapses: &'static str,
+    pub reminder_released_by_office: &'static str,
+    pub no_data_title: &'static str,
+    pub no_data_body: &'static str,
+    pub no_data_todo: &'static str,
+
+    pub why_title: &'static str,
+    pub why_lead: &'static str,
+    pub why_evaluated: &'static str,
+    pub why_policy: &'static str,
+    pub why_kind: &'static str,
+    pub why_result: &'static str,
+    pub why_sampled: &'static str,
+    pub why_resulted: &'static str,
+    pub why_by: &'static str,
+    pub why_record: &'static str,
+    pub why_from: &'static str,
+    pub why_until: &'static str,
+    pub why_until_released: &'static str,
+    pub why_released: &'static str,
+    pub why_visit: &'static str,
+    pub why_vaccinated: &'static str,
+    pub why_dose: &'static str,
+    pub back_to_code: &'static str,
+
+    pub error_title: &'static str,
+    pub error_csrf: &'static str,
+    pub error_not_found: &'static str,
+    pub error_internal: &'static str,
+    pub error_identity_unavailable: &'static str,
+    pub error_busy: &'static str,
+}
+
+pub static ZH: Texts = Texts {
+    app_name: "健康宝",
+    skip_to_content: "跳到正文",
+    switch_to: "English",
+    large_on: "长辈模式",
+    large_off: "标准字号",
+    sign_out: "退出登录",
+    nav_code: "我的健康码",
+    nav_why: "为什么是这个颜色",
+    footer: "健康码的颜色由检测、接种和风险判定实时计算；每一项依据都可查看。",
+
+    home_title: "健康宝",
+    home_lead: "出示健康码、查看颜色的依据、为家人代查。",
+    home_register: "注册",
+    home_signin: "用通行密钥登录",
+
+    register_title: "注册",
+    register_lead: "填写证件上的姓名和号码，由身份核验服务确认后即可使用。",
+    field_name: "姓名",
+    field_document_type: "证件类型",
+    field_document_number: "证件号码",
+    field_phone: "手机号（选填）",
+    field_phone_hint: "11位手机号，或 +国家代码 加号码",
+    field_recover: "我丢失了通行密钥：重新核验身份，并作废原有的通行密钥",
+    register_submit: "核验身份并继续",
+    register_privacy: "不采集人脸或照片。证件号码加密保存，健康码上只显示部分号码。",
+    form_errors: "请更正以下内容：",
+
+    passkey_title: "创建通行密钥",
+    passkey_lead: "通行密钥保存在您的手机上，用指纹、面容或锁屏密码解锁。以后每天登录只需验证一次，不再输入证件号码。",
+    passkey_create: "创建通行密钥",
+    passkey_created: "通行密钥已创建。",
+    passkey_failed: "没有创建通行密钥，请重试。",
+    passkey_unsupported: "此浏览器不支持通行密钥。",
+    passkey_later: "先查看健康码",
+
+    signin_title: "登录",
+    signin_lead: "用您在本机创建的通行密钥登录。",
+    signin_button: "用通行密钥登录",
+    signin_failed: "未能用通行密钥登录，请重试。",
+    signin_daily: "每天零点后需要重新验证一次。",
+    signin_lost: "丢失了通行密钥？重新核验身份",
+    signin_new: "还没有注册？现在注册",
+
+    code_title: "我的健康码",
+    code_name: "姓名",
+    code_document: "证件",
+    code_test: "核酸",
+    code_no_test: "无记录",
+    code_vaccination: "疫苗",
+    code_reminders: "提醒",
+    code_valid_until: "有效期至",
+    code_now: "当前时间",
+    code_qr_alt: "健康码二维码",
+    code_live: "实时",
+    code_offline: "连接中断，正在重连…",
+    code_why: "为什么是这个颜色？",
+    reminder_cleared_by_test: "在此之后做一次核酸检测，结果阴性即解除。",
+    reminder_lapses: "到期自动解除：",
+    reminder_released_by_office: "由社区或疾控部门核实后解除。",
+    no_data_title: "健康宝暂无您的防疫信息",
+    no_data_body: "这不是错误：我们还没有收到您的核酸检测、疫苗接种或风险判定记录。",
+    no_data_todo: "完成一次核酸检测后，结果会自动显示在这里。如您认为有误，可申请纠错。",
+
+    why_title: "为什么是这个颜色",
+    why_lead: "以下每一项都是决定健康码颜色的依据。",
+    why_evaluated: "计算时间",
+    why_policy: "规则版本",
+    why_kind: "类别",
+    why_result: "结果",
+    why_sampled: "采样时间",
+    why_resulted: "出结果时间",
+    why_by: "出具机构",
+    why_record: "记录编号",
+    why_from: "开始",
+    why_until: "结束",
+    why_until_released: "至解除为止",
+    why_released: "已解除",
+    why_visit: "到访",
+    why_vaccinated: "接种日期",
+    why_dose: "剂次",
+    back_to_code: "返回健康码",
+
+    error_title: "出错了",
+    error_csrf: "表单已过期，请返回重新提交。",
+    error_not_found: "没有这个页面。",
+    error_internal: "系统出现问题，已记录，请稍后再试。",
+    error_identity_unavailable: "身份核验服务暂不可用，请稍后再试。",
+    error_busy: "操作过于频繁，请稍后再试。",
+};
+
+pub static EN: Texts = Texts {
+    app_name: "Health Code",
+    skip_to_content: "Skip to content",
+    switch_to: "中文",
+    large_on: "Large text",
+    large_off: "Standard text",
+    sign_out: "Sign out",
+    nav_code: "My code",
+    nav_why: "Why this colour",
+    footer: "The colour is computed in real time from tests, vaccinations and risk designations; every reason can be seen.",
+
+    home_title: "Health Code",
+    home_lead: "Show your health code, see why it has its colour, show a family member's code.",
+    home_register: "Register",
+    home_signin: "Sign in with a passkey",
+
+    register_title: "Register",
+    register_lead: "Enter the name and number on your document; the identity-proofing service confirms them.",
+    field_name: "Name",
+    field_document_type: "Document type",
+    field_document_number: "Document number",
+    field_phone: "Mobile phone (optional)",
+    field_phone_hint: "11 digits, or + country code and number",
+    field_recover: "I lost my passkey: prove my identity again and revoke my old passkeys",
+    register_submit: "Prove my identity and continue",
+    register_privacy: "No face image or photo is collected. Your document number is stored encrypted; the code shows only part of it.",
+    form_errors: "Please correct the following:",
+
+    passkey_title: "Create a passkey",
+    passkey_lead: "A passkey stays on your phone and is unlocked with your fingerprint, face or screen lock. From now on you sign in once a day with it, without typing your document number.",
+    passkey_create: "Create a passkey",
+    passkey_created: "Your passkey is created.",
+    passkey_failed: "No passkey was created. Please try again.",
+    passkey_unsupported: "This browser does not support passkeys.",
+    passkey_later: "Show my code first",
+
+    signin_title: "Sign in",
+    signin_lead: "Sign in with the passkey you created on this device.",
+    signin_button: "Sign in with a passkey",
+    signin_failed: "Signing in with the passkey did not work. Please try again.",
+    signin_daily: "After midnight you verify once again, every day.",
+    signin_lost: "Lost your passkey? Prove your identity again",
+    signin_new: "Not registered yet? Register",
+
+    code_title: "My health code",
+    code_name: "Name",
+    code_document: "Document",
+    code_test: "Test",
+    code_no_test: "no record",
+    code_vaccination: "Vaccination",
+    code_reminders: "Reminders",
+    code_valid_until: "Valid until",
+    code_now: "Time now",
+    code_qr_alt: "Health code QR",
+    code_live: "Live",
+    code_offline: "Connection lost, reconnecting…",
+    code_why: "Why this colour?",
+    reminder_cleared_by_test: "Cleared by a negative test taken after it.",
+    reminder_lapses: "Lapses by itself at ",
+    reminder_released_by_office: "Released by the community office or the CDC once checked.",
+    no_data_title: "We have no health information for you yet",
+    no_data_body: "This is not an error: no test result, vaccination or risk designation has reached us for you.",
+    no_data_todo: "After your next test, the result appears here by itself. If you believe this is wrong, you can appeal.",
+
+    why_title: "Why this colour",
+    why_lead: "Each item below decides the colour of your code.",
+    why_evaluated: "Computed at",
+    why_policy: "Policy version",
+    why_kind: "Kind",
+    why_result: "Result",
+    why_sampled: "Sampled",
+    why_resulted: "Result at",
+    why_by: "By",
+    why_record: "Record",
+    why_from: "From",
+    why_until: "Until",
+    why_until_released: "until released",
+    why_released: "Released",
+    why_visit: "Visit",
+    why_vaccinated: "Vaccinated on",
+    why_dose: "Dose",
+    back_to_code: "Back to my code",
+
+    error_title: "Something went wrong",
+    error_csrf: "This form has expired. Go back and send it again.",
+    error_not_found: "There is no such page.",
+    error_internal: "Something went wrong on our side; it has been logged. Please try again.",
+    error_identity_unavailable: "Identity proofing is not available right now. Please try again later.",
+    error_busy: "Too many requests. Please wait a moment.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_the_highest_quality_of_ours() {
+        assert_eq!(Lang::from_accept_language("en-GB,en;q=0.9"), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::Zh
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr;q=1, en;q=0.5, zh;q=0.4"),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language("de, fr"), Lang::Zh);
+        assert_eq!(Lang::from_accept_language(""), Lang::Zh);
+    }
+}

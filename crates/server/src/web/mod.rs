@@ -1,0 +1,74 @@
+//! The resident's pages, served by the same binary as the API at `/`: server-rendered HTML
+//! (askama), one stylesheet and one script embedded in the binary under content-hashed names,
+//! Chinese and English, a large-text mode. They call the same domain, store and credential
+//! code as the JSON API (`routes::residents`); nothing here is a second source of truth.
+//!
+//! - `i18n`: every text, one table per language.
+//! - `assets`: the embedded stylesheet and script.
+//! - `session`: the session cookie (the API's session token, kept `HttpOnly`), preferences,
+//!   and the CSRF token every form and script request carries.
+//! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
+//!   events that tell an open code page its status changed.
+//!
+//! What this module does not own: rules, persistence, the code format, the JSON API.
+
+mod assets;
+pub mod i18n;
+pub mod live;
+mod pages;
+mod passkeys;
+mod session;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub use passkeys::{PasskeyConfig, user_handle};
+pub use session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
+
+/// Pages may load their own stylesheet, script and images and talk to their own origin;
+/// nothing inline, nothing from elsewhere, never framed.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                        img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+                        frame-ancestors 'none'; base-uri 'none'";
+
+/// The pages and the requests their script makes.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/register", get(pages::register_form).post(pages::register))
+        .route("/signin", get(pages::signin))
+        .route("/passkey", get(pages::passkey))
+        .route("/code", get(pages::code))
+        .route("/code/card", get(pages::card))
+        .route("/code/events", get(live::events))
+        .route("/why", get(pages::why))
+        .route("/prefs", post(pages::prefs))
+        .route("/signout", post(pages::signout))
+        .route("/passkeys/register/start", post(passkeys::register_start))
+        .route("/passkeys/register/finish", post(passkeys::register_finish))
+        .route("/passkeys/signin/start", post(passkeys::signin_start))
+        .route("/passkeys/signin/finish", post(passkeys::signin_finish))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::ensure_csrf_cookie,
+        ))
+        .layer(axum::middleware::from_fn(page_csp))
+}
+
+/// Middleware: the pages' Content-Security-Policy, in place of the API's (which lets nothing
+/// load).
+async fn page_csp(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    response
+}

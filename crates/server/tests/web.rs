@@ -1,0 +1,569 @@
+//! The resident's pages in process: forms, cookies, CSRF, languages, the passkey ceremonies
+//! with a software passkey, and the live code stream. The same pages in a real browser are
+//! tested in crates/e2e.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{DOC, TestApp};
+use healthcode_store::Store;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+/// A visitor: a client that keeps cookies and does not follow redirects.
+struct Visitor {
+    app: Arc<TestApp>,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+    /// Every `Set-Cookie` seen, whole, to check the flags.
+    set_cookies: Vec<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Visitor {
+    async fn new() -> Visitor {
+        Visitor::with(Arc::new(TestApp::spawn().await))
+    }
+
+    fn with(app: Arc<TestApp>) -> Visitor {
+        Visitor {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for v in headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap().to_owned();
+            let (pair, _) = v.split_once(';').unwrap_or((&v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if v.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+            self.set_cookies.push(v);
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let resp = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(self.app.url(path));
+        self.send(req).await
+    }
+
+    async fn get_lang(&mut self, path: &str, accept: &str) -> Page {
+        let req = self
+            .client
+            .get(self.app.url(path))
+            .header("accept-language", accept);
+        self.send(req).await
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies.get("hc_csrf").cloned().unwrap_or_default()
+    }
+
+    async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut fields: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if !fields.iter().any(|(k, _)| k == "csrf") {
+            fields.push(("csrf".into(), self.csrf()));
+        }
+        let req = self.client.post(self.app.url(path)).form(&fields);
+        self.send(req).await
+    }
+
+    async fn json(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = self
+            .client
+            .post(self.app.url(path))
+            .header("x-csrf-token", self.csrf())
+            .json(&body);
+        let page = self.send(req).await;
+        (
+            page.status,
+            serde_json::from_str(&page.body).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn register(&mut self, doc: &str, name: &str) -> Page {
+        self.get("/").await;
+        self.form(
+            "/register",
+            &[
+                ("name", name),
+                ("document_type", "resident_id"),
+                ("document_number", doc),
+                ("phone", ""),
+            ],
+        )
+        .await
+    }
+
+    fn origin(&self) -> Url {
+        let port = Url::parse(&self.app.base).unwrap().port().unwrap();
+        Url::parse(&format!("http://localhost:{port}")).unwrap()
+    }
+
+    /// Creates a passkey on `authenticator` for the signed-in visitor; returns the user handle
+    /// the server asked the authenticator to keep, and the credential id.
+    async fn create_passkey(&mut self, authenticator: &mut SoftPasskey) -> (Vec<u8>, String) {
+        let (s, start) = self.json("/passkeys/register/start", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{start}");
+        assert_eq!(
+            start["options"]["publicKey"]["authenticatorSelection"]["residentKey"],
+            "required"
+        );
+        assert_eq!(
+            start["options"]["publicKey"]["authenticatorSelection"]["userVerification"],
+            "required"
+        );
+        // The software passkey keeps no resident credentials; the server does not depend on
+        // it (a browser's passkey is discoverable, as the Chromium tests show).
+        let mut options = start["options"].clone();
+        options["publicKey"]["authenticatorSelection"]["residentKey"] = json!("discouraged");
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = json!(false);
+        let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+        let handle = options.public_key.user.id.to_vec();
+        let credential = authenticator
+            .do_registration(self.origin(), options)
+            .unwrap();
+        let id = credential.id.clone();
+        let (s, done) = self
+            .json(
+                "/passkeys/register/finish",
+                json!({"ceremony": start["ceremony"], "credential": credential}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{done}");
+        (handle, id)
+    }
+
+    /// Signs in with the passkey. The software authenticator cannot discover its credentials
+    /// by itself, so the test names the credential and hands back the user handle, as a
+    /// discoverable authenticator does from what it stored.
+    async fn sign_in(
+        &mut self,
+        authenticator: &mut SoftPasskey,
+        handle: &[u8],
+        credential_id: &str,
+    ) -> (StatusCode, Value) {
+        let (s, start) = self.json("/passkeys/signin/start", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{start}");
+        assert!(
+            start["options"]["publicKey"]["allowCredentials"]
+                .as_array()
+                .is_none_or(|a| a.is_empty()),
+            "discoverable: the server names no credential"
+        );
+        let mut options = start["options"].clone();
+        options["publicKey"]["allowCredentials"] =
+            json!([{"type": "public-key", "id": credential_id}]);
+        let options: RequestChallengeResponse = serde_json::from_value(options).unwrap();
+        let mut credential = authenticator
+            .do_authentication(self.origin(), options)
+            .unwrap();
+        credential.response.user_handle = Some(handle.to_vec());
+        self.json(
+            "/passkeys/signin/finish",
+            json!({"ceremony": start["ceremony"], "credential": credential}),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn the_home_page_speaks_the_visitors_language_under_a_strict_policy() {
+    let mut v = Visitor::new().await;
+    let zh = v.get("/").await;
+    assert_eq!(zh.status, StatusCode::OK);
+    assert!(zh.body.contains("健康宝"), "{}", zh.body);
+    assert!(zh.body.contains(r#"lang="zh-CN""#));
+    let csp = zh.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(zh.headers["cache-control"], "no-store");
+    let csrf = v
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("hc_csrf="))
+        .unwrap();
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
+    );
+
+    let mut w = Visitor::new().await;
+    let en = w.get_lang("/", "en-GB,en;q=0.9").await;
+    assert!(en.body.contains("Health Code") && en.body.contains(r#"lang="en""#));
+
+    // The choice is remembered over the header, and the switch goes back where it was.
+    let back = v
+        .form("/prefs", &[("lang", "en"), ("back", "/register")])
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER);
+    assert_eq!(back.headers[LOCATION], "/register");
+    let page = v.get_lang("/register", "zh-CN").await;
+    assert!(page.body.contains("Document number"), "{}", page.body);
+    // Large text.
+    v.form("/prefs", &[("large", "1"), ("back", "/")]).await;
+    assert!(v.get("/").await.body.contains(r#"class="large""#));
+    // Never to another site.
+    let away = v
+        .form("/prefs", &[("lang", "zh"), ("back", "//evil.example/")])
+        .await;
+    assert_eq!(away.headers[LOCATION], "/");
+}
+
+#[tokio::test]
+async fn assets_have_hashed_names_and_are_kept_for_a_year() {
+    let mut v = Visitor::new().await;
+    let home = v.get("/").await;
+    let css = home
+        .body
+        .split('"')
+        .find(|s| s.starts_with("/assets/app.") && s.ends_with(".css"))
+        .unwrap()
+        .to_owned();
+    let got = v.get(&css).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert!(
+        got.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(
+        got.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert_eq!(
+        v.get("/assets/app.0000000000.css").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_is_refused_and_nothing_is_saved() {
+    let mut v = Visitor::new().await;
+    v.get("/").await;
+    let fields = [
+        ("csrf", "forged-token-forged-token-forged-token-forge"),
+        ("name", "张三"),
+        ("document_type", "resident_id"),
+        ("document_number", DOC),
+    ];
+    let page = v.form("/register", &fields).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!v.cookies.contains_key("hc_session"));
+    // A script request without the header is refused too.
+    let req = v
+        .client
+        .post(v.app.url("/passkeys/signin/start"))
+        .json(&json!({}));
+    assert_eq!(v.send(req).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(v.app.store.count_people().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn bad_fields_come_back_named_with_the_text_kept() {
+    let mut v = Visitor::new().await;
+    v.get("/").await;
+    let page = v
+        .form(
+            "/register",
+            &[
+                ("name", "张三<b>"),
+                ("document_type", "resident_id"),
+                ("document_number", "110105194912310021"),
+                ("phone", "12"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("身份证号码校验位不对"), "{}", page.body);
+    assert!(page.body.contains("手机号应为11位"));
+    assert!(page.body.contains("姓名只能包含"));
+    // The text is kept, escaped.
+    assert!(page.body.contains(r#"value="110105194912310021""#));
+    assert!(page.body.contains("张三&#60;b&#62;") || page.body.contains("张三&lt;b&gt;"));
+    assert!(!page.body.contains("张三<b>"));
+    assert!(!v.cookies.contains_key("hc_session"));
+    assert_eq!(v.app.store.count_people().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn register_create_a_passkey_sign_out_and_sign_in_with_it() {
+    let mut v = Visitor::new().await;
+    let registered = v.register(DOC, "张三").await;
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.body
+    );
+    assert_eq!(registered.headers[LOCATION], "/passkey");
+    let session = v
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("hc_session="))
+        .unwrap()
+        .clone();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure"), "served over plain http");
+
+    let code = v.get("/code").await;
+    assert_eq!(code.status, StatusCode::OK);
+    assert!(code.body.contains("张*"), "masked name");
+    assert!(!code.body.contains(DOC), "never the whole document number");
+    assert!(code.body.contains("健康宝暂无您的防疫信息"), "no data yet");
+    assert!(code.body.contains("<svg"), "the QR");
+
+    let mut phone = SoftPasskey::new(true);
+    let (handle, credential) = v.create_passkey(&mut phone).await;
+
+    // Enrolment by name and number no longer signs this person in...
+    let (s, body) = v
+        .app
+        .post(
+            "/api/v1/enrol",
+            None,
+            json!({"document_type": "resident_id", "document_number": DOC, "name": "张三"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "passkey_required");
+    // ...nor does the form.
+    let again = v.register(DOC, "张三").await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains("您已创建通行密钥"), "{}", again.body);
+
+    // Sign out; the code page then asks to sign in.
+    let out = v.form("/signout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!v.cookies.contains_key("hc_session"));
+    let code = v.get("/code").await;
+    assert_eq!(code.status, StatusCode::SEE_OTHER);
+    assert_eq!(code.headers[LOCATION], "/signin");
+
+    // Sign in with the passkey.
+    let (s, body) = v.sign_in(&mut phone, &handle, &credential).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["next"], "/code");
+    assert_eq!(v.get("/code").await.status, StatusCode::OK);
+
+    // Someone else's passkey answer with this person's handle is refused.
+    let mut stranger = SoftPasskey::new(true);
+    let mut w = Visitor::with(v.app.clone());
+    w.register(common::DOC_B, "李四").await;
+    let (_, stranger_credential) = w.create_passkey(&mut stranger).await;
+    let (s, body) = w
+        .sign_in(&mut stranger, &handle, &stranger_credential)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "passkey_refused");
+}
+
+#[tokio::test]
+async fn a_ceremony_is_answered_once() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let mut phone = SoftPasskey::new(true);
+    let (handle, credential) = v.create_passkey(&mut phone).await;
+    let (s, start) = v.json("/passkeys/signin/start", json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut options = start["options"].clone();
+    options["publicKey"]["allowCredentials"] = json!([{"type": "public-key", "id": credential}]);
+    let mut answer = phone
+        .do_authentication(v.origin(), serde_json::from_value(options).unwrap())
+        .unwrap();
+    answer.response.user_handle = Some(handle);
+    let body = json!({"ceremony": start["ceremony"], "credential": answer});
+    let (first, _) = v.json("/passkeys/signin/finish", body.clone()).await;
+    assert_eq!(first, StatusCode::OK);
+    let (replayed, err) = v.json("/passkeys/signin/finish", body).await;
+    assert_eq!(replayed, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["code"], "ceremony_unknown");
+}
+
+#[tokio::test]
+async fn a_lost_passkey_is_replaced_after_a_fresh_proofing_which_revokes_it() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let mut lost = SoftPasskey::new(true);
+    let (handle, lost_credential) = v.create_passkey(&mut lost).await;
+    v.form("/signout", &[]).await;
+
+    let page = v
+        .form(
+            "/register",
+            &[
+                ("name", "张三"),
+                ("document_type", "resident_id"),
+                ("document_number", DOC),
+                ("recover", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.headers[LOCATION], "/passkey");
+    let mut new_phone = SoftPasskey::new(true);
+    let (new_handle, new_credential) = v.create_passkey(&mut new_phone).await;
+    assert_eq!(handle, new_handle, "the same person");
+    v.form("/signout", &[]).await;
+
+    let (s, _) = v.sign_in(&mut lost, &handle, &lost_credential).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the old passkey is revoked");
+    let (s, body) = v.sign_in(&mut new_phone, &handle, &new_credential).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_open_code_page_is_told_within_two_seconds_that_its_status_changed() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let lab = v.app.keys.lab.clone();
+    let (s, _) = v
+        .app
+        .post(
+            "/api/v1/test-results",
+            Some(&lab),
+            v.app.pcr("r-1", DOC, "negative", 3),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // The change feed picks the result up.
+    let mut green = false;
+    for _ in 0..30 {
+        let card = v.get("/code/card").await;
+        if card.body.contains(r#"data-colour="green""#) && card.body.contains("0天") {
+            green = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(green, "a negative test makes the code green");
+
+    let resp = v
+        .client
+        .get(v.app.url("/code/events"))
+        .header("cookie", v.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = resp.bytes_stream();
+    use futures_util::StreamExt;
+    let mut seen = String::new();
+    // The first event says the stream is open.
+    while !seen.contains("data: open") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("the stream opens")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (s, _) = v
+        .app
+        .post(
+            "/api/v1/test-results",
+            Some(&lab),
+            v.app.pcr("r-2", DOC, "positive", 1),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let started = std::time::Instant::now();
+    while !seen.contains("data: changed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("told within 2 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let card = v.get("/code/card").await;
+    assert!(
+        !card.body.contains(r#"data-colour="green""#),
+        "{}",
+        card.body
+    );
+    assert!(card.body.contains("黄码") || card.body.contains("红码"));
+    let why = v.get("/why").await;
+    assert!(why.body.contains("r-2"), "why names the test: {}", why.body);
+    assert!(why.body.contains("阳性"));
+}
+
+#[tokio::test]
+async fn pages_without_a_session_send_the_visitor_to_sign_in() {
+    let mut v = Visitor::new().await;
+    for path in ["/code", "/why", "/passkey"] {
+        let page = v.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.headers[LOCATION], "/signin", "{path}");
+    }
+    assert_eq!(v.get("/code/card").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v.get("/code/events").await.status, StatusCode::UNAUTHORIZED);
+    // A made-up session cookie is no session.
+    v.cookies.insert("hc_session".into(), "hcs_made-up".into());
+    assert_eq!(v.get("/code").await.status, StatusCode::SEE_OTHER);
+}
