@@ -163,6 +163,11 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HEALTHCODE_LISTEN")]
     listen: Option<SocketAddr>,
+    /// The address people open the pages at (default http://localhost:PORT). Its host name
+    /// scopes passkeys, which browsers refuse to tie to an IP address; an https address makes
+    /// the session cookie Secure.
+    #[arg(long, env = "HEALTHCODE_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Region id, as it appears in codes and the trust list.
     #[arg(long, env = "HEALTHCODE_REGION")]
     region: Option<String>,
@@ -709,6 +714,20 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         code_reuse_secs: args.code_reuse_secs,
     };
     file.apply(&flags, &mut config)?;
+    let listen = file.listen(args.listen);
+    config.public_url = match &args.public_url {
+        Some(url) => {
+            let parsed =
+                url::Url::parse(url).with_context(|| format!("--public-url {url} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.domain().is_none() {
+                anyhow::bail!(
+                    "--public-url must be http(s) with a host name (passkeys cannot be tied to an IP address): {url}"
+                );
+            }
+            url.trim_end_matches('/').to_owned()
+        }
+        None => format!("http://localhost:{}", listen.port()),
+    };
     let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity || file.dev_identity())
         .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
     if identity.is_some() {
@@ -734,7 +753,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         dir,
         store,
         state,
-        listen: file.listen(args.listen),
+        listen,
         keys,
         trust_reload: std::time::Duration::from_secs(args.trust_reload_secs.max(1)),
     })
@@ -745,6 +764,15 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", p.listen))?;
     let addr = listener.local_addr()?;
+    let demo_resident = demo.as_ref().and_then(|d| {
+        d.residents
+            .iter()
+            .find(|r| {
+                r.profile == "green_recent_test"
+                    && r.document_type == healthcode_domain::DocumentType::ResidentId
+            })
+            .map(|r| (r.name.clone(), r.document_number.clone()))
+    });
     if let Some(mut demo) = demo {
         demo.base_url = format!("http://{addr}");
         let path = p.dir.path.join("demo.json");
@@ -761,6 +789,14 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         );
     }
     println!("healthcode listening on http://{addr}");
+    let public_url = p.state.config.public_url.clone();
+    println!("open {public_url}/ in a browser for the resident's pages");
+    if let Some(resident) = &demo_resident {
+        println!(
+            "  try registering as demo resident {} (resident identity card {}), whose code is green",
+            resident.0, resident.1
+        );
+    }
     tracing::info!(%addr, "listening");
     let resign = tokio::spawn(resign_trust_list(
         p.state.clone(),
