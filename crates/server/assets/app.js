@@ -102,13 +102,22 @@
     let expiryTimer = null;
     let fetching = false;
 
-    function two(n) { return String(n).padStart(2, "0"); }
+    // The region's time, as every other time on the page ("sv-SE" writes 2026-05-01 12:00:00).
+    let format = null;
     function tick() {
       const clock = document.getElementById("clock");
       if (!clock) return;
-      const d = new Date();
-      clock.textContent = d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) +
-        " " + two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+      if (!format) {
+        try {
+          format = new Intl.DateTimeFormat("sv-SE", {
+            timeZone: clock.dataset.tz, year: "numeric", month: "2-digit", day: "2-digit",
+            hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+          });
+        } catch (e) {
+          format = new Intl.DateTimeFormat("sv-SE", { dateStyle: "short", timeStyle: "medium" });
+        }
+      }
+      clock.textContent = format.format(new Date());
     }
 
     function scheduleRefresh() {

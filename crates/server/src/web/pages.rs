@@ -403,6 +403,8 @@ pub struct Card {
     pub reminders: Vec<ReminderRow>,
     pub valid_until: String,
     pub now: String,
+    /// The region's time zone, for the live clock.
+    pub tz: &'static str,
     pub expires_at: String,
     pub no_data: bool,
 }
@@ -485,6 +487,7 @@ pub async fn card_for(state: &AppState, lang: Lang, person_id: i64) -> Result<Ca
         reminders: reminder_rows(lang, &status, tz),
         valid_until: valid_until_text(status.valid_until, tz),
         now: local(now, tz, "%Y-%m-%d %H:%M:%S"),
+        tz: tz.name(),
         expires_at: issued.claims.expires_at.to_rfc3339(),
         no_data: status.no_data,
     })
