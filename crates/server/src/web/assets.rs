@@ -1,6 +1,8 @@
-//! The pages' stylesheet and script, compiled into the binary and served under names that
+//! The pages' stylesheet and scripts, compiled into the binary and served under names that
 //! carry a hash of their content (`/assets/app.3f2a9c1d0b.css`), so a browser may keep them
 //! for a year and still never runs an old script against a new page.
+//!
+//! Every file is in [`FILES`]; a template links one with `crate::web::assets::path("x.js")`.
 
 use std::sync::LazyLock;
 
@@ -9,55 +11,63 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-pub struct Asset {
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// (name, content, type) of every asset.
+const FILES: &[(&str, &[u8], &str)] = &[
+    ("app.css", include_bytes!("../../assets/app.css"), CSS),
+    ("app.js", include_bytes!("../../assets/app.js"), JS),
+];
+
+struct Served {
+    name: &'static str,
+    /// `/assets/app.<hash>.css`
+    path: String,
     body: &'static [u8],
     mime: &'static str,
-    path: LazyLock<String>,
 }
 
-impl Asset {
-    /// The address pages link to.
-    pub fn path(&'static self) -> &'static str {
-        self.path.as_str()
-    }
+static SERVED: LazyLock<Vec<Served>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|&(name, body, mime)| Served {
+            name,
+            path: hashed(name, body),
+            body,
+            mime,
+        })
+        .collect()
+});
 
-    fn file_name(&'static self) -> &'static str {
-        self.path().trim_start_matches("/assets/")
-    }
-}
-
-fn hashed(stem: &str, ext: &str, body: &[u8]) -> String {
+fn hashed(name: &str, body: &[u8]) -> String {
     let digest = Sha256::digest(body);
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
     format!("/assets/{stem}.{}.{ext}", hex::encode(&digest[..5]))
 }
 
-const CSS_BODY: &[u8] = include_bytes!("../../assets/app.css");
-const JS_BODY: &[u8] = include_bytes!("../../assets/app.js");
-
-pub static CSS: Asset = Asset {
-    body: CSS_BODY,
-    mime: "text/css; charset=utf-8",
-    path: LazyLock::new(|| hashed("app", "css", CSS_BODY)),
-};
-
-pub static JS: Asset = Asset {
-    body: JS_BODY,
-    mime: "text/javascript; charset=utf-8",
-    path: LazyLock::new(|| hashed("app", "js", JS_BODY)),
-};
-
-static ALL: [&Asset; 2] = [&CSS, &JS];
+/// The address pages link `name` (`app.js`) at. An unknown name gives an address that is
+/// 404, which the browser tests notice.
+pub fn path(name: &str) -> &'static str {
+    SERVED
+        .iter()
+        .find(|s| s.name == name)
+        .map_or("/assets/unknown", |s| s.path.as_str())
+}
 
 /// `GET /assets/{name}`: the asset with exactly that hashed name; any other name is 404, so
 /// an old page asking for a replaced script gets an error rather than the new one.
 pub async fn serve(Path(name): Path<String>) -> Response {
-    match ALL.iter().find(|a| a.file_name() == name) {
-        Some(a) => (
+    match SERVED
+        .iter()
+        .find(|s| s.path.strip_prefix("/assets/") == Some(name.as_str()))
+    {
+        Some(s) => (
             [
-                (header::CONTENT_TYPE, a.mime),
+                (header::CONTENT_TYPE, s.mime),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             ],
-            a.body,
+            s.body,
         )
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -70,9 +80,10 @@ mod tests {
 
     #[test]
     fn names_carry_the_content_hash() {
-        assert!(CSS.path().starts_with("/assets/app."));
-        assert!(CSS.path().ends_with(".css"));
-        assert_ne!(hashed("app", "css", b"a"), hashed("app", "css", b"b"));
-        assert_eq!(JS.file_name().len(), "app.0123456789.js".len());
+        assert!(path("app.css").starts_with("/assets/app."));
+        assert!(path("app.css").ends_with(".css"));
+        assert_ne!(hashed("app.css", b"a"), hashed("app.css", b"b"));
+        assert_eq!(path("app.js").len(), "/assets/app.0123456789.js".len());
+        assert_eq!(path("nothing.js"), "/assets/unknown");
     }
 }

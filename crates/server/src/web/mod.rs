@@ -12,7 +12,7 @@
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
-mod assets;
+pub mod assets;
 pub mod i18n;
 pub mod live;
 mod pages;

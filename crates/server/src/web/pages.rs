@@ -71,7 +71,7 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &'static str) -> Resp
         ErrorPage {
             lang,
             t: lang.texts(),
-            css: assets::CSS.path(),
+            css: assets::path("app.css"),
             message,
         }
         .render(),

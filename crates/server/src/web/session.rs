@@ -244,8 +244,8 @@ impl FromRequestParts<AppState> for Page {
             t: lang.texts(),
             large,
             csrf,
-            css: assets::CSS.path(),
-            js: assets::JS.path(),
+            css: assets::path("app.css"),
+            js: assets::path("app.js"),
             session,
             path: parts.uri.path().to_owned(),
         })
