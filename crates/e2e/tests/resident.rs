@@ -23,6 +23,8 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 const DOC: &str = "11010519491231002X";
+/// The resident's child, added as a dependant.
+const DEPENDANT: &str = "110101201501010011";
 
 struct Server {
     base: String,
@@ -296,6 +298,38 @@ async fn a_resident_registers_sees_the_code_change_live_and_signs_in_again() {
     assert_ne!(page.text("#colour-word").await.unwrap(), "绿码");
     shot(&page, "08-signed-in-again").await;
 
+    // Family: add a dependant through proofing and show their code.
+    page.click("#family-link").await.unwrap();
+    page.wait_for("#family-add", WAIT).await.unwrap();
+    page.type_into("#name", "张小").await.unwrap();
+    page.type_into("#document_number", DEPENDANT).await.unwrap();
+    page.click("#family-add").await.unwrap();
+    page.wait_for("#family-list", WAIT).await.unwrap();
+    shot(&page, "09-family").await;
+    page.click("#family-list a.button").await.unwrap();
+    page.wait_for("#shown-by", WAIT).await.unwrap();
+    assert_eq!(page.text("#shown-by").await.unwrap(), "代查人：张*");
+    assert_eq!(
+        page.text("#colour-word").await.unwrap(),
+        "绿码",
+        "no evidence yet"
+    );
+    assert!(
+        page.text("#no-data")
+            .await
+            .unwrap()
+            .contains("健康宝暂无您的防疫信息")
+    );
+    let dependant = code_on_screen(&page, &server).await;
+    assert_eq!(dependant.masked_name, "张*");
+    assert_ne!(
+        dependant.subject, claims.subject,
+        "the dependant's own code"
+    );
+    shot(&page, "10-dependant-code").await;
+    page.goto(&format!("{}/code", server.base)).await.unwrap();
+    page.wait_for("#card", WAIT).await.unwrap();
+
     // English.
     page.click("#switch-lang").await.unwrap();
     page.wait_until("document.documentElement.lang === 'en'", WAIT)
@@ -309,7 +343,7 @@ async fn a_resident_registers_sees_the_code_change_live_and_signs_in_again() {
             .unwrap()
             .contains("Why this colour")
     );
-    shot(&page, "09-english").await;
+    shot(&page, "11-english").await;
 
     // Large text at 320 px: bigger letters, nothing cut off sideways.
     page.set_viewport(320, 640).await.unwrap();
@@ -332,7 +366,7 @@ async fn a_resident_registers_sees_the_code_change_live_and_signs_in_again() {
         .await
         .unwrap();
     assert!(wide <= 320.0, "{wide}");
-    shot(&page, "10-large-320").await;
+    shot(&page, "12-large-320").await;
 
     // No script error and no CSP violation on any page; the one failed load is the refused
     // form of step 2, answered 422 on purpose.

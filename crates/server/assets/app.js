@@ -101,6 +101,9 @@
   function codePage() {
     let expiryTimer = null;
     let fetching = false;
+    const first = document.getElementById("card");
+    const cardUrl = (first && first.dataset.cardUrl) || "/code/card";
+    const eventsUrl = (first && first.dataset.eventsUrl) || "/code/events";
 
     // The region's time, as every other time on the page ("sv-SE" writes 2026-05-01 12:00:00).
     let format = null;
@@ -133,7 +136,7 @@
       if (fetching) return;
       fetching = true;
       try {
-        const res = await fetch("/code/card", { credentials: "same-origin", cache: "no-store" });
+        const res = await fetch(cardUrl, { credentials: "same-origin", cache: "no-store" });
         if (res.status === 401) { location.assign("/signin"); return; }
         if (res.ok) {
           const html = await res.text();
@@ -157,7 +160,7 @@
     }
 
     if (window.EventSource) {
-      const events = new EventSource("/code/events");
+      const events = new EventSource(eventsUrl);
       events.addEventListener("status", refresh);
       events.onopen = () => online(true);
       events.onerror = () => online(false);

@@ -53,6 +53,19 @@ pub fn router(state: AppState) -> Router {
         .route("/me/status", get(routes::residents::status))
         .route("/me/code", get(routes::residents::code))
         .route("/me/code.svg", get(routes::residents::code_svg))
+        .route(
+            "/me/dependants",
+            get(routes::dependants::list).post(routes::dependants::add_dependant),
+        )
+        .route(
+            "/me/dependants/{id}/remove",
+            post(routes::dependants::remove),
+        )
+        .route("/me/dependants/{id}/code", get(routes::dependants::code))
+        .route(
+            "/me/dependants/{id}/status",
+            get(routes::dependants::status),
+        )
         .route("/me/logout", post(routes::residents::logout))
         .route(
             "/me/logout-everywhere",

@@ -10,12 +10,17 @@ mod common;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use common::{DOC, TestApp};
+use common::{DOC, DOC_B, TestApp};
+
+/// A third person, the guardian's dependant.
+const DOC_C: &str = "110101198001010053";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Anonymous,
     Resident,
+    /// A resident who added person 3 as a dependant (他人代查).
+    Guardian,
     Lab,
     Vaccination,
     Cdc,
@@ -26,9 +31,10 @@ enum Role {
 
 use Role::*;
 
-const ALL: [Role; 8] = [
+const ALL: [Role; 9] = [
     Anonymous,
     Resident,
+    Guardian,
     Lab,
     Vaccination,
     Cdc,
@@ -38,14 +44,22 @@ const ALL: [Role; 8] = [
 ];
 const PUBLIC: &[Role] = &ALL;
 const PROVIDERS: &[Role] = &[Lab, Vaccination, Cdc, Community, Operator];
+/// Any signed-in resident; a guardian is one.
+const RESIDENTS: &[Role] = &[Resident, Guardian];
 
 /// (method, path, who may call it).
 const MATRIX: &[(&str, &str, &[Role])] = &[
-    ("GET", "/api/v1/me/status", &[Resident]),
-    ("GET", "/api/v1/me/code", &[Resident]),
-    ("GET", "/api/v1/me/code.svg", &[Resident]),
-    ("POST", "/api/v1/me/checkins", &[Resident]),
-    ("GET", "/api/v1/me/checkins", &[Resident]),
+    ("GET", "/api/v1/me/status", RESIDENTS),
+    ("GET", "/api/v1/me/code", RESIDENTS),
+    ("GET", "/api/v1/me/code.svg", RESIDENTS),
+    ("POST", "/api/v1/me/checkins", RESIDENTS),
+    ("GET", "/api/v1/me/dependants", RESIDENTS),
+    ("POST", "/api/v1/me/dependants", RESIDENTS),
+    // Person 3 is the guardian's dependant, not the resident's.
+    ("GET", "/api/v1/me/dependants/3/code", &[Guardian]),
+    ("GET", "/api/v1/me/dependants/3/status", &[Guardian]),
+    ("POST", "/api/v1/me/dependants/3/remove", &[Guardian]),
+    ("GET", "/api/v1/me/checkins", RESIDENTS),
     ("POST", "/api/v1/test-results", &[Lab]),
     ("POST", "/api/v1/vaccinations", &[Vaccination]),
     ("POST", "/api/v1/designations", &[Cdc, Community]),
@@ -71,14 +85,24 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/api/v1/cases", &[Operator, Cdc]),
     ("GET", "/api/v1/cases/C-1/contacts", &[Operator, Cdc]),
     // Last: a resident's call ends its session (each gets a fresh one below).
-    ("POST", "/api/v1/me/logout", &[Resident]),
-    ("POST", "/api/v1/me/logout-everywhere", &[Resident]),
+    ("POST", "/api/v1/me/logout", RESIDENTS),
+    ("POST", "/api/v1/me/logout-everywhere", RESIDENTS),
 ];
 
 #[tokio::test]
 async fn every_role_reaches_exactly_its_endpoints() {
     let app = TestApp::spawn().await;
     let token = app.enrol(DOC, "赵六").await;
+    let guardian = app.enrol(DOC_B, "李四").await;
+    let (s, added) = app
+        .post(
+            "/api/v1/me/dependants",
+            Some(&guardian),
+            json!({"document_type": "resident_id", "document_number": DOC_C, "name": "李小"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{added}");
+    assert_eq!(added["id"], 3);
     let (s, v) = app
         .post(
             "/api/v1/venues",
@@ -100,6 +124,7 @@ async fn every_role_reaches_exactly_its_endpoints() {
         match role {
             Anonymous => None,
             Resident => Some(&token),
+            Guardian => Some(&guardian),
             Lab => Some(&app.keys.lab),
             Vaccination => Some(&app.keys.vaccination),
             Cdc => Some(&app.keys.cdc),
@@ -113,7 +138,7 @@ async fn every_role_reaches_exactly_its_endpoints() {
     for (method, path, allowed) in MATRIX {
         let signing_out = path.starts_with("/api/v1/me/logout");
         let fresh = if signing_out {
-            Some(app.enrol(DOC, "赵六").await)
+            Some((app.enrol(DOC, "赵六").await, app.enrol(DOC_B, "李四").await))
         } else {
             None
         };
@@ -123,7 +148,8 @@ async fn every_role_reaches_exactly_its_endpoints() {
                 _ => app.client.get(app.url(path)),
             };
             match (role, &fresh) {
-                (Resident, Some(fresh)) => req = req.bearer_auth(fresh),
+                (Resident, Some((fresh, _))) => req = req.bearer_auth(fresh),
+                (Guardian, Some((_, fresh))) => req = req.bearer_auth(fresh),
                 _ => {
                     if let Some(c) = credential(role) {
                         req = req.bearer_auth(c);
@@ -136,11 +162,13 @@ async fn every_role_reaches_exactly_its_endpoints() {
             if may == refused {
                 wrong.push(format!("{method} {path} as {role:?}: {status}"));
             }
-            // A provider key of the wrong kind is told so (403), anything else is 401.
+            // A provider key of the wrong kind is told so (403), as is a resident asking for
+            // someone else's dependant; anything else is 401.
             if refused && !may {
-                let expected = if PROVIDERS.contains(&role)
-                    && allowed.iter().any(|r| PROVIDERS.contains(r))
-                    && *path != "/api/v1/records/R-1"
+                let expected = if (role == Resident && allowed.contains(&Guardian))
+                    || PROVIDERS.contains(&role)
+                        && allowed.iter().any(|r| PROVIDERS.contains(r))
+                        && *path != "/api/v1/records/R-1"
                 {
                     StatusCode::FORBIDDEN
                 } else {

@@ -567,3 +567,220 @@ async fn pages_without_a_session_send_the_visitor_to_sign_in() {
     v.cookies.insert("hc_session".into(), "hcs_made-up".into());
     assert_eq!(v.get("/code").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_guardian_adds_shows_and_removes_dependants_and_sees_no_one_else() {
+    let app = Arc::new(TestApp::spawn().await);
+    let mut guardian = Visitor::with(app.clone());
+    guardian.register(DOC, "张三").await;
+    let page = guardian.get("/family").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("还没有添加家人"));
+
+    // A bad number comes back named; nothing is added.
+    let bad = guardian
+        .form(
+            "/family",
+            &[
+                ("name", "张小"),
+                ("document_type", "resident_id"),
+                ("document_number", "110101198001010054"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("校验位"), "{}", bad.body);
+    assert!(bad.body.contains(r#"value="张小""#));
+
+    let added = guardian
+        .form(
+            "/family",
+            &[
+                ("name", "张小"),
+                ("document_type", "resident_id"),
+                ("document_number", "110101198001010053"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let list = guardian.get("/family").await;
+    assert!(list.body.contains("张*"));
+    let id = list
+        .body
+        .split("href=\"/family/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    // The dependant's code, live like one's own, saying who shows it.
+    let code = guardian.get(&format!("/family/{id}")).await;
+    assert_eq!(code.status, StatusCode::OK);
+    assert!(code.body.contains("代查人：张*"), "{}", code.body);
+    assert!(
+        code.body
+            .contains(&format!(r#"data-card-url="/family/{id}/card""#))
+    );
+    assert_eq!(
+        guardian.get(&format!("/family/{id}/card")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        guardian.get(&format!("/family/{id}/why")).await.status,
+        StatusCode::OK
+    );
+
+    // Someone else cannot see it, nor learn whether it exists.
+    let mut stranger = Visitor::with(app.clone());
+    stranger.register(common::DOC_B, "李四").await;
+    for path in [
+        format!("/family/{id}"),
+        format!("/family/{id}/card"),
+        format!("/family/{id}/why"),
+        "/family/999".to_owned(),
+    ] {
+        let page = stranger.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        stranger
+            .form(&format!("/family/{id}/remove"), &[])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Up to four.
+    let docs = [
+        "110101199001010015",
+        "110101199001010023",
+        "110101199001010031",
+        "11010119900101004X",
+    ];
+    for doc in &docs[..3] {
+        let page = guardian
+            .form(
+                "/family",
+                &[
+                    ("name", "张某"),
+                    ("document_type", "resident_id"),
+                    ("document_number", doc),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{doc}: {}", page.body);
+    }
+    let full = guardian.get("/family").await;
+    assert!(full.body.contains("最多可添加4位家人"), "{}", full.body);
+    let fifth = guardian
+        .form(
+            "/family",
+            &[
+                ("name", "张某"),
+                ("document_type", "resident_id"),
+                ("document_number", docs[3]),
+            ],
+        )
+        .await;
+    assert_eq!(fifth.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let removed = guardian.form(&format!("/family/{id}/remove"), &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        guardian.get(&format!("/family/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_at_midnight_and_the_code_page_then_asks_for_the_passkey() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let session = v
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("hc_session="))
+        .unwrap()
+        .clone();
+    // 12:00 in Beijing: the cookie lasts twelve hours, to 24:00.
+    assert!(session.contains("Max-Age=43200"), "{session}");
+    assert_eq!(v.get("/code").await.status, StatusCode::OK);
+    v.app.clock.advance(chrono::Duration::hours(12));
+    let page = v.get("/code").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[LOCATION], "/signin");
+}
+
+#[tokio::test]
+async fn over_https_the_cookies_are_secure() {
+    let app = TestApp::builder()
+        .config(|c| c.public_url = "https://health.example".to_owned())
+        .spawn()
+        .await;
+    let mut v = Visitor::with(Arc::new(app));
+    v.register(DOC, "张三").await;
+    for c in &v.set_cookies {
+        assert!(c.contains("; Secure"), "{c}");
+    }
+    assert!(v.set_cookies.iter().any(|c| c.starts_with("hc_session=")));
+}
+
+#[tokio::test]
+async fn the_api_gives_a_guardian_their_dependants_codes_and_no_one_elses() {
+    let app = TestApp::spawn().await;
+    let guardian = app.enrol(DOC, "张三").await;
+    let other = app.enrol(common::DOC_B, "李四").await;
+    let (s, added) = app
+        .post(
+            "/api/v1/me/dependants",
+            Some(&guardian),
+            json!({"document_type": "resident_id", "document_number": "110101198001010053", "name": "张小"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{added}");
+    let id = added["id"].as_i64().unwrap();
+    assert_eq!(added["masked_name"], "张*");
+    let (s, list) = app.get("/api/v1/me/dependants", Some(&guardian)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (s, code) = app
+        .get(&format!("/api/v1/me/dependants/{id}/code"), Some(&guardian))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{code}");
+    let claims = app
+        .verifier()
+        .verify(code["code"].as_str().unwrap(), app.clock_now())
+        .unwrap();
+    assert_eq!(claims.masked_name, "张*");
+    assert_eq!(code["status"]["masked_document"], added["masked_document"]);
+    let (s, body) = app
+        .get(&format!("/api/v1/me/dependants/{id}/code"), Some(&other))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "not_your_dependant");
+    // Oneself is refused.
+    let (s, body) = app
+        .post(
+            "/api/v1/me/dependants",
+            Some(&guardian),
+            json!({"document_type": "resident_id", "document_number": DOC, "name": "张三"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "dependant_self");
+    let (s, _) = app
+        .post(
+            &format!("/api/v1/me/dependants/{id}/remove"),
+            Some(&guardian),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/me/dependants/{id}/status"),
+            Some(&guardian),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

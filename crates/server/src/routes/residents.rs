@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +96,35 @@ pub(crate) async fn proof_and_register(
     state: &AppState,
     enrolment: Enrolment,
 ) -> Result<(healthcode_store::Person, bool), ApiError> {
+    let recover = enrolment.recover;
+    let (person, registered) = proofed_person(state, enrolment).await?;
+    let now = state.clock.now();
+    if !registered && state.store.has_passkey(person.id).await? {
+        if !recover {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "passkey_required",
+                "this person has a passkey: sign in with it; if it is lost, enrol again with \"recover\": true, which revokes the old passkeys",
+            ));
+        }
+        let revoked = state.store.revoke_passkeys(person.id, now).await?;
+        state.store.end_sessions(person.id, None).await?;
+        state.cache.forget_sessions(person.id, None);
+        tracing::info!(
+            person = person.id,
+            revoked,
+            "passkeys revoked after a fresh proofing"
+        );
+    }
+    Ok((person, registered))
+}
+
+/// Proofs the claim with the identity provider, then finds the person or registers them.
+/// Returns the person and whether they were registered just now. Signs nobody in.
+pub(crate) async fn proofed_person(
+    state: &AppState,
+    enrolment: Enrolment,
+) -> Result<(healthcode_store::Person, bool), ApiError> {
     let identity = state.identity.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -107,7 +136,7 @@ pub(crate) async fn proof_and_register(
         document,
         name,
         phone,
-        recover,
+        recover: _,
     } = enrolment;
     let claim = Claim {
         document: document.clone(),
@@ -153,23 +182,6 @@ pub(crate) async fn proof_and_register(
             Err(e) => return Err(e.into()),
         },
     };
-    if !registered && state.store.has_passkey(person.id).await? {
-        if !recover {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "passkey_required",
-                "this person has a passkey: sign in with it; if it is lost, enrol again with \"recover\": true, which revokes the old passkeys",
-            ));
-        }
-        let revoked = state.store.revoke_passkeys(person.id, now).await?;
-        state.store.end_sessions(person.id, None).await?;
-        state.cache.forget_sessions(person.id, None);
-        tracing::info!(
-            person = person.id,
-            revoked,
-            "passkeys revoked after a fresh proofing"
-        );
-    }
     tracing::info!(
         person = person.id,
         provider = identity.name(),
@@ -264,7 +276,13 @@ pub(crate) fn evaluate_entry(state: &AppState, entry: &Entry, now: DateTime<Utc>
 pub async fn status(
     State(state): State<AppState>,
     Resident(person_id): Resident,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    status_of(&state, person_id).await
+}
+
+/// The status answer for a person: theirs, or a dependant's for their guardian.
+pub(crate) async fn status_of(state: &AppState, person_id: i64) -> Result<Response, ApiError> {
+    let state = state.clone();
     let now = state.clock.now();
     let entry = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &entry, now);
@@ -275,7 +293,7 @@ pub async fn status(
         &state.policy.version,
     ))
     .map_err(|_| ApiError::internal())?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,7 +379,17 @@ pub async fn code(
     State(state): State<AppState>,
     Resident(person_id): Resident,
     ApiQuery(q): ApiQuery<CodeQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    code_of(&state, person_id, &q).await
+}
+
+/// The code answer for a person: theirs, or a dependant's for their guardian.
+pub(crate) async fn code_of(
+    state: &AppState,
+    person_id: i64,
+    q: &CodeQuery,
+) -> Result<Response, ApiError> {
+    let state = state.clone();
     let want_svg = match q.include.as_deref() {
         None => false,
         Some("svg") => true,
@@ -386,7 +414,7 @@ pub async fn code(
         status: status_summary(&status, &entry.who, &state.policy.version),
     })
     .map_err(|_| ApiError::internal())?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The code as a QR image. Rendering costs about a millisecond, which is why it is a separate

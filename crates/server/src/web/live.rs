@@ -122,15 +122,20 @@ impl Live {
     }
 }
 
-/// `GET /code/events`: the signed-in person's stream. Ends when the session does (the page
-/// then asks for a passkey again), or when the server shuts down (the browser reconnects,
-/// to this node or another).
+/// `GET /code/events`: the signed-in person's stream. It ends when the server shuts down (the
+/// browser reconnects, to this node or another); a session that ended shows when the page
+/// next fetches its card (at the latest when the code nears expiry), which sends it to sign in.
 pub async fn events(State(state): State<AppState>, page: Page) -> Response {
     let Some(session) = page.session else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
+    events_for(&state, session.person_id).await
+}
+
+/// The stream for `person`'s page (their own, or a dependant's shown by their guardian).
+pub(crate) async fn events_for(state: &AppState, person: i64) -> Response {
     let now = state.clock.now();
-    let entry = match residents::load(&state, session.person_id, now).await {
+    let entry = match residents::load(state, person, now).await {
         Ok(e) => e,
         Err(e) => return e.into_response(),
     };

@@ -13,6 +13,7 @@
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
 pub mod assets;
+mod family;
 pub mod i18n;
 pub mod live;
 mod pages;
@@ -48,6 +49,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/code/card", get(pages::card))
         .route("/code/events", get(live::events))
         .route("/why", get(pages::why))
+        .route("/family", get(family::family).post(family::add))
+        .route("/family/{id}", get(family::code))
+        .route("/family/{id}/card", get(family::card))
+        .route("/family/{id}/events", get(family::events))
+        .route("/family/{id}/why", get(family::why))
+        .route("/family/{id}/remove", post(family::remove))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))

@@ -26,7 +26,7 @@ use crate::routes::residents::{self, Enrolment};
 use crate::state::AppState;
 
 /// A page's response: the rendered page, never cached (pages show personal data).
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => (
             status,
@@ -44,7 +44,7 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -79,7 +79,7 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &'static str) -> Resp
 }
 
 /// An API error met while building a page, as a page.
-fn failed(lang: Lang, e: &ApiError) -> Response {
+pub(crate) fn failed(lang: Lang, e: &ApiError) -> Response {
     let t = lang.texts();
     let message = match e.status {
         StatusCode::NOT_FOUND => t.error_not_found,
@@ -119,15 +119,32 @@ pub struct RegisterForm {
     recover: Option<String>,
 }
 
-struct FieldError {
-    field: &'static str,
-    message: &'static str,
+pub(crate) struct FieldError {
+    pub field: &'static str,
+    pub message: &'static str,
 }
 
-struct DocTypeOption {
-    value: &'static str,
-    label: &'static str,
-    selected: bool,
+pub(crate) struct DocTypeOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// The document types a form offers, `chosen` (or the resident identity card) selected.
+pub(crate) fn doc_type_options(lang: Lang, chosen: &str) -> Vec<DocTypeOption> {
+    let chosen = if chosen.is_empty() {
+        DocumentType::ResidentId.as_str()
+    } else {
+        chosen
+    };
+    DocumentType::ALL
+        .into_iter()
+        .map(|t| DocTypeOption {
+            value: t.as_str(),
+            label: lang.document_type(t),
+            selected: t.as_str() == chosen,
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -149,20 +166,7 @@ impl RegisterPage {
 }
 
 fn register_page(page: Page, form: RegisterForm, errors: Vec<FieldError>) -> Response {
-    let lang = page.lang;
-    let chosen = if form.document_type.is_empty() {
-        DocumentType::ResidentId.as_str()
-    } else {
-        form.document_type.as_str()
-    };
-    let doc_types = DocumentType::ALL
-        .into_iter()
-        .map(|t| DocTypeOption {
-            value: t.as_str(),
-            label: lang.document_type(t),
-            selected: t.as_str() == chosen,
-        })
-        .collect();
+    let doc_types = doc_type_options(page.lang, &form.document_type);
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -185,7 +189,7 @@ pub async fn register_form(page: Page) -> Response {
 }
 
 /// The text for a refused name: the domain's code is one for all three cases.
-fn name_error_key(e: PersonError) -> &'static str {
+pub(crate) fn name_error_key(e: PersonError) -> &'static str {
     match e {
         PersonError::NameEmpty => "name_empty",
         PersonError::NameTooLong => "name_too_long",
@@ -407,6 +411,27 @@ pub struct Card {
     pub tz: &'static str,
     pub expires_at: String,
     pub no_data: bool,
+    /// Where the page fetches this card again, and its event stream, and "why".
+    pub card_url: String,
+    pub events_url: String,
+    pub why_url: String,
+    /// For a dependant's code: the guardian showing it (masked).
+    pub shown_by: Option<String>,
+}
+
+/// Whose code a page shows: the signed-in person's, or a dependant's for their guardian.
+pub enum Whose {
+    Own,
+    Dependant { id: i64, guardian: String },
+}
+
+impl Whose {
+    fn base(&self) -> String {
+        match self {
+            Whose::Own => "/code".to_owned(),
+            Whose::Dependant { id, .. } => format!("/family/{id}"),
+        }
+    }
 }
 
 fn reminder_rows(lang: Lang, status: &Status, tz: Tz) -> Vec<ReminderRow> {
@@ -461,7 +486,12 @@ fn valid_until_text(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// The card for the person's current status, with a code signed for it.
-pub async fn card_for(state: &AppState, lang: Lang, person_id: i64) -> Result<Card, ApiError> {
+pub async fn card_for(
+    state: &AppState,
+    lang: Lang,
+    person_id: i64,
+    whose: &Whose,
+) -> Result<Card, ApiError> {
     let now = state.clock.now();
     let epoch = state.cache.epoch();
     let entry = residents::load(state, person_id, now).await?;
@@ -490,6 +520,16 @@ pub async fn card_for(state: &AppState, lang: Lang, person_id: i64) -> Result<Ca
         tz: tz.name(),
         expires_at: issued.claims.expires_at.to_rfc3339(),
         no_data: status.no_data,
+        card_url: format!("{}/card", whose.base()),
+        events_url: format!("{}/events", whose.base()),
+        why_url: match whose {
+            Whose::Own => "/why".to_owned(),
+            Whose::Dependant { .. } => format!("{}/why", whose.base()),
+        },
+        shown_by: match whose {
+            Whose::Own => None,
+            Whose::Dependant { guardian, .. } => Some(guardian.clone()),
+        },
     })
 }
 
@@ -511,7 +551,12 @@ pub async fn code(State(state): State<AppState>, page: Page) -> Response {
     let Some(session) = &page.session else {
         return see_other("/signin");
     };
-    match card_for(&state, page.lang, session.person_id).await {
+    let person = session.person_id;
+    code_page(&state, page, person, Whose::Own).await
+}
+
+pub(crate) async fn code_page(state: &AppState, page: Page, person: i64, whose: Whose) -> Response {
+    match card_for(state, page.lang, person, &whose).await {
         Ok(card) => html(StatusCode::OK, CodePage { page, card }.render()),
         Err(e) => failed(page.lang, &e),
     }
@@ -522,7 +567,17 @@ pub async fn card(State(state): State<AppState>, page: Page) -> Response {
     let Some(session) = &page.session else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match card_for(&state, page.lang, session.person_id).await {
+    let person = session.person_id;
+    card_fragment(&state, page, person, Whose::Own).await
+}
+
+pub(crate) async fn card_fragment(
+    state: &AppState,
+    page: Page,
+    person: i64,
+    whose: Whose,
+) -> Response {
+    match card_for(state, page.lang, person, &whose).await {
         Ok(card) => html(StatusCode::OK, CardFragment { t: page.t, card }.render()),
         Err(e) => failed(page.lang, &e),
     }
@@ -553,6 +608,7 @@ struct WhyPage {
     no_data: bool,
     evaluated_at: String,
     policy_version: String,
+    back: String,
 }
 
 fn evidence_details(lang: Lang, item: &EvidenceItem<'_>, tz: Tz) -> Vec<Detail> {
@@ -661,13 +717,19 @@ pub async fn why(State(state): State<AppState>, page: Page) -> Response {
     let Some(session) = &page.session else {
         return see_other("/signin");
     };
+    let person = session.person_id;
+    why_page(&state, page, person, "/code".to_owned()).await
+}
+
+/// "Why this colour" for `person`; `back` is the code page it explains.
+pub(crate) async fn why_page(state: &AppState, page: Page, person: i64, back: String) -> Response {
     let lang = page.lang;
     let now = state.clock.now();
-    let entry = match residents::load(&state, session.person_id, now).await {
+    let entry = match residents::load(state, person, now).await {
         Ok(e) => e,
         Err(e) => return failed(lang, &e),
     };
-    let status = residents::evaluate_entry(&state, &entry, now);
+    let status = residents::evaluate_entry(state, &entry, now);
     let tz = state.region.tz();
     let view =
         crate::view::status_view(&status, &entry.who, &entry.evidence, &state.policy.version);
@@ -700,6 +762,7 @@ pub async fn why(State(state): State<AppState>, page: Page) -> Response {
             no_data: status.no_data,
             evaluated_at: local(status.evaluated_at, tz, "%Y-%m-%d %H:%M:%S"),
             policy_version: state.policy.version.clone(),
+            back,
             page,
         }
         .render(),
