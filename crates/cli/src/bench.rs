@@ -3,10 +3,14 @@
 //!
 //! - `bench checkins`: check-ins per second through the gate upload API on the embedded
 //!   database, against the same requests to an endpoint that only parses them.
+//! - `bench live`: open code pages' event streams on a running demo and time a status change
+//!   reaching them (`bench/live.rs`).
 //! - `bench copresence`: the co-presence contacts of N confirmed cases over a file of
 //!   check-ins (`healthcode demo generate checkins`) loaded into the embedded database; the
 //!   cases are written beside the file so that `scripts/bench-copresence.sh` can ask DuckDB
 //!   the same question.
+
+mod live;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -34,6 +38,9 @@ pub enum BenchCommand {
     Checkins(CheckinsBench),
     /// Co-presence contacts of confirmed cases over a file of check-ins.
     Copresence(CopresenceBench),
+    /// Open code pages (live event streams) on a running demo; how fast a status change
+    /// reaches them, and their memory.
+    Live(live::LiveBench),
 }
 
 #[derive(Args)]
@@ -77,6 +84,7 @@ pub async fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Checkins(a) => checkins(a).await,
         BenchCommand::Copresence(a) => copresence(a).await,
+        BenchCommand::Live(a) => live::live(a).await,
     }
 }
 

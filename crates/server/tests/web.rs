@@ -784,3 +784,31 @@ async fn the_api_gives_a_guardian_their_dependants_codes_and_no_one_elses() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_code_page_with_everything_it_loads_is_under_60_kb_compressed() {
+    use std::io::Write;
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let page = v.get("/code").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let gzip = |body: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(body).unwrap();
+        e.finish().unwrap().len()
+    };
+    let mut total = gzip(page.body.as_bytes());
+    let assets: Vec<String> = page
+        .body
+        .split('"')
+        .filter(|s| s.starts_with("/assets/"))
+        .map(str::to_owned)
+        .collect();
+    assert!(assets.len() >= 2, "{assets:?}");
+    for a in assets {
+        let got = v.get(&a).await;
+        assert_eq!(got.status, StatusCode::OK, "{a}");
+        total += gzip(got.body.as_bytes());
+    }
+    assert!(total < 60 * 1024, "{total} bytes compressed");
+}
