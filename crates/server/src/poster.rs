@@ -140,7 +140,9 @@ pub fn poster_svg(venue: &PosterVenue<'_>, place_code: &str) -> Result<String, P
         &format!(
             "场所编号 Venue ID {} · 手输码 Code to type {} · 地区 Region {}",
             venue.id,
-            PlaceShortCode::of(venue.id).map(|c| c.to_string()).unwrap_or_default(),
+            PlaceShortCode::of(venue.id)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             venue.region
         ),
     );

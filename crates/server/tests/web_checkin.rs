@@ -176,9 +176,15 @@ async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
     let (s, page) = v.get("/checkin").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(r#"id="start-camera""#), "{page}");
-    assert!(page.contains("/assets/checkin."), "the page's script is linked");
+    assert!(
+        page.contains("/assets/checkin."),
+        "the page's script is linked"
+    );
     let (_, code_page) = v.get("/code").await;
-    assert!(code_page.contains(r#"href="/checkin""#), "the code page links it");
+    assert!(
+        code_page.contains(r#"href="/checkin""#),
+        "the code page links it"
+    );
 
     // Nothing yet.
     assert!(v.history().await.contains("最近14天没有登记记录"));
@@ -205,13 +211,18 @@ async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
     let (s, page) = v.form("/checkin", &[("code", &spaced)]).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert!(page.contains(r#"id="checkin-done""#), "{page}");
-    assert!(page.contains("北海公园") && page.contains("已登记"), "{page}");
+    assert!(
+        page.contains("北海公园") && page.contains("已登记"),
+        "{page}"
+    );
     assert!(page.contains("2026-05-01 12:00"), "local time: {page}");
     // No test yet: a person with no data is green, and a park asks for green only.
     assert!(page.contains("绿码") && page.contains("符合本场所的入场要求"));
 
     // A place code's text, as a BarcodeDetector in the browser reads it, works the same.
-    let (s, page) = v.form("/checkin", &[("code", &place(&app, "CN-BJ", park))]).await;
+    let (s, page) = v
+        .form("/checkin", &[("code", &place(&app, "CN-BJ", park))])
+        .await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert!(page.contains(r#"id="checkin-done""#));
 
@@ -247,7 +258,12 @@ async fn frames_without_a_place_code_of_this_region_are_refused_and_record_nothi
 
     let blank = png(&GrayImage::from_pixel(320, 240, Luma([255])));
     let refused: [(Vec<u8>, &str, StatusCode, &str); 4] = [
-        (blank, "image/png", StatusCode::UNPROCESSABLE_ENTITY, "no_place_code"),
+        (
+            blank,
+            "image/png",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_place_code",
+        ),
         // Naming another region, signed with a key that is not that region's.
         (
             qr_png(&place(&app, "CN-SH", park)),

@@ -32,9 +32,7 @@ use super::i18n::{Lang, Texts};
 use super::pages::{colour_word, error_page, failed, html, local, see_other};
 use super::session::Page;
 use crate::error::ApiError;
-use crate::routes::checkins::{
-    SelfCheckin, check_in_self, place_code_venue, travel_history,
-};
+use crate::routes::checkins::{SelfCheckin, check_in_self, place_code_venue, travel_history};
 use crate::state::AppState;
 
 /// The largest camera frame accepted: a JPEG of a phone camera's preview is far smaller.
@@ -230,8 +228,7 @@ pub async fn checkin_frame(
         Err(e) => return frame_refused(e.status(), "image", t.checkin_bad_picture),
     };
     // Decoding a picture is CPU work: off the async workers.
-    let codes = match tokio::task::spawn_blocking(move || healthcode_qrscan::read(&bytes)).await
-    {
+    let codes = match tokio::task::spawn_blocking(move || healthcode_qrscan::read(&bytes)).await {
         Ok(Ok(codes)) => codes,
         Ok(Err(ScanError::NoCode | ScanError::Unreadable)) => {
             return frame_refused(
