@@ -12,6 +12,7 @@ pub mod label;
 pub mod person;
 pub mod policy;
 pub mod region;
+pub mod short_code;
 pub mod status;
 pub mod venue;
 
@@ -26,6 +27,7 @@ pub use label::Label;
 pub use person::{PersonName, PhoneNumber};
 pub use policy::Policy;
 pub use region::{Region, RegionError};
+pub use short_code::PlaceShortCode;
 pub use status::{Colour, Reason, ReminderKind, Status, TestRecency, VaccinationState};
 pub use venue::{
     CheckinRules, EntryPolicy, Exposure, ExposureSource, GateDecision, Presented, RiskLevel,

@@ -13,6 +13,7 @@
 use std::fmt::Write as _;
 
 use healthcode_credential::PLACE_PREFIX;
+use healthcode_domain::PlaceShortCode;
 use qrcode::types::QrError;
 use qrcode::{Color, EcLevel, QrCode};
 use thiserror::Error;
@@ -137,8 +138,12 @@ pub fn poster_svg(venue: &PosterVenue<'_>, place_code: &str) -> Result<String, P
         "normal",
         "#111",
         &format!(
-            "场所编号 Venue ID {} · 地区 Region {}",
-            venue.id, venue.region
+            "场所编号 Venue ID {} · 手输码 Code to type {} · 地区 Region {}",
+            venue.id,
+            PlaceShortCode::of(venue.id)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            venue.region
         ),
     );
     line(

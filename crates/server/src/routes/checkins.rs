@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use healthcode_domain::{Presented, Status};
+use healthcode_domain::{Colour, Presented, Status};
 use healthcode_store::{CheckinMethod, NewCheckin, Venue};
 
 use crate::api::gate::{Reason, Verdict, reasons};
@@ -88,14 +88,22 @@ pub struct SelfCheckinOut {
     checked_in_at: DateTime<Utc>,
 }
 
-/// A resident scanned a venue's place code (场所码): check in, and see whether the venue's
-/// entry policy lets them in.
-pub async fn self_checkin(
-    State(state): State<AppState>,
-    Resident(person_id): Resident,
-    ApiJson(body): ApiJson<SelfCheckinIn>,
-) -> Result<(StatusCode, Json<SelfCheckinOut>), ApiError> {
-    let now = state.clock.now();
+/// A self check-in done: where, when, and what the venue's door says of the person now.
+pub(crate) struct SelfCheckin {
+    pub venue: Venue,
+    /// The person's colour, as a gate would read it off their code.
+    pub colour: Colour,
+    pub pass: bool,
+    pub reasons: Vec<Reason>,
+    pub at: DateTime<Utc>,
+}
+
+/// The venue a place code (场所码) names, once it verifies as one of this region's.
+pub(crate) fn place_code_venue(
+    state: &AppState,
+    place_code: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, ApiError> {
     let Some(trust) = state.verifier() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -105,7 +113,7 @@ pub async fn self_checkin(
     };
     let place = trust
         .native()
-        .verify_place(body.place_code.trim(), now)
+        .verify_place(place_code.trim(), now)
         .map_err(|e| {
             ApiError::bad_request(
                 "place_code_invalid",
@@ -121,10 +129,21 @@ pub async fn self_checkin(
             ),
         ));
     }
-    let venue = venue_or_404(&state, place.venue_id).await?;
-    let entry = venue_policy(&state, &venue)?;
-    let loaded = load(&state, person_id, now).await?;
-    let status = evaluate_entry(&state, &loaded, now);
+    Ok(place.venue_id)
+}
+
+/// Checks person `person_id` in at venue `venue_id` now, as having scanned its place code
+/// (the API's self check-in and the resident's pages both come here).
+pub(crate) async fn check_in_self(
+    state: &AppState,
+    person_id: i64,
+    venue_id: i64,
+    now: DateTime<Utc>,
+) -> Result<SelfCheckin, ApiError> {
+    let venue = venue_or_404(state, venue_id).await?;
+    let entry = venue_policy(state, &venue)?;
+    let loaded = load(state, person_id, now).await?;
+    let status = evaluate_entry(state, &loaded, now);
     let decision = entry.decide(&presented(&status));
     let visit = Visit {
         subject: loaded.who.subject,
@@ -132,38 +151,57 @@ pub async fn self_checkin(
         passed: decision.pass,
         device: None,
     };
-    record_checkin(&state, &venue, visit, now).await?;
+    record_checkin(state, &venue, visit, now).await?;
+    Ok(SelfCheckin {
+        venue,
+        colour: status.colour,
+        pass: decision.pass,
+        reasons: reasons(&decision),
+        at: second(now)?,
+    })
+}
+
+/// A resident scanned a venue's place code (场所码): check in, and see whether the venue's
+/// entry policy lets them in.
+pub async fn self_checkin(
+    State(state): State<AppState>,
+    Resident(person_id): Resident,
+    ApiJson(body): ApiJson<SelfCheckinIn>,
+) -> Result<(StatusCode, Json<SelfCheckinOut>), ApiError> {
+    let now = state.clock.now();
+    let venue_id = place_code_venue(&state, &body.place_code, now)?;
+    let done = check_in_self(&state, person_id, venue_id, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SelfCheckinOut {
-            venue: venue.into(),
-            decision: Verdict::of(decision.pass),
-            pass: decision.pass,
-            reasons: reasons(&decision),
-            checked_in_at: second(now)?,
+            venue: done.venue.into(),
+            decision: Verdict::of(done.pass),
+            pass: done.pass,
+            reasons: done.reasons,
+            checked_in_at: done.at,
         }),
     ))
 }
 
 /// Days of travel history a resident sees.
-const HISTORY_DAYS: i64 = 14;
+pub(crate) const HISTORY_DAYS: i64 = 14;
 
 #[derive(Debug, Serialize)]
 pub struct HistoryOut {
-    days: i64,
+    pub(crate) days: i64,
     /// Districts visited, in name order.
-    districts: Vec<String>,
-    checkins: Vec<HistoryRow>,
+    pub(crate) districts: Vec<String>,
+    pub(crate) checkins: Vec<HistoryRow>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct HistoryRow {
-    at: DateTime<Utc>,
-    venue_id: i64,
-    venue: String,
-    district: String,
-    method: CheckinMethodView,
-    passed: bool,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) venue_id: i64,
+    pub(crate) venue: String,
+    pub(crate) district: String,
+    pub(crate) method: CheckinMethodView,
+    pub(crate) passed: bool,
 }
 
 /// The resident's 14-day travel history: where they checked in, newest first.
@@ -172,7 +210,16 @@ pub async fn history(
     Resident(person_id): Resident,
 ) -> Result<Json<HistoryOut>, ApiError> {
     let now = state.clock.now();
-    let loaded = load(&state, person_id, now).await?;
+    Ok(Json(travel_history(&state, person_id, now).await?))
+}
+
+/// Where person `person_id` checked in over the last [`HISTORY_DAYS`], newest first.
+pub(crate) async fn travel_history(
+    state: &AppState,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<HistoryOut, ApiError> {
+    let loaded = load(state, person_id, now).await?;
     let rows = state
         .store
         .checkins_of(&loaded.who.subject, now - TimeDelta::days(HISTORY_DAYS))
@@ -199,9 +246,9 @@ pub async fn history(
             })
         })
         .collect();
-    Ok(Json(HistoryOut {
+    Ok(HistoryOut {
         days: HISTORY_DAYS,
         districts: districts.into_iter().collect(),
         checkins,
-    }))
+    })
 }

@@ -8,12 +8,14 @@
 //! - `session`: the session cookie (the API's session token, kept `HttpOnly`), preferences,
 //!   and the CSRF token every form and script request carries.
 //! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
-//!   events that tell an open code page its status changed.
+//!   events that tell an open code page its status changed; `checkin`: checking in at a venue
+//!   (camera or typed code) and the 14-day travel history.
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
 pub mod assets;
 mod family;
+mod checkin;
 pub mod i18n;
 pub mod live;
 mod pages;
@@ -21,7 +23,7 @@ mod passkeys;
 mod session;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -55,6 +57,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/family/{id}/events", get(family::events))
         .route("/family/{id}/why", get(family::why))
         .route("/family/{id}/remove", post(family::remove))
+        .route(
+            "/checkin",
+            get(checkin::checkin_form).post(checkin::checkin_typed),
+        )
+        .route(
+            "/checkin/frame",
+            post(checkin::checkin_frame).layer(DefaultBodyLimit::max(checkin::MAX_FRAME_BYTES)),
+        )
+        .route("/history", get(checkin::history))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))

@@ -375,12 +375,12 @@ pub async fn prefs(
 // My code
 
 /// Local time as shown on the pages.
-fn local(t: DateTime<Utc>, tz: Tz, fmt: &str) -> String {
+pub(super) fn local(t: DateTime<Utc>, tz: Tz, fmt: &str) -> String {
     t.with_timezone(&tz).format(fmt).to_string()
 }
 
 /// The colour's word as the code shows it (绿码 / Green code).
-fn colour_word(lang: Lang, c: Colour) -> &'static str {
+pub(super) fn colour_word(lang: Lang, c: Colour) -> &'static str {
     match c {
         Colour::Green => lang.pick("绿码", "Green code"),
         Colour::Yellow => lang.pick("黄码", "Yellow code"),

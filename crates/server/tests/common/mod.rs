@@ -42,6 +42,8 @@ pub struct TestApp {
     pub store: Arc<SqlStore>,
     pub trust_list: String,
     pub keys: Keys,
+    /// The server's state, for what a test changes behind the API (the trust lists).
+    pub state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -232,7 +234,7 @@ impl Builder {
         );
         tokio::spawn(healthcode_server::serve(
             listener,
-            state,
+            state.clone(),
             std::future::pending(),
         ));
         let mut keys = keys.into_iter();
@@ -250,6 +252,7 @@ impl Builder {
                 community: next(),
                 operator: next(),
             },
+            state,
             _dir: dir,
         }
     }
