@@ -18,6 +18,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const FILES: &[(&str, &[u8], &str)] = &[
     ("app.css", include_bytes!("../../assets/app.css"), CSS),
     ("app.js", include_bytes!("../../assets/app.js"), JS),
+    ("pass.js", include_bytes!("../../assets/pass.js"), JS),
 ];
 
 struct Served {

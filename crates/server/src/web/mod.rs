@@ -8,7 +8,7 @@
 //! - `session`: the session cookie (the API's session token, kept `HttpOnly`), preferences,
 //!   and the CSRF token every form and script request carries.
 //! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
-//!   events that tell an open code page its status changed.
+//!   events that tell an open code page its status changed; `pass`: the printable paper pass.
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
@@ -16,6 +16,7 @@ pub mod assets;
 pub mod i18n;
 pub mod live;
 mod pages;
+mod pass;
 mod passkeys;
 mod session;
 
@@ -48,6 +49,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/code/card", get(pages::card))
         .route("/code/events", get(live::events))
         .route("/why", get(pages::why))
+        .route("/pass", get(pass::pass).post(pass::issue))
+        .route("/pass/revoke", post(pass::revoke))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))

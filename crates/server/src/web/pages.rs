@@ -26,7 +26,7 @@ use crate::routes::residents::{self, Enrolment};
 use crate::state::AppState;
 
 /// A page's response: the rendered page, never cached (pages show personal data).
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => (
             status,
@@ -44,7 +44,7 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -79,7 +79,7 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &'static str) -> Resp
 }
 
 /// An API error met while building a page, as a page.
-fn failed(lang: Lang, e: &ApiError) -> Response {
+pub(super) fn failed(lang: Lang, e: &ApiError) -> Response {
     let t = lang.texts();
     let message = match e.status {
         StatusCode::NOT_FOUND => t.error_not_found,
@@ -371,7 +371,7 @@ pub async fn prefs(
 // My code
 
 /// Local time as shown on the pages.
-fn local(t: DateTime<Utc>, tz: Tz, fmt: &str) -> String {
+pub(super) fn local(t: DateTime<Utc>, tz: Tz, fmt: &str) -> String {
     t.with_timezone(&tz).format(fmt).to_string()
 }
 
