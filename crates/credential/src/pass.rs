@@ -144,9 +144,7 @@ impl PassClaims {
                     set_once(&mut marker, ())?;
                 }
                 PASS_MASKED_NAME => {
-                    let v = d
-                        .text()
-                        .map_err(|e| e.explain("masked name is not text"))?;
+                    let v = d.text().map_err(|e| e.explain("masked name is not text"))?;
                     if v.is_empty() {
                         return Err("masked name is empty");
                     }

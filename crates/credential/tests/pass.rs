@@ -63,7 +63,10 @@ fn the_worked_example_of_format_md() {
         "a70165434e2d424a0250a0a1a2a3a4a5a6a7a8a9aaabacadaeaf031a69f45d80046470617373\
          0564e5bca02a067231312a2a2a2a2a2a2a2a2a2a2a2a2a2a32580701"
     );
-    assert_eq!(hex::encode(&cose), include_str!("pass_example.hex").trim_end());
+    assert_eq!(
+        hex::encode(&cose),
+        include_str!("pass_example.hex").trim_end()
+    );
     assert_eq!(pass(), include_str!("pass_example.txt").trim_end());
 }
 
@@ -168,7 +171,11 @@ fn damaged_forms() {
             Err(VerifyError::Prefix)
         );
     }
-    for bad in [format!("{text}\n"), format!("{text}a"), format!("{PASS_PREFIX}GGW")] {
+    for bad in [
+        format!("{text}\n"),
+        format!("{text}a"),
+        format!("{PASS_PREFIX}GGW"),
+    ] {
         let result = example_verifier().verify_pass(&bad, example_now());
         assert!(matches!(result, Err(VerifyError::Base45(_))), "{result:?}");
     }
