@@ -1,4 +1,4 @@
-//! The crate's errors: why a code or place code was refused ([`VerifyError`]), why a trust list
+//! The crate's errors: why a code, place code or paper pass was refused ([`VerifyError`]), why a trust list
 //! was refused ([`TrustListError`]) and why something could not be issued or signed
 //! ([`IssueError`]).
 //!
@@ -12,13 +12,14 @@ use crate::base45::Base45Error;
 
 /// Why a code or a place code failed verification. Variants are listed in the order the checks
 /// run (see docs/FORMAT.md, "Verification"); a place code goes through the same steps with
-/// [`PlaceClaims`](VerifyError::PlaceClaims) for `Claims` and without the expiry checks.
+/// [`PlaceClaims`](VerifyError::PlaceClaims) for `Claims` and without the expiry checks, and
+/// a paper pass with [`PassClaims`](VerifyError::PassClaims).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {
     /// The text does not start with the prefix of what was asked for: `HCN1:` for a code,
-    /// `HCP1:` for a place code.
+    /// `HCP1:` for a place code, `HCZ1:` for a paper pass.
     #[error(
-        "not a healthcode code of the expected kind: health codes start with \"HCN1:\", place codes with \"HCP1:\""
+        "not a healthcode code of the expected kind: health codes start with \"HCN1:\", place codes with \"HCP1:\", paper passes with \"HCZ1:\""
     )]
     Prefix,
     /// The text after the prefix is not valid base45 (RFC 9285).
@@ -58,6 +59,10 @@ pub enum VerifyError {
     /// includes a code's claims put behind the place prefix).
     #[error("the place code's contents are malformed: {0}")]
     PlaceClaims(&'static str),
+    /// The signed payload of a paper pass is not the pass map the format defines (which
+    /// includes a code's claims or a place payload put behind the pass prefix).
+    #[error("the paper pass's contents are malformed: {0}")]
+    PassClaims(&'static str),
     /// The code names a region other than the one whose trust list holds the key.
     #[error("the code claims region {claimed} but its key belongs to region {trusted}")]
     Region { claimed: String, trusted: String },
@@ -95,6 +100,7 @@ impl VerifyError {
             VerifyError::Signature => "signature",
             VerifyError::Claims(_) => "claims",
             VerifyError::PlaceClaims(_) => "place_claims",
+            VerifyError::PassClaims(_) => "pass_claims",
             VerifyError::Region { .. } => "region",
             VerifyError::NotYetValid => "not_yet_valid",
             VerifyError::Expired => "expired",

@@ -10,6 +10,9 @@
 //! - [`Verifier::verify`] checks a code against trust lists at a given instant.
 //! - [`issue_place_code`] and [`Verifier::verify_place`] do the same for place codes (场所码,
 //!   `HCP1:`), the signed QR a venue prints for residents to check in; see [`PlaceClaims`].
+//! - [`issue_pass`] and [`Verifier::verify_pass`] do the same for paper passes (`HCZ1:`), the
+//!   QR printed for someone with no phone, which names a pass and not a status; see
+//!   [`PassClaims`].
 //!
 //! What this crate does not own: HTTP, storage, reading the clock (every check takes `now`),
 //! or where randomness comes from (key generation takes an RNG). The status itself is
@@ -22,6 +25,7 @@ mod code;
 pub mod cose;
 mod error;
 mod keys;
+mod pass;
 mod place;
 mod trust_list;
 mod verify;
@@ -31,6 +35,7 @@ pub use claims::{CodeClaims, MAX_LIFETIME};
 pub use code::{PREFIX, issue_code};
 pub use error::{IssueError, TrustListError, VerifyError};
 pub use keys::{KID_LEN, SigningKey, kid_of};
+pub use pass::{PASS_PREFIX, PassClaims, issue_pass};
 pub use place::{PLACE_PREFIX, PlaceClaims, issue_place_code};
 pub use trust_list::{KeyUsage, TRUST_LIST_FORMAT, TRUST_LIST_VERSION, TrustList, TrustedKey};
 pub use verify::{CLOCK_SKEW, Verifier};

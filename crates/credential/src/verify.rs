@@ -1,8 +1,8 @@
-//! Verifying a code or a place code against trust lists at a given instant.
+//! Verifying a code, a place code or a paper pass against trust lists at a given instant.
 //!
 //! This module owns the order of the checks (docs/FORMAT.md, "Verification") and the lookup
 //! from kid to key. It decodes with [`crate::base45`], [`crate::cose`], [`crate::claims`] and
-//! [`crate::place`]; it does not read a clock (`now` is a parameter) and does not fetch trust
+//! [`crate::place`] and [`crate::pass`]; it does not read a clock (`now` is a parameter) and does not fetch trust
 //! lists.
 
 use std::collections::HashMap;
@@ -17,6 +17,7 @@ use crate::code::PREFIX;
 use crate::cose::{CoseError, Sign1};
 use crate::error::VerifyError;
 use crate::keys::KID_LEN;
+use crate::pass::{PASS_PREFIX, PassClaims};
 use crate::place::{PLACE_PREFIX, PlaceClaims};
 use crate::trust_list::{TrustList, TrustedKey};
 
@@ -100,6 +101,17 @@ impl Verifier {
         self.try_keys(&sign1, |entry| verify_place_with(&sign1, entry, now))
     }
 
+    /// Verifies a paper pass (`HCZ1:…`, see [`PassClaims`]) at `now` and returns the pass it
+    /// names, with the same checks as [`Verifier::verify_place`]: envelope, key, signature, a
+    /// pass payload, a key listed for codes and valid at the pass's issue time, the key's
+    /// region, not issued in the future. Whether the pass is still live (not revoked) is not
+    /// in the signed bytes: only the issuing region's registry knows.
+    pub fn verify_pass(&self, text: &str, now: DateTime<Utc>) -> Result<PassClaims, VerifyError> {
+        let bytes = decode_text(text, PASS_PREFIX)?;
+        let sign1 = parse_sign1(&bytes)?;
+        self.try_keys(&sign1, |entry| verify_pass_with(&sign1, entry, now))
+    }
+
     /// Runs `check` with each key listed under the envelope's kid until one succeeds; returns
     /// the last failure otherwise.
     fn try_keys<T>(
@@ -147,7 +159,7 @@ fn check_signature(sign1: &Sign1<'_>, entry: &KeyEntry) -> Result<(), VerifyErro
     }
 }
 
-/// What codes and place codes both must be, in this order: issued while the key may sign,
+/// What codes, place codes and passes all must be, in this order: issued while the key may sign,
 /// by the region the key is listed for, and not later than `now` (beyond the clock skew).
 fn check_issue(
     entry: &KeyEntry,
@@ -197,6 +209,17 @@ fn verify_place_with(
 ) -> Result<PlaceClaims, VerifyError> {
     check_signature(sign1, entry)?;
     let claims = PlaceClaims::from_cbor(sign1.payload).map_err(VerifyError::PlaceClaims)?;
+    check_issue(entry, &claims.region, claims.issued_at, now)?;
+    Ok(claims)
+}
+
+fn verify_pass_with(
+    sign1: &Sign1<'_>,
+    entry: &KeyEntry,
+    now: DateTime<Utc>,
+) -> Result<PassClaims, VerifyError> {
+    check_signature(sign1, entry)?;
+    let claims = PassClaims::from_cbor(sign1.payload).map_err(VerifyError::PassClaims)?;
     check_issue(entry, &claims.region, claims.issued_at, now)?;
     Ok(claims)
 }
@@ -435,6 +458,7 @@ mod tests {
             VerifyError::Signature,
             VerifyError::Claims(""),
             VerifyError::PlaceClaims(""),
+            VerifyError::PassClaims(""),
             VerifyError::Region {
                 claimed: String::new(),
                 trusted: String::new(),

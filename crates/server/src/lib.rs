@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/gate/config", get(routes::gate::gate_config))
         .route("/gate/scan", post(routes::gate::gate_scan))
         .route("/gate/lookup", post(routes::gate::gate_lookup))
+        .route("/gate/pass", post(routes::passes::gate_pass))
         .route(
             "/me/checkins",
             post(routes::checkins::self_checkin).get(routes::checkins::history),

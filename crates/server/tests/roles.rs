@@ -79,6 +79,7 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/api/v1/gate/scan", &[Device]),
     ("POST", "/api/v1/gate/checkins", &[Device]),
     ("POST", "/api/v1/gate/lookup", &[Device]),
+    ("POST", "/api/v1/gate/pass", &[Device]),
     ("POST", "/api/v1/risk-areas", &[Operator]),
     ("GET", "/api/v1/risk-areas", &[Operator]),
     ("POST", "/api/v1/risk-areas/1/release", &[Operator]),

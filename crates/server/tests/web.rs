@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{DOC, TestApp};
-use healthcode_store::Store;
+use healthcode_store::{Store, Venues};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -811,4 +811,270 @@ async fn the_code_page_with_everything_it_loads_is_under_60_kb_compressed() {
         total += gzip(got.body.as_bytes());
     }
     assert!(total < 60 * 1024, "{total} bytes compressed");
+}
+
+// ---------------------------------------------------------------------------------------
+// Paper passes
+
+/// The text of the QR in the first `<svg>` after `id="{id}"` in `body`: the `qrcode` crate's
+/// rectangles (`M{x} {y}h{w}v{h}H{x}V{y}`) drawn into a bitmap and read with `rqrr`, a decoder
+/// of its own.
+fn qr_in(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\"")).expect("QR on the page");
+    let svg = &body[at..];
+    let svg = &svg[svg.find("<svg").unwrap()..svg.find("</svg>").unwrap()];
+    let attr = |name: &str| -> usize {
+        let from = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        svg[from..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (w, h) = (attr("width"), attr("height"));
+    let mut grid = vec![vec![false; w]; h];
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    for rect in path.split('M').filter(|r| !r.is_empty()) {
+        let (xy, rest) = rect.split_once('h').unwrap();
+        let (x, y) = xy.split_once(' ').unwrap();
+        let (rw, rest) = rest.split_once('v').unwrap();
+        let rh = rest.split('H').next().unwrap();
+        let [x, y, rw, rh]: [usize; 4] = [x, y, rw, rh].map(|n| n.parse().unwrap());
+        for row in &mut grid[y..y + rh] {
+            for cell in &mut row[x..x + rw] {
+                *cell = true;
+            }
+        }
+    }
+    let mut image = rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| grid[y][x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().expect("decodes").1
+}
+
+/// A venue of `kind` with one gate device; returns the device's key and id.
+async fn gate_at(app: &TestApp, kind: &str) -> (String, i64) {
+    let (s, venue) = app
+        .post(
+            "/api/v1/venues",
+            Some(&app.keys.operator),
+            json!({"name": "国贸大厦", "kind": kind, "district": "朝阳区"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{venue}");
+    let (s, device) = app
+        .post(
+            &format!("/api/v1/venues/{}/devices", venue["id"]),
+            Some(&app.keys.operator),
+            json!({"name": "gate 1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{device}");
+    (
+        device["key"].as_str().unwrap().to_owned(),
+        device["id"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_paper_pass_prints_the_masked_identity_and_resolves_at_the_gate_to_the_current_status() {
+    let app = Arc::new(TestApp::spawn().await);
+    let mut v = Visitor::with(app.clone());
+    v.register(DOC, "张三").await;
+
+    // No pass yet: the page offers to issue one, and the code page links to it.
+    assert!(v.get("/code").await.body.contains(r#"href="/pass""#));
+    let empty = v.get("/pass").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains(r#"id="issue-pass""#), "{}", empty.body);
+    assert!(!empty.body.contains(r#"id="sheet""#));
+    // A form without its CSRF token issues nothing.
+    let forged = v.form("/pass", &[("csrf", "x")]).await;
+    assert_ne!(forged.status, StatusCode::SEE_OTHER);
+    assert!(!v.get("/pass").await.body.contains(r#"id="sheet""#));
+
+    let issued = v.form("/pass", &[]).await;
+    assert_eq!(issued.status, StatusCode::SEE_OTHER);
+    assert_eq!(issued.headers[LOCATION], "/pass");
+    let sheet = v.get("/pass").await;
+    assert!(
+        sheet.body.contains(r#"id="pass-name">张*<"#),
+        "{}",
+        sheet.body
+    );
+    assert!(sheet.body.contains("11**************2X"));
+    assert!(!sheet.body.contains(DOC), "never the whole number");
+    assert!(sheet.body.contains("本通行证不显示健康状态"));
+    assert!(sheet.body.contains(r#"<section class="sheet a6""#));
+    assert!(sheet.body.contains(r#"id="reprint-pass""#));
+    let a4 = v.get("/pass?size=a4").await;
+    assert!(a4.body.contains(r#"<section class="sheet a4""#));
+    let en = v.get_lang("/pass", "en").await;
+    assert!(en.body.contains("This pass shows no health status"));
+
+    // The QR is a pass that verifies, names the pass and not a status, and prints the same.
+    let first = qr_in(&sheet.body, "pass-qr");
+    assert!(first.starts_with("HCZ1:"), "{first}");
+    assert_eq!(qr_in(&a4.body, "pass-qr"), first);
+    let claims = app
+        .verifier()
+        .verify_pass(&first, app.clock_now())
+        .expect("verifies");
+    assert_eq!(
+        (claims.region.as_str(), claims.masked_name.as_str()),
+        ("CN-BJ", "张*")
+    );
+
+    // A gate resolves it to the holder's current colour …
+    let (gate, device_id) = gate_at(&app, "office").await;
+    let ask = |pass: &str| app.post("/api/v1/gate/pass", Some(&gate), json!({ "pass": pass }));
+    let (s, out) = ask(&first).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    assert_eq!(out["masked_name"], "张*");
+    assert_eq!(out["colour"], "green");
+    assert_eq!(out["checked_in"], true);
+    // … and after a positive test the same sheet resolves to the new colour.
+    let (s, body) = app
+        .post(
+            "/api/v1/test-results",
+            Some(&app.keys.lab),
+            app.pcr("PASS-1", DOC, "positive", 3),
+        )
+        .await;
+    assert!(s.is_success(), "{body}");
+    let (s, out) = ask(&first).await;
+    assert_eq!(s, StatusCode::OK, "{out}");
+    let shown = v.get("/code").await.body;
+    let colour = out["colour"].as_str().unwrap();
+    assert_ne!(colour, "green");
+    assert!(
+        shown.contains(&format!(r#"data-colour="{colour}""#)),
+        "the colour the app shows"
+    );
+    assert_eq!(out["pass"], false);
+
+    // Reprinting revokes the old sheet.
+    assert_eq!(v.form("/pass", &[]).await.status, StatusCode::SEE_OTHER);
+    let second = qr_in(&v.get("/pass").await.body, "pass-qr");
+    assert_ne!(second, first);
+    let (s, err) = ask(&first).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (StatusCode::GONE, Some("pass_revoked"))
+    );
+    assert_eq!(ask(&second).await.0, StatusCode::OK);
+
+    // Forged, damaged, another kind, a pass the registry never issued.
+    let mut damaged = second.clone().into_bytes();
+    let at = damaged.len() - 10;
+    damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
+    let damaged = String::from_utf8(damaged).unwrap();
+    let stranger = healthcode_credential::issue_pass(
+        &claims,
+        &healthcode_credential::SigningKey::from_seed(&[9; 32]),
+    )
+    .unwrap();
+    for text in [damaged.as_str(), "HCN1:ABC", stranger.as_str(), ""] {
+        let (s, err) = ask(text).await;
+        assert_eq!(
+            (s, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("pass_invalid")),
+            "{text}"
+        );
+    }
+    let unknown = healthcode_credential::issue_pass(
+        &healthcode_credential::PassClaims {
+            serial: [0; 16],
+            ..claims.clone()
+        },
+        &healthcode_credential::SigningKey::from_seed(&[2; 32]),
+    )
+    .unwrap();
+    let (s, err) = ask(&unknown).await;
+    assert_eq!(
+        (s, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("pass_unknown"))
+    );
+
+    // Revoking from the page: the gate refuses the sheet, the page offers a new one.
+    assert_eq!(
+        v.form("/pass/revoke", &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(ask(&second).await.1["error"]["code"], "pass_revoked");
+    assert!(v.get("/pass").await.body.contains(r#"id="issue-pass""#));
+
+    // Every lookup is in the access log under its own action, with its outcome.
+    let log = app
+        .store
+        .accesses(&format!("device:{device_id}"), 100)
+        .await
+        .unwrap();
+    assert!(log.iter().all(|a| a.action == "pass_lookup"));
+    let count = |o: &str| log.iter().filter(|a| a.outcome == o).count();
+    assert_eq!(
+        (
+            count("ok"),
+            count("revoked"),
+            count("invalid_pass"),
+            count("unknown")
+        ),
+        (3, 2, 4, 1)
+    );
+}
+
+#[tokio::test]
+async fn paper_pass_lookups_are_limited_per_device() {
+    let app = Arc::new(
+        TestApp::builder()
+            .config(|c| {
+                c.sentinel_rate = healthcode_server::limits::RateLimit {
+                    per_second: 0.01,
+                    burst: 2.0,
+                }
+            })
+            .spawn()
+            .await,
+    );
+    let mut v = Visitor::with(app.clone());
+    v.register(DOC, "张三").await;
+    v.form("/pass", &[]).await;
+    let pass = qr_in(&v.get("/pass").await.body, "pass-qr");
+    let (gate, device_id) = gate_at(&app, "office").await;
+    let (other_gate, _) = gate_at(&app, "office").await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let (s, _) = app
+            .post("/api/v1/gate/pass", Some(&gate), json!({ "pass": pass }))
+            .await;
+        answers.push(s);
+    }
+    assert_eq!(
+        answers,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let (s, _) = app
+        .post(
+            "/api/v1/gate/pass",
+            Some(&other_gate),
+            json!({ "pass": pass }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "another device is not held up");
+    let log = app
+        .store
+        .accesses(&format!("device:{device_id}"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        log.iter().filter(|a| a.outcome == "rate_limited").count(),
+        2
+    );
 }

@@ -1,5 +1,5 @@
 //! The gate's HTTP contract (docs/VENUES.md, "Gates"): `GET /api/v1/gate/config`,
-//! `POST /api/v1/gate/scan`, `/gate/checkins` and `/gate/lookup`, and the decision a door
+//! `POST /api/v1/gate/scan`, `/gate/checkins`, `/gate/lookup` and `/gate/pass`, and the decision a door
 //! shows, online or offline. The server's handlers serialise these types; `healthcode gate`
 //! deserialises them, keeps its queue of check-ins in the [`UploadRow`] shape and prints its
 //! offline decision as a [`Decision`].
@@ -49,6 +49,13 @@ pub struct ScanRequest {
 pub struct LookupRequest {
     pub document_type: String,
     pub document_number: String,
+}
+
+/// `POST /api/v1/gate/pass`: the text of a paper pass's QR (`HCZ1:…`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PassRequest {
+    pub pass: String,
 }
 
 /// PASS or STOP.
@@ -183,7 +190,7 @@ impl Decision {
     }
 }
 
-/// The answer to `POST /api/v1/gate/scan` and `/gate/lookup`.
+/// The answer to `POST /api/v1/gate/scan`, `/gate/lookup` and `/gate/pass`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateAnswer {
     #[serde(flatten)]

@@ -7,6 +7,7 @@ pub mod exposure;
 pub mod gate;
 pub mod health;
 pub mod imports;
+pub mod passes;
 pub mod residents;
 pub mod trust;
 pub mod venues;

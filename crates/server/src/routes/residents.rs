@@ -446,7 +446,7 @@ pub(crate) fn qr_svg_of(issued: &IssuedCode) -> Result<String, ApiError> {
     Ok(issued.qr_svg.get_or_init(|| svg).clone())
 }
 
-fn qr_svg(code: &str) -> Result<String, ApiError> {
+pub(crate) fn qr_svg(code: &str) -> Result<String, ApiError> {
     // Codes are upper-case base45 behind an upper-case prefix: all QR alphanumeric-mode
     // characters, which the encoder picks by itself.
     let qr = qrcode::QrCode::with_error_correction_level(code.as_bytes(), qrcode::EcLevel::M)

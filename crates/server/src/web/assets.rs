@@ -19,6 +19,7 @@ const FILES: &[(&str, &[u8], &str)] = &[
     ("app.css", include_bytes!("../../assets/app.css"), CSS),
     ("app.js", include_bytes!("../../assets/app.js"), JS),
     ("checkin.js", include_bytes!("../../assets/checkin.js"), JS),
+    ("pass.js", include_bytes!("../../assets/pass.js"), JS),
 ];
 
 struct Served {

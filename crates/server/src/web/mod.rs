@@ -9,7 +9,8 @@
 //!   and the CSRF token every form and script request carries.
 //! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
 //!   events that tell an open code page its status changed; `checkin`: checking in at a venue
-//!   (camera or typed code) and the 14-day travel history.
+//!   (camera or typed code) and the 14-day travel history; `pass`: the printable paper pass;
+//!   `family`: a guardian's dependants.
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
@@ -19,6 +20,7 @@ mod checkin;
 pub mod i18n;
 pub mod live;
 mod pages;
+mod pass;
 mod passkeys;
 mod session;
 
@@ -66,6 +68,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(checkin::checkin_frame).layer(DefaultBodyLimit::max(checkin::MAX_FRAME_BYTES)),
         )
         .route("/history", get(checkin::history))
+        .route("/pass", get(pass::pass).post(pass::issue))
+        .route("/pass/revoke", post(pass::revoke))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))
