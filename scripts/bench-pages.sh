@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The resident's code page against the JSON code it shows, measured in the same run with wrk
 # on loopback: GET /code (a session cookie, the whole page with its QR) and
-# GET /api/v1/me/code (a bearer token), each with a random demo resident per request. Also
+# GET /api/v1/me/code (a bearer token), each with a random demo resident per request (the
+# page with the CSRF cookie a returning browser sends). Also
 # the code page's weight on first load, compressed (docs/BENCHMARKS.md).
 #
 #   scripts/bench-pages.sh [DURATION_SECONDS=15] [CONNECTIONS=64]
@@ -36,10 +37,10 @@ request = function()
   return wrk.format("GET", "/api/v1/me/code", { ["Authorization"] = "Bearer " .. t })
 end
 """)
-open(sys.argv[2] + "/page.lua", "w").write(tokens + """
+open(sys.argv[2] + "/page.lua", "w").write(tokens + 'csrf = "' + "c" * 43 + '"\n' + """
 request = function()
   local t = tokens[math.random(#tokens)]
-  return wrk.format("GET", "/code", { ["Cookie"] = "hc_session=" .. t })
+  return wrk.format("GET", "/code", { ["Cookie"] = "hc_session=" .. t .. "; hc_csrf=" .. csrf })
 end
 """)
 open(sys.argv[2] + "/token", "w").write(d["residents"][0]["token"])

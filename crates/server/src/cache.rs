@@ -46,7 +46,7 @@ pub struct IssuedCode {
     pub code: String,
     pub claims: healthcode_credential::CodeClaims,
     /// The code's QR as SVG, once a page has shown it.
-    pub qr_svg: std::sync::OnceLock<String>,
+    pub qr_svg: std::sync::OnceLock<Arc<str>>,
 }
 
 /// Invalidations remembered for judging racing loads; older ones are judged conservatively.

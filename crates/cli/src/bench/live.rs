@@ -181,8 +181,8 @@ pub async fn live(a: LiveBench) -> Result<()> {
     let sampled = (now - chrono::Duration::hours(1)).to_rfc3339();
     let resulted = (now - chrono::Duration::minutes(5)).to_rfc3339();
     let sent_at = Instant::now();
-    let answered: Vec<(usize, Instant)> = futures_util::stream::iter(people.iter().enumerate().map(
-        |(i, person)| {
+    let answered: Vec<(usize, Instant)> =
+        futures_util::stream::iter(people.iter().enumerate().map(|(i, person)| {
             let body = serde_json::json!({
                 "record_id": format!("live-bench-{i}-{}", sent_at.elapsed().as_nanos()),
                 "document_type": person.document_type.as_str(),
@@ -194,24 +194,23 @@ pub async fn live(a: LiveBench) -> Result<()> {
             });
             let req = client.post(&url).bearer_auth(&lab).json(&body);
             async move { (i, req.send().await) }
-        },
-    ))
-    .buffer_unordered(8)
-    .filter_map(|(i, r)| async move {
-        match r {
-            Ok(resp) if resp.status().is_success() => Some((i, Instant::now())),
-            Ok(resp) => {
-                eprintln!("a result was refused: {}", resp.status());
-                None
+        }))
+        .buffer_unordered(8)
+        .filter_map(|(i, r)| async move {
+            match r {
+                Ok(resp) if resp.status().is_success() => Some((i, Instant::now())),
+                Ok(resp) => {
+                    eprintln!("a result was refused: {}", resp.status());
+                    None
+                }
+                Err(e) => {
+                    eprintln!("a result was not sent: {e}");
+                    None
+                }
             }
-            Err(e) => {
-                eprintln!("a result was not sent: {e}");
-                None
-            }
-        }
-    })
-    .collect()
-    .await;
+        })
+        .collect()
+        .await;
     let submitted: HashMap<usize, Instant> = answered.into_iter().collect();
     println!(
         "results submitted: {} in {:.2} s",

@@ -405,7 +405,9 @@ pub(crate) async fn code_of(
     let entry = load(&state, person_id, now).await?;
     let status = evaluate_entry(&state, &entry, now);
     let issued = code_for(&state, &entry, &status, epoch, now)?;
-    let qr_svg = want_svg.then(|| qr_svg_of(&issued)).transpose()?;
+    let qr_svg = want_svg
+        .then(|| qr_svg_of(&issued).map(|s| s.to_string()))
+        .transpose()?;
     let body = serde_json::to_vec(&CodeOut {
         code: &issued.code,
         issued_at: issued.claims.issued_at,
@@ -433,27 +435,49 @@ pub async fn code_svg(
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        qr_svg_of(&issued)?,
+        qr_svg_of(&issued)?.to_string(),
     ))
 }
 
 /// The QR of an issued code as SVG, rendered once per code however often it is shown.
-pub(crate) fn qr_svg_of(issued: &IssuedCode) -> Result<String, ApiError> {
+pub(crate) fn qr_svg_of(issued: &IssuedCode) -> Result<Arc<str>, ApiError> {
     if let Some(svg) = issued.qr_svg.get() {
         return Ok(svg.clone());
     }
-    let svg = qr_svg(&issued.code)?;
+    let svg: Arc<str> = qr_svg(&issued.code)?.into();
     Ok(issued.qr_svg.get_or_init(|| svg).clone())
 }
 
+/// A QR as SVG in module units (scaled by whoever shows it), each run of dark modules in a row
+/// one rectangle of the path: a few kilobytes where one rectangle per module is several times
+/// that, which matters on a page fetched again at every status change.
 pub(crate) fn qr_svg(code: &str) -> Result<String, ApiError> {
+    use std::fmt::Write;
     // Codes are upper-case base45 behind an upper-case prefix: all QR alphanumeric-mode
     // characters, which the encoder picks by itself.
     let qr = qrcode::QrCode::with_error_correction_level(code.as_bytes(), qrcode::EcLevel::M)
         .map_err(|_| ApiError::internal())?;
-    Ok(qr
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build())
+    const QUIET: usize = 4;
+    let width = qr.width();
+    let dark = qr.to_colors();
+    let size = width + 2 * QUIET;
+    let mut d = String::with_capacity(width * width);
+    for (y, row) in dark.chunks(width).enumerate() {
+        let mut x = 0;
+        while x < width {
+            if row[x] != qrcode::Color::Dark {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < width && row[x] == qrcode::Color::Dark {
+                x += 1;
+            }
+            let (left, top) = (start + QUIET, y + QUIET);
+            let _ = write!(d, "M{left} {top}h{}v1H{left}V{top}", x - start);
+        }
+    }
+    Ok(format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/><path fill="#000" d="{d}"/></svg>"##
+    ))
 }

@@ -15,8 +15,8 @@
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
 pub mod assets;
-mod family;
 mod checkin;
+mod family;
 pub mod i18n;
 pub mod live;
 mod pages;

@@ -399,7 +399,7 @@ pub struct Card {
     pub colour: &'static str,
     pub word: &'static str,
     pub label: &'static str,
-    pub qr_svg: String,
+    pub qr_svg: std::sync::Arc<str>,
     pub masked_name: String,
     pub masked_document: String,
     pub test: Option<String>,
