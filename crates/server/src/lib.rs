@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
         .route("/gate/scan", post(routes::gate::gate_scan))
         .route("/gate/lookup", post(routes::gate::gate_lookup))
         .route(
+            "/me/declarations",
+            post(routes::declarations::declare).get(routes::declarations::list),
+        )
+        .route(
             "/me/checkins",
             post(routes::checkins::self_checkin).get(routes::checkins::history),
         )

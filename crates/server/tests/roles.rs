@@ -46,6 +46,8 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/api/v1/me/code.svg", &[Resident]),
     ("POST", "/api/v1/me/checkins", &[Resident]),
     ("GET", "/api/v1/me/checkins", &[Resident]),
+    ("POST", "/api/v1/me/declarations", &[Resident]),
+    ("GET", "/api/v1/me/declarations", &[Resident]),
     ("POST", "/api/v1/test-results", &[Lab]),
     ("POST", "/api/v1/vaccinations", &[Vaccination]),
     ("POST", "/api/v1/designations", &[Cdc, Community]),

@@ -7,12 +7,13 @@
 //! - `assets`: the embedded stylesheet and script.
 //! - `session`: the session cookie (the API's session token, kept `HttpOnly`), preferences,
 //!   and the CSRF token every form and script request carries.
-//! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
+//! - `pages`: the pages themselves; `declare`: declaring symptoms or an arrival; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
 //!   events that tell an open code page its status changed.
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
 pub mod assets;
+mod declare;
 pub mod i18n;
 pub mod live;
 mod pages;
@@ -48,6 +49,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/code/card", get(pages::card))
         .route("/code/events", get(live::events))
         .route("/why", get(pages::why))
+        .route("/declare", get(declare::form))
+        .route("/declare/symptoms", post(declare::symptoms))
+        .route("/declare/arrival", post(declare::arrival))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))

@@ -26,7 +26,7 @@ use crate::routes::residents::{self, Enrolment};
 use crate::state::AppState;
 
 /// A page's response: the rendered page, never cached (pages show personal data).
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(super) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => (
             status,
@@ -653,6 +653,7 @@ fn evidence_details(lang: Lang, item: &EvidenceItem<'_>, tz: Tz) -> Vec<Detail> 
                 value: d.meta.record_id.clone(),
             });
         }
+        EvidenceItem::Declaration(d) => rows = super::declare::details(lang, d, tz),
     }
     rows
 }
