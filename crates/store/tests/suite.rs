@@ -554,6 +554,8 @@ async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
 
 async fn declarations_are_evidence_on_the_change_feed(store: Arc<SqlStore>) {
     let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    // The self-declared provider (id 0) leaves the numbering of the others as it was.
+    assert_eq!(lab.id, 1);
     let a = store.blind_index(&doc(ID_A));
     let b = store.blind_index(&doc(ID_B));
     let start = store.evidence_high_water().await.expect("high water");

@@ -7,6 +7,7 @@ ALTER TABLE evidence ADD COLUMN declaration TEXT;
 
 -- The source of every declaration: the people themselves, as one provider of kind 'self'. No
 -- key hashes to 32 zero bytes, so nobody can act as it over the API; declarations are written
--- only through a resident's own session.
-INSERT INTO providers (kind, name, key_hash, created_at)
-VALUES ('self', '(self-declared)', zeroblob(32), 0);
+-- only through a resident's own session. It takes id 0, which no provider added before or
+-- after has: their ids count from 1 as they always did.
+INSERT INTO providers (id, kind, name, key_hash, created_at)
+VALUES (0, 'self', '(self-declared)', zeroblob(32), 0);

@@ -13,7 +13,8 @@ use crate::error::StoreError;
 use crate::model::{EvidenceBody, Stored, Submission};
 use crate::vault::DocIndex;
 
-/// The id of the self-declared provider row.
+/// The id of the self-declared provider row (0 as migration 0010 made it; looked up by kind
+/// so that nothing else depends on that).
 async fn self_provider(store: &SqlStore) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT id FROM providers WHERE kind = 'self' ORDER BY id LIMIT 1")
         .fetch_optional(&store.pool)
