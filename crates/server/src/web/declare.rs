@@ -240,7 +240,10 @@ async fn finish(
     let now = state.clock.now();
     match record(state, session.person_id, declared, now).await {
         Ok(_) => Redirect::to("/code").into_response(),
-        Err(ApiError { code, .. }) if code == "declarations_limit" => {
+        Err(ApiError {
+            code: "declarations_limit",
+            ..
+        }) => {
             let e = FieldError {
                 field: first_field,
                 message: lang.texts().declare_err_limit,
