@@ -660,6 +660,12 @@ async fn bad_declarations_come_back_named_with_the_text_kept_and_nothing_is_save
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("请至少选择一项症状"), "{}", page.body);
     assert!(page.body.contains(r#"value="2026-04-28""#));
+    // The arrival form, not sent, holds its default: now.
+    assert!(
+        page.body.contains(r#"value="2026-05-01T12:00""#),
+        "{}",
+        page.body
+    );
     // A day that has not come yet; the ticks are kept.
     let page = v
         .form(

@@ -256,9 +256,11 @@ async fn finish(
 
 /// `POST /declare/symptoms`.
 pub async fn symptoms(State(state): State<AppState>, page: Page, body: Bytes) -> Response {
-    let typed = parse_form(&body);
-    let t = page.t;
     let tz = state.region.tz();
+    let mut typed = parse_form(&body);
+    // The other form was not sent: shown again, it holds its defaults.
+    typed.arrived_at = local(state.clock.now(), tz, "%Y-%m-%dT%H:%M");
+    let t = page.t;
     let declared = match NaiveDate::parse_from_str(typed.onset.trim(), "%Y-%m-%d") {
         Ok(onset) => Declared::symptoms(&typed.symptoms, onset, tz, state.clock.now())
             .map_err(|e| refusal(t, e, "onset")),
@@ -287,9 +289,11 @@ fn local_time(raw: &str, tz: Tz) -> Option<DateTime<Utc>> {
 
 /// `POST /declare/arrival`.
 pub async fn arrival(State(state): State<AppState>, page: Page, body: Bytes) -> Response {
-    let typed = parse_form(&body);
-    let t = page.t;
     let tz = state.region.tz();
+    let mut typed = parse_form(&body);
+    typed.onset = local(state.clock.now(), tz, "%Y-%m-%d");
+    typed.symptoms.clear();
+    let t = page.t;
     let declared = match local_time(&typed.arrived_at, tz) {
         Some(at) => Declared::arrival(&typed.from, at, state.clock.now())
             .map_err(|e| refusal(t, e, "arrived_at")),
