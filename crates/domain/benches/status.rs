@@ -65,6 +65,7 @@ fn typical(now: chrono::DateTime<Utc>) -> Evidence {
         tests,
         vaccinations,
         designations,
+        declarations: vec![],
     }
 }
 

@@ -3,11 +3,11 @@
 //! It reads no clock and does no I/O, so every rule can be tested at any instant. It is on
 //! the hot path of code issuance, so it allocates only the two small vectors it returns.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::evidence::{Evidence, TestKind, TestOutcome, TestResult, VaccinationKind};
-use crate::policy::{Effect, Policy};
+use crate::policy::{DesignationRule, Effect, Policy};
 use crate::status::{Colour, Reason, ReminderKind, Status, TestRecency, VaccinationState};
 
 /// Computes a person's status at `now`.
@@ -59,16 +59,11 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, tz: Tz, now: DateTime<Utc>
                     });
                 }
                 Effect::Reminder(r) => {
-                    let cleared = rule.cleared_by_negative_test
-                        && negative_sampled_at.is_some_and(|s| s >= d.started_at);
-                    if !cleared {
+                    if let Some(reason) =
+                        reminder(r, rule, d.started_at, end, negative_sampled_at, d.meta.id)
+                    {
                         reminder_bits |= 1 << r.number();
-                        reasons.push(Reason::Reminder {
-                            reminder: r,
-                            evidence: d.meta.id,
-                            until: end,
-                            cleared_by_negative_test: rule.cleared_by_negative_test,
-                        });
+                        reasons.push(reason);
                     }
                 }
                 Effect::None => {}
@@ -85,6 +80,31 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, tz: Tz, now: DateTime<Utc>
                     cleared_by_negative_test: false,
                 });
             }
+        }
+    }
+
+    // A declaration counts from when it was made, or from its start if that is later (an
+    // arrival declared a few minutes early); its rule runs from the declared start.
+    for d in &evidence.declarations {
+        let started_at = d.started_at(tz);
+        let counts_from = d.declared_at.max(started_at);
+        if counts_from > now {
+            valid_until = valid_until.min(counts_from);
+            continue;
+        }
+        let rule = policy.declaration_rule(d.kind());
+        let end = rule.lapses_after.map(|l| started_at + l);
+        if end.is_some_and(|e| e <= now) {
+            continue;
+        }
+        if let Some(e) = end {
+            valid_until = valid_until.min(e);
+        }
+        if let Effect::Reminder(r) = rule.effect
+            && let Some(reason) = reminder(r, rule, started_at, end, negative_sampled_at, d.meta.id)
+        {
+            reminder_bits |= 1 << r.number();
+            reasons.push(reason);
         }
     }
 
@@ -131,21 +151,32 @@ pub fn evaluate(evidence: &Evidence, policy: &Policy, tz: Tz, now: DateTime<Utc>
     }
 }
 
+/// Reminder `r`, caused by evidence `id` that started at `started_at`, unless its rule lets
+/// a negative PCR sampled at or after that start clear it and there is one. Designations and
+/// declarations share it, so a reminder means the same whatever caused it.
+fn reminder(
+    r: ReminderKind,
+    rule: &DesignationRule,
+    started_at: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    negative_sampled_at: Option<DateTime<Utc>>,
+    id: i64,
+) -> Option<Reason> {
+    let cleared =
+        rule.cleared_by_negative_test && negative_sampled_at.is_some_and(|s| s >= started_at);
+    (!cleared).then_some(Reason::Reminder {
+        reminder: r,
+        evidence: id,
+        until: end,
+        cleared_by_negative_test: rule.cleared_by_negative_test,
+    })
+}
+
 /// 24:00 of `now`'s local day, as an instant.
 pub fn next_local_midnight(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
     let local_day = now.with_timezone(&tz).date_naive();
     let next_day = local_day.succ_opt().unwrap_or(local_day);
-    local_start_of_day(next_day, tz).unwrap_or(now + Duration::hours(24))
-}
-
-fn local_start_of_day(day: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
-    // A day can begin inside a DST gap in some zones; the first hour that exists is its start.
-    (0..3).find_map(|h| {
-        let t = day.and_time(NaiveTime::from_hms_opt(h, 0, 0)?);
-        tz.from_local_datetime(&t)
-            .earliest()
-            .map(|l| l.with_timezone(&Utc))
-    })
+    crate::declaration::local_start_of_day(next_day, tz).unwrap_or(now + Duration::hours(24))
 }
 
 fn last_negative_pcr(tests: &[TestResult], now: DateTime<Utc>) -> Option<&TestResult> {

@@ -106,6 +106,35 @@ impl EvidenceError {
     }
 }
 
+/// Why a declaration (自主申报) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum DeclarationError {
+    #[error("name at least one symptom")]
+    SymptomsEmpty,
+    #[error(
+        "a symptom must be one of fever, cough, sore_throat, loss_of_taste_or_smell, fatigue, shortness_of_breath, diarrhoea"
+    )]
+    SymptomUnknown,
+    #[error("where you arrived from must be 1 to 40 visible characters")]
+    From(LabelError),
+    #[error("a time must be between 2019-12-01 and 2099-12-31")]
+    TimeInvalid,
+    #[error("the time is in the future")]
+    InFuture,
+}
+
+impl DeclarationError {
+    pub fn code(self) -> &'static str {
+        match self {
+            DeclarationError::SymptomsEmpty => "symptoms_empty",
+            DeclarationError::SymptomUnknown => "symptom_unknown",
+            DeclarationError::From(_) => "declaration_from_invalid",
+            DeclarationError::TimeInvalid => "time_invalid",
+            DeclarationError::InFuture => "time_in_future",
+        }
+    }
+}
+
 /// Why a policy document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PolicyError {

@@ -1,5 +1,5 @@
 //! Evidence: what data providers tell us about a person — test results, vaccinations and
-//! designations. Every item carries an [`EvidenceMeta`] so that a status can cite it.
+//! designations — and what the person declares (`crate::declaration`). Every item carries an [`EvidenceMeta`] so that a status can cite it.
 //!
 //! This module owns the shapes and their wire names. Where evidence is stored, and who is
 //! allowed to submit which kind, are the store's and the server's business.
@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::declaration::Declaration;
 use crate::error::EvidenceError;
 
 /// Checks a provider's record id: 1 to 128 characters of letters, digits and `.-_:` (no `/`,
@@ -182,11 +183,17 @@ pub struct Evidence {
     pub tests: Vec<TestResult>,
     pub vaccinations: Vec<Vaccination>,
     pub designations: Vec<Designation>,
+    /// The person's own declarations (自主申报).
+    #[serde(default)]
+    pub declarations: Vec<Declaration>,
 }
 
 impl Evidence {
     pub fn is_empty(&self) -> bool {
-        self.tests.is_empty() && self.vaccinations.is_empty() && self.designations.is_empty()
+        self.tests.is_empty()
+            && self.vaccinations.is_empty()
+            && self.designations.is_empty()
+            && self.declarations.is_empty()
     }
 
     /// The evidence item with store id `id`, for rendering a reason.
@@ -197,10 +204,13 @@ impl Evidence {
         if let Some(v) = self.vaccinations.iter().find(|v| v.meta.id == id) {
             return Some(EvidenceItem::Vaccination(v));
         }
-        self.designations
+        if let Some(d) = self.designations.iter().find(|d| d.meta.id == id) {
+            return Some(EvidenceItem::Designation(d));
+        }
+        self.declarations
             .iter()
             .find(|d| d.meta.id == id)
-            .map(EvidenceItem::Designation)
+            .map(EvidenceItem::Declaration)
     }
 }
 
@@ -210,6 +220,7 @@ pub enum EvidenceItem<'a> {
     Test(&'a TestResult),
     Vaccination(&'a Vaccination),
     Designation(&'a Designation),
+    Declaration(&'a Declaration),
 }
 
 /// 2019-12-01T00:00:00Z, before the first case of the epidemic this product was made for.

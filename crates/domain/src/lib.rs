@@ -1,9 +1,11 @@
-//! healthcode's domain: people and their documents, evidence, the status policy and the status
+//! healthcode's domain: people and their documents, evidence (with the person's own
+//! declarations), the status policy and the status
 //! engine. Nothing here does I/O or reads a clock: time and randomness come in as arguments.
 //!
 //! What this crate does not own: storage (`healthcode-store`), the signed code format
 //! (`healthcode-credential`), HTTP (`healthcode-server`).
 
+pub mod declaration;
 pub mod document;
 pub mod engine;
 pub mod error;
@@ -16,9 +18,12 @@ pub mod short_code;
 pub mod status;
 pub mod venue;
 
+pub use declaration::{Declaration, DeclarationKind, Declared, Symptom};
 pub use document::{DocumentNumber, DocumentType};
 pub use engine::evaluate;
-pub use error::{DocumentError, EvidenceError, LabelError, PersonError, PolicyError};
+pub use error::{
+    DeclarationError, DocumentError, EvidenceError, LabelError, PersonError, PolicyError,
+};
 pub use evidence::{
     Designation, DesignationKind, Evidence, EvidenceMeta, TestKind, TestOutcome, TestResult,
     Vaccination, VaccinationKind,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use serde::Deserialize;
 
+use crate::declaration::DeclarationKind;
 use crate::error::PolicyError;
 use crate::evidence::DesignationKind;
 use crate::status::{Colour, ReminderKind};
@@ -24,6 +25,8 @@ struct Document {
     tests: TestsSection,
     designations: BTreeMap<String, DesignationSection>,
     vaccines: VaccinesSection,
+    #[serde(default)]
+    declarations: BTreeMap<String, DeclarationSection>,
     #[serde(default)]
     checkins: CheckinsSection,
     #[serde(default)]
@@ -129,6 +132,36 @@ struct DesignationSection {
     reminder_until_days_after_start: Option<u32>,
 }
 
+/// A declaration's rule: as a designation's, without colours (a person's own word is not
+/// checked by anyone, so it may only ask for a test) and without an after-release reminder
+/// (nobody releases a declaration).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclarationSection {
+    effect: EffectName,
+    reminder: Option<ReminderKind>,
+    lapses_after_days: Option<u32>,
+    #[serde(default)]
+    cleared_by_negative_test: bool,
+}
+
+impl DeclarationSection {
+    /// The rule for a kind the document does not mention (a policy written before
+    /// declarations): a reminder for 14 days, cleared by a negative PCR sampled after the
+    /// declared start — reminder 6 for symptoms, reminder 4 for an arrival.
+    fn default_for(kind: DeclarationKind) -> DeclarationSection {
+        DeclarationSection {
+            effect: EffectName::Reminder,
+            reminder: Some(match kind {
+                DeclarationKind::Symptoms => ReminderKind::SymptomsDeclared,
+                DeclarationKind::Arrival => ReminderKind::ArrivalUntested,
+            }),
+            lapses_after_days: Some(14),
+            cleared_by_negative_test: true,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VaccinesSection {
@@ -165,6 +198,7 @@ pub struct Policy {
     pub night_cutoff_hour: u32,
     pub recency_window_days: u32,
     rules: [DesignationRule; DesignationKind::ALL.len()],
+    declaration_rules: [DesignationRule; DeclarationKind::ALL.len()],
     default_primary_doses: u8,
     primary_doses: BTreeMap<String, u8>,
     /// How check-ins are kept and read for exposure.
@@ -259,6 +293,7 @@ impl Policy {
                 after_release,
             };
         }
+        let declaration_rules = compile_declarations(&doc.declarations)?;
         if doc.vaccines.default_primary_doses == 0 {
             return Err(PolicyError::Invalid(
                 "vaccines.default_primary_doses must be at least 1".into(),
@@ -314,6 +349,7 @@ impl Policy {
             night_cutoff_hour: doc.tests.night_cutoff_hour,
             recency_window_days: doc.tests.recency_window_days,
             rules,
+            declaration_rules,
             default_primary_doses: doc.vaccines.default_primary_doses,
             primary_doses: doc.vaccines.primary_doses,
             source: text.to_owned(),
@@ -322,6 +358,12 @@ impl Policy {
 
     pub fn rule(&self, kind: DesignationKind) -> &DesignationRule {
         &self.rules[kind.index()]
+    }
+
+    /// What a declaration of `kind` does: a reminder or nothing, never a colour, and never
+    /// an after-release reminder.
+    pub fn declaration_rule(&self, kind: DeclarationKind) -> &DesignationRule {
+        &self.declaration_rules[kind.index()]
     }
 
     /// Doses in the primary series of `product`.
@@ -359,6 +401,62 @@ impl Policy {
     pub fn recency_hours(days: u32) -> u32 {
         (days + 1) * 24
     }
+}
+
+fn compile_declarations(
+    sections: &BTreeMap<String, DeclarationSection>,
+) -> Result<[DesignationRule; DeclarationKind::ALL.len()], PolicyError> {
+    for name in sections.keys() {
+        if DeclarationKind::parse(name).is_none() {
+            return Err(PolicyError::Invalid(format!(
+                "declarations.{name}: no such declaration kind"
+            )));
+        }
+    }
+    let mut rules = [DesignationRule {
+        effect: Effect::None,
+        lapses_after: None,
+        cleared_by_negative_test: false,
+        after_release: None,
+    }; DeclarationKind::ALL.len()];
+    for kind in DeclarationKind::ALL {
+        let default;
+        let section = match sections.get(kind.as_str()) {
+            Some(s) => s,
+            None => {
+                default = DeclarationSection::default_for(kind);
+                &default
+            }
+        };
+        let invalid = |m: &str| {
+            Err(PolicyError::Invalid(format!(
+                "declarations.{}: {m}",
+                kind.as_str()
+            )))
+        };
+        let effect = match (&section.effect, section.reminder) {
+            (EffectName::Reminder, Some(r)) => Effect::Reminder(r),
+            (EffectName::None, None) => Effect::None,
+            (EffectName::Reminder, None) => return invalid("effect \"reminder\" needs `reminder`"),
+            (EffectName::None, Some(_)) => {
+                return invalid("`reminder` only goes with effect \"reminder\"");
+            }
+            (EffectName::Red | EffectName::Yellow, _) => {
+                return invalid(
+                    "a declaration is the person's own word: its effect is \"reminder\" or \"none\"",
+                );
+            }
+        };
+        rules[kind.index()] = DesignationRule {
+            effect,
+            lapses_after: section
+                .lapses_after_days
+                .map(|d| Duration::days(i64::from(d))),
+            cleared_by_negative_test: section.cleared_by_negative_test,
+            after_release: None,
+        };
+    }
+    Ok(rules)
 }
 
 fn compile_checkins(c: &CheckinsSection) -> Result<CheckinRules, PolicyError> {
@@ -443,6 +541,49 @@ mod tests {
         let text = DEFAULT_POLICY_TOML.replace("lookback_days = 14", "lookback_days = 30");
         let err = Policy::from_toml(&text).expect_err("must fail");
         assert!(err.to_string().contains("lookback_days"), "{err}");
+    }
+
+    #[test]
+    fn declarations_default_to_reminders() {
+        let p = Policy::default_policy().expect("default policy");
+        let symptoms = p.declaration_rule(DeclarationKind::Symptoms);
+        assert_eq!(
+            symptoms.effect,
+            Effect::Reminder(ReminderKind::SymptomsDeclared)
+        );
+        assert!(symptoms.cleared_by_negative_test);
+        let arrival = p.declaration_rule(DeclarationKind::Arrival);
+        assert_eq!(
+            arrival.effect,
+            Effect::Reminder(ReminderKind::ArrivalUntested)
+        );
+        assert_eq!(arrival.lapses_after, Some(Duration::days(14)));
+
+        // A policy written before declarations still loads, with the same rules.
+        let start = DEFAULT_POLICY_TOML
+            .find("[declarations.symptoms]")
+            .expect("section");
+        let end = DEFAULT_POLICY_TOML.find("[vaccines]").expect("section");
+        let older = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        );
+        let q = Policy::from_toml(&older).expect("older policy");
+        assert_eq!(q.declaration_rule(DeclarationKind::Symptoms), symptoms);
+        assert_eq!(q.declaration_rule(DeclarationKind::Arrival), arrival);
+    }
+
+    #[test]
+    fn declarations_cannot_set_a_colour() {
+        let text = DEFAULT_POLICY_TOML.replace(
+            "[declarations.symptoms]\neffect = \"reminder\"\nreminder = \"symptoms_declared\"",
+            "[declarations.symptoms]\neffect = \"yellow\"",
+        );
+        let err = Policy::from_toml(&text).expect_err("must fail");
+        assert!(err.to_string().contains("declarations.symptoms"), "{err}");
+        let text = format!("{DEFAULT_POLICY_TOML}\n[declarations.rumour]\neffect = \"none\"\n");
+        assert!(Policy::from_toml(&text).is_err());
     }
 
     #[test]

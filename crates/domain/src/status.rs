@@ -71,15 +71,20 @@ pub enum ReminderKind {
     ArrivalUntested = 4,
     /// 5: stayed near a land border port within 14 days.
     BorderPortStay = 5,
+    /// 6: the person declared symptoms (自主申报) and has had no negative PCR since they
+    /// began. Not one of Beijing's five: added so that a declaration is never shown as one of
+    /// them.
+    SymptomsDeclared = 6,
 }
 
 impl ReminderKind {
-    pub const ALL: [ReminderKind; 5] = [
+    pub const ALL: [ReminderKind; 6] = [
         ReminderKind::CaseCountyStay,
         ReminderKind::InboundQuarantine,
         ReminderKind::RiskLink,
         ReminderKind::ArrivalUntested,
         ReminderKind::BorderPortStay,
+        ReminderKind::SymptomsDeclared,
     ];
 
     pub fn number(self) -> u8 {
@@ -99,6 +104,7 @@ impl ReminderKind {
             ReminderKind::RiskLink => "与风险区域、场所或病例存在时空关联",
             ReminderKind::ArrivalUntested => "抵达后72小时内未进行核酸检测",
             ReminderKind::BorderPortStay => "14天内有陆地边境口岸城市旅居史",
+            ReminderKind::SymptomsDeclared => "自主申报有发热等症状，尚未进行核酸检测",
         }
     }
 
@@ -109,6 +115,7 @@ impl ReminderKind {
             ReminderKind::RiskLink => "Time-and-place link to a risk area, venue or case",
             ReminderKind::ArrivalUntested => "No test within 72 hours of arrival",
             ReminderKind::BorderPortStay => "Stayed near a land border port within 14 days",
+            ReminderKind::SymptomsDeclared => "Declared symptoms, no PCR test since",
         }
     }
 }

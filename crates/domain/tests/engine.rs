@@ -6,8 +6,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use healthcode_domain::{
-    Colour, Designation, DesignationKind, Evidence, EvidenceMeta, Policy, Reason, ReminderKind,
-    TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind, VaccinationState, evaluate,
+    Colour, Declaration, Declared, Designation, DesignationKind, Evidence, EvidenceMeta, Policy,
+    Reason, ReminderKind, Symptom, TestKind, TestOutcome, TestResult, Vaccination, VaccinationKind,
+    VaccinationState, evaluate,
 };
 use proptest::prelude::*;
 
@@ -176,6 +177,139 @@ fn arrival_reminder_clears_with_a_negative_test() {
     assert_eq!(s.reminders, vec![ReminderKind::ArrivalUntested]);
     let s = evaluate(&ev, &policy(), Shanghai, bj(10, 18, 0));
     assert!(s.reminders.is_empty());
+}
+
+fn declaration(id: i64, declared: Declared, at: DateTime<Utc>) -> Declaration {
+    Declaration {
+        meta: meta(id),
+        declared,
+        declared_at: at,
+    }
+}
+
+fn symptoms(onset_day: u32) -> Declared {
+    Declared::Symptoms {
+        symptoms: vec![Symptom::Fever, Symptom::Cough],
+        onset: chrono::NaiveDate::from_ymd_opt(2026, 5, onset_day).expect("valid"),
+    }
+}
+
+#[test]
+fn declared_symptoms_remind_until_a_negative_pcr_after_onset() {
+    let mut ev = Evidence {
+        declarations: vec![declaration(1, symptoms(10), bj(10, 20, 0))],
+        ..Evidence::default()
+    };
+    // Nothing before it was declared, and the status expires when it is.
+    let before = evaluate(&ev, &policy(), Shanghai, bj(10, 19, 0));
+    assert!(before.reminders.is_empty());
+    assert_eq!(before.valid_until, bj(10, 20, 0));
+
+    let s = evaluate(&ev, &policy(), Shanghai, bj(10, 21, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::SymptomsDeclared]);
+    assert_eq!(s.colour, Colour::Green);
+    assert!(!s.no_data);
+    assert_eq!(
+        s.reasons,
+        vec![Reason::Reminder {
+            reminder: ReminderKind::SymptomsDeclared,
+            evidence: 1,
+            until: Some(bj(24, 0, 0)),
+            cleared_by_negative_test: true,
+        }]
+    );
+
+    // A negative PCR sampled the day before onset does not clear it.
+    ev.tests
+        .push(test(2, TestKind::Pcr, TestOutcome::Negative, bj(9, 9, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(11, 9, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::SymptomsDeclared]);
+    // Nor does an antigen test, nor a positive PCR.
+    ev.tests.push(test(
+        3,
+        TestKind::Antigen,
+        TestOutcome::Negative,
+        bj(11, 8, 0),
+    ));
+    ev.tests
+        .push(test(4, TestKind::Pcr, TestOutcome::Positive, bj(11, 8, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(11, 20, 0));
+    assert!(s.reminders.contains(&ReminderKind::SymptomsDeclared));
+    // A negative PCR sampled after onset does, once resulted.
+    ev.tests.pop();
+    ev.tests
+        .push(test(5, TestKind::Pcr, TestOutcome::Negative, bj(11, 10, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(11, 17, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::SymptomsDeclared]);
+    let s = evaluate(&ev, &policy(), Shanghai, bj(11, 18, 0));
+    assert!(s.reminders.is_empty());
+    assert!(s.reasons.contains(&Reason::NoRisk));
+}
+
+#[test]
+fn declared_symptoms_lapse_fourteen_days_after_onset() {
+    let ev = Evidence {
+        declarations: vec![declaration(1, symptoms(3), bj(5, 9, 0))],
+        ..Evidence::default()
+    };
+    let s = evaluate(&ev, &policy(), Shanghai, bj(16, 23, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::SymptomsDeclared]);
+    let s = evaluate(&ev, &policy(), Shanghai, bj(17, 0, 0));
+    assert!(s.reminders.is_empty());
+}
+
+#[test]
+fn declared_arrival_is_reminder_four_until_a_test_after_arrival() {
+    let arrival = Declared::Arrival {
+        from: "上海".into(),
+        arrived_at: bj(10, 8, 0),
+    };
+    let mut ev = Evidence {
+        declarations: vec![declaration(1, arrival, bj(10, 12, 0))],
+        ..Evidence::default()
+    };
+    let s = evaluate(&ev, &policy(), Shanghai, bj(10, 13, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::ArrivalUntested]);
+    // The same reminder as an office's arrival designation, shown once for both.
+    ev.designations
+        .push(designation(2, DesignationKind::Arrival, bj(10, 8, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(10, 13, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::ArrivalUntested]);
+    assert_eq!(s.reasons.len(), 2);
+    ev.designations.clear();
+    // A test sampled before the arrival does not clear it.
+    ev.tests
+        .push(test(3, TestKind::Pcr, TestOutcome::Negative, bj(9, 8, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(11, 9, 0));
+    assert_eq!(s.reminders, vec![ReminderKind::ArrivalUntested]);
+    // One sampled within 72 hours of it does.
+    ev.tests
+        .push(test(4, TestKind::Pcr, TestOutcome::Negative, bj(12, 9, 0)));
+    let s = evaluate(&ev, &policy(), Shanghai, bj(12, 18, 0));
+    assert!(s.reminders.is_empty());
+}
+
+#[test]
+fn a_policy_can_make_declarations_do_nothing() {
+    let text = healthcode_domain::policy::DEFAULT_POLICY_TOML.replace(
+        "[declarations.arrival]\neffect = \"reminder\"\nreminder = \"arrival_untested\"",
+        "[declarations.arrival]\neffect = \"none\"",
+    );
+    let p = Policy::from_toml(&text).expect("policy");
+    let ev = Evidence {
+        declarations: vec![declaration(
+            1,
+            Declared::Arrival {
+                from: "CN-SH".into(),
+                arrived_at: bj(10, 8, 0),
+            },
+            bj(10, 8, 0),
+        )],
+        ..Evidence::default()
+    };
+    let s = evaluate(&ev, &p, Shanghai, bj(10, 9, 0));
+    assert!(s.reminders.is_empty());
+    assert_eq!(s.reasons, vec![Reason::NoRisk]);
 }
 
 #[test]
@@ -387,6 +521,7 @@ fn arb_evidence() -> impl Strategy<Value = Evidence> {
                 tests,
                 vaccinations: vec![],
                 designations,
+                declarations: vec![],
             }
         })
 }

@@ -97,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/gate/lookup", post(routes::gate::gate_lookup))
         .route("/gate/pass", post(routes::passes::gate_pass))
         .route(
+            "/me/declarations",
+            post(routes::declarations::declare).get(routes::declarations::list),
+        )
+        .route(
             "/me/checkins",
             post(routes::checkins::self_checkin).get(routes::checkins::history),
         )

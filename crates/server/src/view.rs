@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use healthcode_domain::evidence::EvidenceItem;
 use healthcode_domain::{
-    Colour, Evidence, Exposure, ExposureSource, Reason, ReminderKind, Status, VaccinationState,
+    Colour, Declared, Evidence, Exposure, ExposureSource, Reason, ReminderKind, Status,
+    VaccinationState,
 };
 
 use crate::cache::CodeSubject;
@@ -186,51 +187,64 @@ pub fn status_view<'a>(
 }
 
 fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
-    let source = r
-        .evidence()
-        .and_then(|id| evidence.find(id))
-        .map(|item| match item {
-            EvidenceItem::Test(t) => (t.meta.provider.as_str(), t.meta.record_id.as_str()),
-            EvidenceItem::Vaccination(v) => (v.meta.provider.as_str(), v.meta.record_id.as_str()),
-            EvidenceItem::Designation(d) => (d.meta.provider.as_str(), d.meta.record_id.as_str()),
-        });
-    let (by, record) = source.unwrap_or(("", ""));
-    let (visit_zh, visit_en) = r
-        .evidence()
-        .and_then(|id| evidence.find(id))
-        .and_then(|item| match item {
-            EvidenceItem::Designation(d) => d.exposure.as_ref(),
-            _ => None,
-        })
-        .map(exposure_text)
-        .unwrap_or_default();
+    let item = r.evidence().and_then(|id| evidence.find(id));
+    // Who the evidence came from, in each language: a provider's name as registered, or the
+    // person themselves.
+    let (by_zh, by_en, record) = match item {
+        Some(EvidenceItem::Test(t)) => (
+            t.meta.provider.as_str(),
+            t.meta.provider.as_str(),
+            t.meta.record_id.as_str(),
+        ),
+        Some(EvidenceItem::Vaccination(v)) => (
+            v.meta.provider.as_str(),
+            v.meta.provider.as_str(),
+            v.meta.record_id.as_str(),
+        ),
+        Some(EvidenceItem::Designation(d)) => (
+            d.meta.provider.as_str(),
+            d.meta.provider.as_str(),
+            d.meta.record_id.as_str(),
+        ),
+        Some(EvidenceItem::Declaration(d)) => {
+            ("自主申报", "self-declared", d.meta.record_id.as_str())
+        }
+        None => ("", "", ""),
+    };
+    let (visit_zh, visit_en) = match item {
+        Some(EvidenceItem::Designation(d)) => {
+            d.exposure.as_ref().map(exposure_text).unwrap_or_default()
+        }
+        Some(EvidenceItem::Declaration(d)) => declared_text(&d.declared),
+        _ => Default::default(),
+    };
     match r {
         Reason::Designation { kind, colour, .. } => (
             format!(
-                "{}{visit_zh}（{by}，记录 {record}）→ {}",
+                "{}{visit_zh}（{by_zh}，记录 {record}）→ {}",
                 designation_zh(*kind),
                 colour.label_zh()
             ),
             format!(
-                "{}{visit_en} designated by {by} (record {record}) → {}",
+                "{}{visit_en} designated by {by_en} (record {record}) → {}",
                 kind.as_str().replace('_', " "),
                 colour.as_str()
             ),
         ),
         Reason::AntigenPositiveAwaitingPcr { colour, .. } => (
             format!(
-                "抗原阳性，待核酸复核（{by}，记录 {record}）→ {}",
+                "抗原阳性，待核酸复核（{by_zh}，记录 {record}）→ {}",
                 colour.label_zh()
             ),
             format!(
-                "positive antigen test awaiting PCR ({by}, record {record}) → {}",
+                "positive antigen test awaiting PCR ({by_en}, record {record}) → {}",
                 colour.as_str()
             ),
         ),
         Reason::PcrPositive { colour, .. } => (
-            format!("核酸阳性（{by}，记录 {record}）→ {}", colour.label_zh()),
+            format!("核酸阳性（{by_zh}，记录 {record}）→ {}", colour.label_zh()),
             format!(
-                "positive PCR test ({by}, record {record}) → {}",
+                "positive PCR test ({by_en}, record {record}) → {}",
                 colour.as_str()
             ),
         ),
@@ -245,12 +259,12 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
                 .unwrap_or_default();
             (
                 format!(
-                    "弹窗{}：{}{visit_zh}（{by}，记录 {record}{until_zh}）",
+                    "弹窗{}：{}{visit_zh}（{by_zh}，记录 {record}{until_zh}）",
                     reminder.number(),
                     reminder.label_zh()
                 ),
                 format!(
-                    "reminder {}: {}{visit_en} ({by}, record {record}{until_en})",
+                    "reminder {}: {}{visit_en} ({by_en}, record {record}{until_en})",
                     reminder.number(),
                     reminder.label_en()
                 ),
@@ -264,6 +278,27 @@ fn reason_text(r: &Reason, evidence: &Evidence) -> (String, String) {
             "暂无防疫信息".to_owned(),
             "no health information yet".to_owned(),
         ),
+    }
+}
+
+/// What a person declared, as a clause: the symptoms and since when, or where from and when.
+fn declared_text(d: &Declared) -> (String, String) {
+    match d {
+        Declared::Symptoms { symptoms, onset } => {
+            let zh: Vec<&str> = symptoms.iter().map(|s| s.label_zh()).collect();
+            let en: Vec<&str> = symptoms.iter().map(|s| s.label_en()).collect();
+            (
+                format!("：{onset} 起{}", zh.join("、")),
+                format!(": {} since {onset}", en.join(", ")),
+            )
+        }
+        Declared::Arrival { from, arrived_at } => {
+            let when = arrived_at.format("%Y-%m-%d %H:%M UTC");
+            (
+                format!("：{when} 自{from}抵达"),
+                format!(": arrived from {from} at {when}"),
+            )
+        }
     }
 }
 

@@ -60,6 +60,8 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/api/v1/me/dependants/3/status", &[Guardian]),
     ("POST", "/api/v1/me/dependants/3/remove", &[Guardian]),
     ("GET", "/api/v1/me/checkins", RESIDENTS),
+    ("POST", "/api/v1/me/declarations", RESIDENTS),
+    ("GET", "/api/v1/me/declarations", RESIDENTS),
     ("POST", "/api/v1/test-results", &[Lab]),
     ("POST", "/api/v1/vaccinations", &[Vaccination]),
     ("POST", "/api/v1/designations", &[Cdc, Community]),

@@ -1078,3 +1078,184 @@ async fn paper_pass_lookups_are_limited_per_device() {
         2
     );
 }
+
+#[tokio::test]
+async fn declaring_symptoms_shows_a_reminder_that_why_calls_self_declared_until_a_negative_pcr() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    let card = v.get("/code/card").await;
+    assert!(card.body.contains(r#"href="/declare""#), "{}", card.body);
+    let page = v.get("/declare").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // Filled with today, and no date after it can be picked.
+    assert!(page.body.contains(r#"value="2026-05-01""#), "{}", page.body);
+    assert!(page.body.contains(r#"max="2026-05-01""#));
+    assert!(page.body.contains("暂无申报"));
+    let page = v
+        .form(
+            "/declare/symptoms",
+            &[
+                ("symptoms", "fever"),
+                ("symptoms", "sore_throat"),
+                ("onset", "2026-05-01"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.headers[LOCATION], "/code");
+    let card = v.get("/code/card").await;
+    assert!(
+        card.body.contains("自主申报有发热等症状"),
+        "the code shows reminder 6: {}",
+        card.body
+    );
+    let why = v.get("/why").await;
+    assert!(why.body.contains("自主申报"), "{}", why.body);
+    assert!(why.body.contains("发热、咽痛"), "{}", why.body);
+    assert!(why.body.contains("2026-05-01"));
+    let mine = v.get("/declare").await;
+    assert!(mine.body.contains("健康申报（症状）"), "{}", mine.body);
+    assert!(!mine.body.contains("暂无申报"));
+    // In English too.
+    let why = v.get_lang("/why", "en").await;
+    assert!(why.body.contains("Self-declared"), "{}", why.body);
+    assert!(why.body.contains("fever, sore throat since 2026-05-01"));
+
+    // A negative PCR sampled after the onset clears it.
+    let lab = v.app.keys.lab.clone();
+    let (s, _) = v
+        .app
+        .post(
+            "/api/v1/test-results",
+            Some(&lab),
+            v.app.pcr("r-1", DOC, "negative", 1),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let card = v.get("/code/card").await;
+    assert!(!card.body.contains("自主申报有发热等症状"), "{}", card.body);
+}
+
+#[tokio::test]
+async fn a_declared_arrival_shows_reminder_four() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    v.get("/declare").await;
+    let page = v
+        .form(
+            "/declare/arrival",
+            &[("from", "上海"), ("arrived_at", "2026-05-01T09:30")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let card = v.get("/code/card").await;
+    assert!(
+        card.body.contains("抵达后72小时内未进行核酸检测"),
+        "{}",
+        card.body
+    );
+    let why = v.get("/why").await;
+    assert!(why.body.contains("自上海抵达"), "{}", why.body);
+    assert!(why.body.contains("2026-05-01 09:30"), "{}", why.body);
+}
+
+#[tokio::test]
+async fn bad_declarations_come_back_named_with_the_text_kept_and_nothing_is_saved() {
+    let mut v = Visitor::new().await;
+    v.register(DOC, "张三").await;
+    v.get("/declare").await;
+    // Nothing ticked.
+    let page = v
+        .form("/declare/symptoms", &[("onset", "2026-04-28")])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("请至少选择一项症状"), "{}", page.body);
+    assert!(page.body.contains(r#"value="2026-04-28""#));
+    // The arrival form, not sent, holds its default: now.
+    assert!(
+        page.body.contains(r#"value="2026-05-01T12:00""#),
+        "{}",
+        page.body
+    );
+    // A day that has not come yet; the ticks are kept.
+    let page = v
+        .form(
+            "/declare/symptoms",
+            &[("symptoms", "cough"), ("onset", "2026-05-03")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("时间不能晚于现在"), "{}", page.body);
+    assert!(
+        page.body.contains(r#"value="cough" checked"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r##"href="#onset""##));
+    // An empty place; the time is kept.
+    let page = v
+        .form(
+            "/declare/arrival",
+            &[("from", " "), ("arrived_at", "2026-05-01T08:00")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("请填写出发地"), "{}", page.body);
+    assert!(page.body.contains(r#"value="2026-05-01T08:00""#));
+    // A time that is not one; the place is kept, escaped.
+    let page = v
+        .form(
+            "/declare/arrival",
+            &[("from", "上海<b>"), ("arrived_at", "yesterday")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("请填写有效的日期和时间"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("上海<b>"));
+    // An arrival in the future.
+    let page = v
+        .form(
+            "/declare/arrival",
+            &[("from", "上海"), ("arrived_at", "2026-05-01T14:00")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("时间不能晚于现在"), "{}", page.body);
+    // Without the CSRF token nothing is read at all.
+    let page = v
+        .form(
+            "/declare/symptoms",
+            &[
+                ("csrf", "x"),
+                ("symptoms", "fever"),
+                ("onset", "2026-05-01"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    let mine = v.get("/declare").await;
+    assert!(mine.body.contains("暂无申报"), "{}", mine.body);
+    let card = v.get("/code/card").await;
+    assert!(card.body.contains(r#"id="no-data""#), "{}", card.body);
+}
+
+#[tokio::test]
+async fn declaring_needs_a_session() {
+    let mut v = Visitor::new().await;
+    let page = v.get("/declare").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[LOCATION], "/signin");
+    let page = v
+        .form(
+            "/declare/symptoms",
+            &[("symptoms", "fever"), ("onset", "2026-05-01")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[LOCATION], "/signin");
+}

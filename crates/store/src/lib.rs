@@ -14,7 +14,9 @@ pub mod vault;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
+use healthcode_domain::{
+    Declared, DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber,
+};
 
 pub use error::StoreError;
 pub use model::{
@@ -394,6 +396,18 @@ pub trait Store: Venues + Residents + Send + Sync + 'static {
 
     /// The current revision of every record about `subject`.
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError>;
+
+    /// Stores a declaration the person with `subject` made at `now` (to the second), as
+    /// evidence from the self-declared provider under `record_id` (the caller's fresh id):
+    /// read back with the rest of their evidence and announced on the change feed. The
+    /// same id and content again changes nothing, as for [`Store::submit`].
+    async fn declare(
+        &self,
+        subject: &DocIndex,
+        record_id: &str,
+        declared: &Declared,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError>;
 
     /// Records `value` under `key` in the database's own facts if nothing is there yet, and
     /// returns what is there when it differs from `value`: how nodes find out they were given

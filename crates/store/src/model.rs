@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_domain::{
-    DesignationKind, DocumentNumber, Exposure, PersonName, PhoneNumber, TestKind, TestOutcome,
-    VaccinationKind,
+    Declared, DesignationKind, DocumentNumber, Exposure, PersonName, PhoneNumber, TestKind,
+    TestOutcome, VaccinationKind,
 };
 
 use crate::vault::DocIndex;
@@ -113,6 +113,12 @@ pub enum EvidenceBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exposure: Option<Exposure>,
     },
+    /// A person's own declaration (自主申报), recorded under the self-declared provider
+    /// ([`crate::Store::declare`]).
+    Declaration {
+        declared: Declared,
+        declared_at: DateTime<Utc>,
+    },
 }
 
 impl EvidenceBody {
@@ -121,6 +127,7 @@ impl EvidenceBody {
             EvidenceBody::Test { .. } => "test",
             EvidenceBody::Vaccination { .. } => "vaccination",
             EvidenceBody::Designation { .. } => "designation",
+            EvidenceBody::Declaration { .. } => "declaration",
         }
     }
 }

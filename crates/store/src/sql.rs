@@ -49,6 +49,7 @@ use crate::vault::{DocIndex, Vault};
 mod batches;
 mod bulk;
 mod changes;
+mod declarations;
 mod dependants;
 mod evidence;
 mod meta;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use healthcode_domain::{
-    DesignationKind, DocumentNumber, DocumentType, Exposure, ExposureSource, PersonName,
-    PhoneNumber, RiskLevel, TestKind, TestOutcome,
+    Declared, DesignationKind, DocumentNumber, DocumentType, Exposure, ExposureSource, PersonName,
+    PhoneNumber, RiskLevel, Symptom, TestKind, TestOutcome,
 };
 use healthcode_store::{
     CheckinMethod, DocIndex, EvidenceBody, NewCheckin, NewRiskArea, Outcome, Person, ProviderKind,
@@ -176,6 +176,7 @@ on_both!(
     racing_batches_store_each_record_once,
     bulk_writes_keep_every_constraint,
     evidence_is_found_before_and_after_its_subject_is_filed,
+    declarations_are_evidence_on_the_change_feed,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -548,6 +549,87 @@ async fn change_feed_names_every_affected_subject(store: Arc<SqlStore>) {
     assert_eq!(
         at.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![first.id, moved.id]
+    );
+}
+
+async fn declarations_are_evidence_on_the_change_feed(store: Arc<SqlStore>) {
+    let lab = provider(&store, ProviderKind::Lab, "Lab").await;
+    // The self-declared provider (id 0) leaves the numbering of the others as it was.
+    assert_eq!(lab.id, 1);
+    let a = store.blind_index(&doc(ID_A));
+    let b = store.blind_index(&doc(ID_B));
+    let start = store.evidence_high_water().await.expect("high water");
+    let symptoms = Declared::Symptoms {
+        symptoms: vec![Symptom::Fever, Symptom::LossOfTasteOrSmell],
+        onset: t(0).date_naive(),
+    };
+    let declared_at = t(9) + Duration::milliseconds(250);
+    let first = store
+        .declare(&a, "d-1", &symptoms, declared_at)
+        .await
+        .expect("declare");
+    assert_eq!((first.outcome, first.revision), (Outcome::Created, 1));
+    // On the change feed like any record, so an open status page hears of it.
+    let changes = store.evidence_changes(start, 100).await.expect("feed");
+    assert_eq!(changes.len(), 1);
+    assert_eq!((changes[0].id, &changes[0].subjects), (first.id, &vec![a]));
+    // The same declaration again changes nothing.
+    let again = store
+        .declare(&a, "d-1", &symptoms, declared_at)
+        .await
+        .expect("again");
+    assert_eq!((again.id, again.outcome), (first.id, Outcome::Unchanged));
+
+    let arrival = Declared::Arrival {
+        from: "上海 CN-SH".into(),
+        arrived_at: t(7),
+    };
+    let second = store
+        .declare(&a, "d-2", &arrival, t(10))
+        .await
+        .expect("arrival");
+    store
+        .submit(
+            &Submission {
+                provider_id: lab.id,
+                record_id: "R-1".into(),
+                subject: a,
+                body: pcr(TestOutcome::Negative, 11),
+            },
+            t(13),
+        )
+        .await
+        .expect("test");
+    let ev = store.evidence_for(&a).await.expect("evidence");
+    assert_eq!(ev.tests.len(), 1);
+    assert_eq!(ev.declarations.len(), 2);
+    let d = &ev.declarations[0];
+    assert_eq!((d.meta.id, d.meta.record_id.as_str()), (first.id, "d-1"));
+    assert_eq!(d.meta.provider, "(self-declared)");
+    assert_eq!(d.declared, symptoms);
+    // Stored to the second.
+    assert_eq!(d.declared_at, t(9));
+    assert_eq!(ev.declarations[1].meta.id, second.id);
+    assert_eq!(ev.declarations[1].declared, arrival);
+    assert!(store.evidence_for(&b).await.expect("b").is_empty());
+
+    // A declaration's id is not a lab's: the self-declared provider has its own records.
+    store
+        .declare(&b, "R-1", &arrival, t(12))
+        .await
+        .expect("same id, another provider");
+    // Nobody can add a provider that passes for the people themselves.
+    let taken = store
+        .add_provider(ProviderKind::Lab, "(self-declared)", &[7; 32], t(0))
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    // The self-declared provider answers to no key.
+    assert!(
+        store
+            .provider_by_key(&[0; 32])
+            .await
+            .expect("lookup")
+            .is_none()
     );
 }
 

@@ -1,6 +1,7 @@
 //! One module per area of the API.
 
 pub mod checkins;
+pub mod declarations;
 pub mod dependants;
 pub mod evidence;
 pub mod exposure;

@@ -10,12 +10,13 @@
 //! - `pages`: the pages themselves; `passkeys`: the WebAuthn ceremonies; `live`: server-sent
 //!   events that tell an open code page its status changed; `checkin`: checking in at a venue
 //!   (camera or typed code) and the 14-day travel history; `pass`: the printable paper pass;
-//!   `family`: a guardian's dependants.
+//!   `family`: a guardian's dependants; `declare`: declaring symptoms or an arrival.
 //!
 //! What this module does not own: rules, persistence, the code format, the JSON API.
 
 pub mod assets;
 mod checkin;
+mod declare;
 mod family;
 pub mod i18n;
 pub mod live;
@@ -70,6 +71,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/history", get(checkin::history))
         .route("/pass", get(pass::pass).post(pass::issue))
         .route("/pass/revoke", post(pass::revoke))
+        .route("/declare", get(declare::form))
+        .route("/declare/symptoms", post(declare::symptoms))
+        .route("/declare/arrival", post(declare::arrival))
         .route("/prefs", post(pages::prefs))
         .route("/signout", post(pages::signout))
         .route("/passkeys/register/start", post(passkeys::register_start))

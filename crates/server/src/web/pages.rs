@@ -709,6 +709,7 @@ fn evidence_details(lang: Lang, item: &EvidenceItem<'_>, tz: Tz) -> Vec<Detail> 
                 value: d.meta.record_id.clone(),
             });
         }
+        EvidenceItem::Declaration(d) => rows = super::declare::details(lang, d, tz),
     }
     rows
 }

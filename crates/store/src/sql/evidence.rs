@@ -1,4 +1,5 @@
-//! An evidence row: the columns each kind of [`EvidenceBody`] occupies, how a new row is bound
+//! An evidence row: the columns each kind of [`EvidenceBody`] occupies (a declaration's
+//! details are JSON in `declaration`, migration 0010), how a new row is bound
 //! to its `INSERT` ([`NewEvidence`]) and read back ([`body_from_row`]), and a subject's current
 //! evidence in the domain's terms. It does not decide which revision a row is or whether to
 //! write it (sql/revisions.rs, sql/bulk.rs), nor where a subject's rows are found
@@ -9,8 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
 use healthcode_domain::{
-    Designation, DesignationKind, Evidence, EvidenceMeta, TestKind, TestOutcome, TestResult,
-    Vaccination, VaccinationKind,
+    Declaration, Designation, DesignationKind, Evidence, EvidenceMeta, TestKind, TestOutcome,
+    TestResult, Vaccination, VaccinationKind,
 };
 
 use super::subjects::{self, subject_key};
@@ -24,9 +25,9 @@ use crate::vault::DocIndex;
 pub(super) const INSERT_EVIDENCE: &str = "INSERT INTO evidence (provider_id, record_id, revision, \
      is_current, subject_index, subject_key, category, test_kind, test_outcome, sampled_at, resulted_at, \
      dose_number, product, designation_kind, started_at, ends_at, released_at, at, \
-     content_hash, received_at, exposure) VALUES";
+     content_hash, received_at, exposure, declaration) VALUES";
 
-/// The 20 values of one new evidence row.
+/// The 21 values of one new evidence row.
 pub(super) struct NewEvidence<'a> {
     pub(super) provider_id: i64,
     pub(super) record_id: &'a str,
@@ -64,6 +65,7 @@ impl<'a> NewEvidence<'a> {
             .bind(self.hash)
             .bind(self.received_at.timestamp())
             .bind(cols.exposure)
+            .bind(cols.declaration)
     }
 }
 
@@ -82,6 +84,7 @@ struct Columns {
     released_at: Option<i64>,
     at: Option<i64>,
     exposure: Option<String>,
+    declaration: Option<String>,
 }
 
 impl Columns {
@@ -126,6 +129,15 @@ impl Columns {
                 exposure: exposure
                     .as_ref()
                     .and_then(|e| serde_json::to_string(e).ok()),
+                ..Columns::default()
+            },
+            EvidenceBody::Declaration {
+                declared,
+                declared_at,
+            } => Columns {
+                at: Some(declared_at.timestamp()),
+                // An enum of strings, dates and a timestamp always serialises.
+                declaration: serde_json::to_string(declared).ok(),
                 ..Columns::default()
             },
         }
@@ -196,6 +208,13 @@ pub(super) fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
                     .transpose()?,
             })
         }
+        "declaration" => Ok(EvidenceBody::Declaration {
+            declared: r
+                .try_get::<Option<String>, _>("declaration")?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .ok_or_else(|| corrupt("declaration"))?,
+            declared_at: time("at")?,
+        }),
         _ => Err(corrupt("category")),
     }
 }
@@ -272,6 +291,14 @@ pub(super) async fn evidence_for(
                 ends_at,
                 released_at,
                 exposure,
+            }),
+            EvidenceBody::Declaration {
+                declared,
+                declared_at,
+            } => evidence.declarations.push(Declaration {
+                meta,
+                declared,
+                declared_at,
             }),
         }
     }

@@ -43,10 +43,12 @@ pub(super) async fn provider_by_key(
     store: &SqlStore,
     key_hash: &[u8; 32],
 ) -> Result<Option<Provider>, StoreError> {
-    let row = sqlx::query("SELECT id, kind, name FROM providers WHERE key_hash = $1")
-        .bind(key_hash.to_vec())
-        .fetch_optional(&store.pool)
-        .await?;
+    // The self-declared provider (migration 0010) has no key and never answers to one.
+    let row =
+        sqlx::query("SELECT id, kind, name FROM providers WHERE key_hash = $1 AND kind <> 'self'")
+            .bind(key_hash.to_vec())
+            .fetch_optional(&store.pool)
+            .await?;
     row.map(|row| {
         let kind = ProviderKind::parse(&row.try_get::<String, _>("kind")?)
             .ok_or_else(|| StoreError::Corrupt("unknown provider kind".into()))?;

@@ -162,7 +162,7 @@ async fn write_once(
     };
     let sql = format!(
         "{INSERT_EVIDENCE} ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19, $20) RETURNING id"
+         $15, $16, $17, $18, $19, $20, $21) RETURNING id"
     );
     let row = NewEvidence {
         provider_id,

@@ -7,11 +7,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use healthcode_domain::{DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber};
+use healthcode_domain::{
+    Declared, DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber,
+};
 
 use super::revisions::Write;
 use super::{
-    BatchOutcome, SqlStore, batches, changes, evidence, meta, people, providers, revisions,
+    BatchOutcome, SqlStore, batches, changes, declarations, evidence, meta, people, providers,
+    revisions,
 };
 use crate::error::StoreError;
 use crate::model::{Change, Person, Provider, ProviderKind, Revision, Stored, Submission};
@@ -149,6 +152,16 @@ impl Store for SqlStore {
 
     async fn evidence_for(&self, subject: &DocIndex) -> Result<Evidence, StoreError> {
         evidence::evidence_for(self, subject).await
+    }
+
+    async fn declare(
+        &self,
+        subject: &DocIndex,
+        record_id: &str,
+        declared: &Declared,
+        now: DateTime<Utc>,
+    ) -> Result<Stored, StoreError> {
+        declarations::declare(self, subject, record_id, declared, now).await
     }
 
     async fn pin(&self, key: &str, value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
