@@ -145,13 +145,29 @@ impl Page {
 
     /// Clicks the middle of the first element matching a selector, with the mouse, after
     /// scrolling it into view.
+    ///
+    /// A page may replace the element between finding and clicking it (a live page swapping
+    /// in new content); the click is then tried again on what now matches, a few times.
     pub async fn click(&self, selector: &str) -> Result<()> {
-        self.element(selector)
-            .await?
-            .click()
-            .await
-            .with_context(|| format!("clicking {selector}"))?;
-        Ok(())
+        let mut tries = 0;
+        loop {
+            let clicked = match self.element(selector).await {
+                Ok(element) => element
+                    .click()
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return Ok(()),
+                Err(_) if tries < 3 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e.context(format!("clicking {selector}"))),
+            }
+        }
     }
 
     /// Clicks a field and types `text` at the end of what it holds, key by key; characters

@@ -1083,8 +1083,8 @@ async fn paper_pass_lookups_are_limited_per_device() {
 async fn declaring_symptoms_shows_a_reminder_that_why_calls_self_declared_until_a_negative_pcr() {
     let mut v = Visitor::new().await;
     v.register(DOC, "张三").await;
-    let card = v.get("/code/card").await;
-    assert!(card.body.contains(r#"href="/declare""#), "{}", card.body);
+    let code = v.get("/code").await;
+    assert!(code.body.contains(r#"href="/declare""#), "{}", code.body);
     let page = v.get("/declare").await;
     assert_eq!(page.status, StatusCode::OK);
     // Filled with today, and no date after it can be picked.
