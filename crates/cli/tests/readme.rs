@@ -87,6 +87,7 @@ fn the_readme_walkthrough_works_verbatim() {
         "walk-through failed:\n{stdout}\n{stderr}"
     );
 
+    assert!(stdout.contains("class=\"word\">绿码"), "{stdout}");
     assert!(stdout.contains("\"colour\": \"green\""), "{stdout}");
     assert!(
         stdout.contains(

@@ -145,9 +145,9 @@ impl Visitor {
         .await
     }
 
+    /// The pages' public address, which passkeys are scoped to (shared by a region's nodes).
     fn origin(&self) -> Url {
-        let port = Url::parse(&self.app.base).unwrap().port().unwrap();
-        Url::parse(&format!("http://localhost:{port}")).unwrap()
+        Url::parse(&self.app.state.config.public_url).unwrap()
     }
 
     /// Creates a passkey on `authenticator` for the signed-in visitor; returns the user handle
@@ -1258,4 +1258,69 @@ async fn declaring_needs_a_session() {
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.headers[LOCATION], "/signin");
+}
+
+#[tokio::test]
+async fn two_nodes_share_sessions_ceremonies_and_live_pages() {
+    let a = Arc::new(TestApp::spawn().await);
+    let b = Arc::new(a.second_node().await);
+    let mut on_a = Visitor::with(a.clone());
+    on_a.register(DOC, "张三").await;
+    let mut on_b = Visitor::with(b.clone());
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(on_b.get("/code").await.status, StatusCode::OK, "the session on both");
+
+    // A passkey ceremony started on one node is finished on the other.
+    let (s, start) = on_a.json("/passkeys/register/start", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{start}");
+    let mut options = start["options"].clone();
+    options["publicKey"]["authenticatorSelection"]["residentKey"] = json!("discouraged");
+    options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = json!(false);
+    let mut phone = SoftPasskey::new(true);
+    let credential = phone
+        .do_registration(on_a.origin(), serde_json::from_value(options).unwrap())
+        .unwrap();
+    let (s, done) = on_b
+        .json(
+            "/passkeys/register/finish",
+            json!({"ceremony": start["ceremony"], "credential": credential}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+
+    // A page open on one node hears of a result submitted to the other.
+    let resp = on_b
+        .client
+        .get(b.url("/code/events"))
+        .header("cookie", on_b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    use futures_util::StreamExt;
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("data: open") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("the stream opens")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let lab = a.keys.lab.clone();
+    let (s, _) = a
+        .post("/api/v1/test-results", Some(&lab), a.pcr("r-9", DOC, "positive", 1))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    while !seen.contains("data: changed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), stream.next())
+            .await
+            .expect("the other node's page is told within 2 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let card = on_b.get("/code/card").await;
+    assert!(!card.body.contains(r#"data-colour="green""#), "{}", card.body);
 }

@@ -44,7 +44,9 @@ pub struct TestApp {
     pub keys: Keys,
     /// The server's state, for what a test changes behind the API (the trust lists).
     pub state: AppState,
-    _dir: tempfile::TempDir,
+    /// The database, so that a second node can open it.
+    pub db_url: String,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub struct Builder {
@@ -253,7 +255,62 @@ impl Builder {
                 operator: next(),
             },
             state,
-            _dir: dir,
+            db_url: url,
+            _dir: Some(dir),
+        }
+    }
+}
+
+impl TestApp {
+    /// Another node of the same region: its own server and cache over the same database,
+    /// with the same keys, clock and public address (as behind one load balancer). The first
+    /// node owns the database's directory and must outlive it.
+    pub async fn second_node(&self) -> TestApp {
+        let store = Arc::new(
+            SqlStore::connect(&self.db_url, Arc::new(Vault::from_master_key(&[5; 32])))
+                .await
+                .expect("store"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = ServerConfig {
+            public_url: self.state.config.public_url.clone(),
+            ..(*self.state.config).clone()
+        };
+        let state = AppState::new(
+            store.clone(),
+            Policy::default_policy().expect("policy"),
+            Region::new("CN-BJ", "Asia/Shanghai").expect("region"),
+            SigningKey::from_seed(&[2; 32]),
+            self.trust_list.clone(),
+            Some(Arc::new(DevelopmentProvider)
+                as Arc<dyn healthcode_server::identity::IdentityProvider>),
+            self.clock.clone(),
+            config,
+        );
+        tokio::spawn(healthcode_server::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            clock: self.clock.clone(),
+            store,
+            trust_list: self.trust_list.clone(),
+            keys: Keys {
+                lab: self.keys.lab.clone(),
+                vaccination: self.keys.vaccination.clone(),
+                cdc: self.keys.cdc.clone(),
+                community: self.keys.community.clone(),
+                operator: self.keys.operator.clone(),
+            },
+            state,
+            db_url: self.db_url.clone(),
+            _dir: None,
         }
     }
 }
