@@ -1268,7 +1268,11 @@ async fn two_nodes_share_sessions_ceremonies_and_live_pages() {
     on_a.register(DOC, "张三").await;
     let mut on_b = Visitor::with(b.clone());
     on_b.cookies = on_a.cookies.clone();
-    assert_eq!(on_b.get("/code").await.status, StatusCode::OK, "the session on both");
+    assert_eq!(
+        on_b.get("/code").await.status,
+        StatusCode::OK,
+        "the session on both"
+    );
 
     // A passkey ceremony started on one node is finished on the other.
     let (s, start) = on_a.json("/passkeys/register/start", json!({})).await;
@@ -1310,7 +1314,11 @@ async fn two_nodes_share_sessions_ceremonies_and_live_pages() {
     }
     let lab = a.keys.lab.clone();
     let (s, _) = a
-        .post("/api/v1/test-results", Some(&lab), a.pcr("r-9", DOC, "positive", 1))
+        .post(
+            "/api/v1/test-results",
+            Some(&lab),
+            a.pcr("r-9", DOC, "positive", 1),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     while !seen.contains("data: changed") {
@@ -1322,5 +1330,9 @@ async fn two_nodes_share_sessions_ceremonies_and_live_pages() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     let card = on_b.get("/code/card").await;
-    assert!(!card.body.contains(r#"data-colour="green""#), "{}", card.body);
+    assert!(
+        !card.body.contains(r#"data-colour="green""#),
+        "{}",
+        card.body
+    );
 }
