@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cbor::{Decoder, Encoder, set_once};
 use crate::claims::epoch_seconds;
+use crate::code::signed_text;
 use crate::error::IssueError;
 use crate::keys::SigningKey;
-use crate::{base45, cose};
 
 /// The prefix of every paper pass, in the QR alphanumeric set. It differs from
 /// [`crate::PREFIX`] and [`crate::PLACE_PREFIX`] so that a gate can tell the three apart
@@ -193,12 +193,7 @@ impl PassClaims {
 /// Fails only for claims no verifier would accept: an empty region, name or document, or an
 /// issue time before 1970 or with a fraction of a second.
 pub fn issue_pass(claims: &PassClaims, key: &SigningKey) -> Result<String, IssueError> {
-    let payload = claims.to_cbor()?;
-    let cose = cose::sign(&payload, key);
-    let mut text = String::with_capacity(PASS_PREFIX.len() + cose.len().div_ceil(2) * 3);
-    text.push_str(PASS_PREFIX);
-    text.push_str(&base45::encode(&cose));
-    Ok(text)
+    Ok(signed_text(PASS_PREFIX, &claims.to_cbor()?, key))
 }
 
 #[cfg(test)]
@@ -214,6 +209,7 @@ mod tests {
     use crate::place::PlaceClaims;
     use crate::trust_list::{KeyUsage, TrustList, TrustedKey};
     use crate::verify::Verifier;
+    use crate::{base45, cose};
 
     const IAT: i64 = 1_777_622_400; // 2026-05-01T08:00:00Z
     const SERIAL: [u8; 16] = [0xa5; 16];
