@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use healthcode_domain::DocumentType;
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::{Decoder, Encoder, set_once};
+use crate::cbor::{Decoder, Encoder, non_empty_text, set_once};
 use crate::claims::epoch_seconds;
 use crate::code::signed_text;
 use crate::error::IssueError;
@@ -117,13 +117,10 @@ impl PassClaims {
                 .uint()
                 .map_err(|e| e.explain("a pass key is not an unsigned integer"))?;
             match key {
-                PASS_REGION => {
-                    let v = d.text().map_err(|e| e.explain("region is not text"))?;
-                    if v.is_empty() {
-                        return Err("region is empty");
-                    }
-                    set_once(&mut region, v.to_owned())?;
-                }
+                PASS_REGION => set_once(
+                    &mut region,
+                    non_empty_text(&mut d, "region is not text", "region is empty")?.to_owned(),
+                )?,
                 PASS_SERIAL => set_once(
                     &mut serial,
                     d.bytes_fixed::<16>()
@@ -143,22 +140,20 @@ impl PassClaims {
                     }
                     set_once(&mut marker, ())?;
                 }
-                PASS_MASKED_NAME => {
-                    let v = d.text().map_err(|e| e.explain("masked name is not text"))?;
-                    if v.is_empty() {
-                        return Err("masked name is empty");
-                    }
-                    set_once(&mut name, v.to_owned())?;
-                }
-                PASS_MASKED_DOCUMENT => {
-                    let v = d
-                        .text()
-                        .map_err(|e| e.explain("masked document is not text"))?;
-                    if v.is_empty() {
-                        return Err("masked document is empty");
-                    }
-                    set_once(&mut document, v.to_owned())?;
-                }
+                PASS_MASKED_NAME => set_once(
+                    &mut name,
+                    non_empty_text(&mut d, "masked name is not text", "masked name is empty")?
+                        .to_owned(),
+                )?,
+                PASS_MASKED_DOCUMENT => set_once(
+                    &mut document,
+                    non_empty_text(
+                        &mut d,
+                        "masked document is not text",
+                        "masked document is empty",
+                    )?
+                    .to_owned(),
+                )?,
                 PASS_DOCUMENT_TYPE => {
                     let v = d
                         .uint()

@@ -22,7 +22,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::{Decoder, Encoder, set_once};
+use crate::cbor::{Decoder, Encoder, non_empty_text, set_once};
 use crate::claims::epoch_seconds;
 use crate::code::signed_text;
 use crate::error::IssueError;
@@ -95,13 +95,10 @@ impl PlaceClaims {
                 .uint()
                 .map_err(|e| e.explain("a place key is not an unsigned integer"))?;
             match key {
-                PLACE_REGION => {
-                    let v = d.text().map_err(|e| e.explain("region is not text"))?;
-                    if v.is_empty() {
-                        return Err("region is empty");
-                    }
-                    set_once(&mut region, v.to_owned())?;
-                }
+                PLACE_REGION => set_once(
+                    &mut region,
+                    non_empty_text(&mut d, "region is not text", "region is empty")?.to_owned(),
+                )?,
                 PLACE_VENUE => {
                     let v = d
                         .uint()
