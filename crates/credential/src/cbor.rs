@@ -63,6 +63,20 @@ pub(crate) fn set_once<T>(slot: &mut Option<T>, value: T) -> Result<(), &'static
     Ok(())
 }
 
+/// A text string that holds something: `not_text` when the item is not text, `empty` when it
+/// is `""`.
+pub(crate) fn non_empty_text<'a>(
+    d: &mut Decoder<'a>,
+    not_text: &'static str,
+    empty: &'static str,
+) -> Result<&'a str, &'static str> {
+    let v = d.text().map_err(|e| e.explain(not_text))?;
+    if v.is_empty() {
+        return Err(empty);
+    }
+    Ok(v)
+}
+
 /// Appends CBOR items to a buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Encoder {

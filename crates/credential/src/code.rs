@@ -20,10 +20,15 @@ pub const PREFIX: &str = "HCN1:";
 /// `expires_at` not after `issued_at`, a lifetime over 24 hours, or `expires_at` after
 /// `status_valid_until`.
 pub fn issue_code(claims: &CodeClaims, key: &SigningKey) -> Result<String, IssueError> {
-    let payload = claims.to_cbor()?;
-    let cose = cose::sign(&payload, key);
-    let mut text = String::with_capacity(PREFIX.len() + cose.len().div_ceil(2) * 3);
-    text.push_str(PREFIX);
+    Ok(signed_text(PREFIX, &claims.to_cbor()?, key))
+}
+
+/// `payload` signed with `key` as a COSE_Sign1, in base45 behind `prefix`: the text form
+/// shared by codes, place codes and paper passes.
+pub(crate) fn signed_text(prefix: &str, payload: &[u8], key: &SigningKey) -> String {
+    let cose = cose::sign(payload, key);
+    let mut text = String::with_capacity(prefix.len() + cose.len().div_ceil(2) * 3);
+    text.push_str(prefix);
     text.push_str(&base45::encode(&cose));
-    Ok(text)
+    text
 }

@@ -26,11 +26,11 @@ use chrono::{DateTime, Utc};
 use healthcode_domain::DocumentType;
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::{Decoder, Encoder, set_once};
+use crate::cbor::{Decoder, Encoder, non_empty_text, set_once};
 use crate::claims::epoch_seconds;
+use crate::code::signed_text;
 use crate::error::IssueError;
 use crate::keys::SigningKey;
-use crate::{base45, cose};
 
 /// The prefix of every paper pass, in the QR alphanumeric set. It differs from
 /// [`crate::PREFIX`] and [`crate::PLACE_PREFIX`] so that a gate can tell the three apart
@@ -117,13 +117,10 @@ impl PassClaims {
                 .uint()
                 .map_err(|e| e.explain("a pass key is not an unsigned integer"))?;
             match key {
-                PASS_REGION => {
-                    let v = d.text().map_err(|e| e.explain("region is not text"))?;
-                    if v.is_empty() {
-                        return Err("region is empty");
-                    }
-                    set_once(&mut region, v.to_owned())?;
-                }
+                PASS_REGION => set_once(
+                    &mut region,
+                    non_empty_text(&mut d, "region is not text", "region is empty")?.to_owned(),
+                )?,
                 PASS_SERIAL => set_once(
                     &mut serial,
                     d.bytes_fixed::<16>()
@@ -143,22 +140,20 @@ impl PassClaims {
                     }
                     set_once(&mut marker, ())?;
                 }
-                PASS_MASKED_NAME => {
-                    let v = d.text().map_err(|e| e.explain("masked name is not text"))?;
-                    if v.is_empty() {
-                        return Err("masked name is empty");
-                    }
-                    set_once(&mut name, v.to_owned())?;
-                }
-                PASS_MASKED_DOCUMENT => {
-                    let v = d
-                        .text()
-                        .map_err(|e| e.explain("masked document is not text"))?;
-                    if v.is_empty() {
-                        return Err("masked document is empty");
-                    }
-                    set_once(&mut document, v.to_owned())?;
-                }
+                PASS_MASKED_NAME => set_once(
+                    &mut name,
+                    non_empty_text(&mut d, "masked name is not text", "masked name is empty")?
+                        .to_owned(),
+                )?,
+                PASS_MASKED_DOCUMENT => set_once(
+                    &mut document,
+                    non_empty_text(
+                        &mut d,
+                        "masked document is not text",
+                        "masked document is empty",
+                    )?
+                    .to_owned(),
+                )?,
                 PASS_DOCUMENT_TYPE => {
                     let v = d
                         .uint()
@@ -193,12 +188,7 @@ impl PassClaims {
 /// Fails only for claims no verifier would accept: an empty region, name or document, or an
 /// issue time before 1970 or with a fraction of a second.
 pub fn issue_pass(claims: &PassClaims, key: &SigningKey) -> Result<String, IssueError> {
-    let payload = claims.to_cbor()?;
-    let cose = cose::sign(&payload, key);
-    let mut text = String::with_capacity(PASS_PREFIX.len() + cose.len().div_ceil(2) * 3);
-    text.push_str(PASS_PREFIX);
-    text.push_str(&base45::encode(&cose));
-    Ok(text)
+    Ok(signed_text(PASS_PREFIX, &claims.to_cbor()?, key))
 }
 
 #[cfg(test)]
@@ -214,6 +204,7 @@ mod tests {
     use crate::place::PlaceClaims;
     use crate::trust_list::{KeyUsage, TrustList, TrustedKey};
     use crate::verify::Verifier;
+    use crate::{base45, cose};
 
     const IAT: i64 = 1_777_622_400; // 2026-05-01T08:00:00Z
     const SERIAL: [u8; 16] = [0xa5; 16];

@@ -22,11 +22,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::{Decoder, Encoder, set_once};
+use crate::cbor::{Decoder, Encoder, non_empty_text, set_once};
 use crate::claims::epoch_seconds;
+use crate::code::signed_text;
 use crate::error::IssueError;
 use crate::keys::SigningKey;
-use crate::{base45, cose};
 
 /// The prefix of every place code: format name and version, in the QR alphanumeric set like
 /// the rest of the code. It differs from [`crate::PREFIX`] so that a scanner can tell the two
@@ -95,13 +95,10 @@ impl PlaceClaims {
                 .uint()
                 .map_err(|e| e.explain("a place key is not an unsigned integer"))?;
             match key {
-                PLACE_REGION => {
-                    let v = d.text().map_err(|e| e.explain("region is not text"))?;
-                    if v.is_empty() {
-                        return Err("region is empty");
-                    }
-                    set_once(&mut region, v.to_owned())?;
-                }
+                PLACE_REGION => set_once(
+                    &mut region,
+                    non_empty_text(&mut d, "region is not text", "region is empty")?.to_owned(),
+                )?,
                 PLACE_VENUE => {
                     let v = d
                         .uint()
@@ -147,12 +144,7 @@ impl PlaceClaims {
 /// Fails only for claims no verifier would accept: an empty region, a venue id that is not
 /// positive, or an issue time before 1970 or with a fraction of a second.
 pub fn issue_place_code(claims: &PlaceClaims, key: &SigningKey) -> Result<String, IssueError> {
-    let payload = claims.to_cbor()?;
-    let cose = cose::sign(&payload, key);
-    let mut text = String::with_capacity(PLACE_PREFIX.len() + cose.len().div_ceil(2) * 3);
-    text.push_str(PLACE_PREFIX);
-    text.push_str(&base45::encode(&cose));
-    Ok(text)
+    Ok(signed_text(PLACE_PREFIX, &claims.to_cbor()?, key))
 }
 
 #[cfg(test)]
@@ -170,6 +162,7 @@ mod tests {
     use crate::error::VerifyError;
     use crate::trust_list::{KeyUsage, TrustList, TrustedKey};
     use crate::verify::Verifier;
+    use crate::{base45, cose};
 
     const IAT: i64 = 1_777_622_400; // 2026-05-01T08:00:00Z
 

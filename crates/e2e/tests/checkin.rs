@@ -7,128 +7,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use healthcode_credential::{
-    KeyUsage, PlaceClaims, SigningKey, TrustList, TrustedKey, issue_place_code,
+use common::{
+    DOC, Server, WAIT, code_key, now, problems_besides_refused, register, scroll_width, shot,
 };
-use healthcode_domain::{PlaceShortCode, Policy, Region};
-use healthcode_e2e::{Browser, GrayImage, Options, Page, write_y4m};
-use healthcode_server::auth::new_provider_key;
-use healthcode_server::clock::{Clock, SystemClock};
-use healthcode_server::extract::secret_hash;
-use healthcode_server::identity::{DevelopmentProvider, IdentityProvider};
-use healthcode_server::{AppState, ServerConfig};
-use healthcode_store::{ProviderKind, SqlStore, Store, Vault};
-use serde_json::json;
+use healthcode_credential::{PlaceClaims, issue_place_code};
+use healthcode_domain::PlaceShortCode;
+use healthcode_e2e::{Browser, GrayImage, Options, write_y4m};
 
-const WAIT: Duration = Duration::from_secs(20);
-const DOC: &str = "11010519491231002X";
-
-struct Server {
-    base: String,
-    operator_key: String,
-    _dir: tempfile::TempDir,
-}
-
-/// Now, in whole seconds (as signed documents carry it).
-fn now() -> DateTime<Utc> {
-    use chrono::DurationRound;
-    let t = SystemClock.now();
-    t.duration_trunc(chrono::TimeDelta::seconds(1)).unwrap_or(t)
-}
-
-/// The region's code-signing key, which signs place codes too.
-fn code_key() -> SigningKey {
-    SigningKey::from_seed(&[2; 32])
-}
-
-/// The server as `healthcode serve --dev-identity` runs it, on a free port, its pages
-/// addressed as localhost.
-async fn serve() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("e2e.db").display());
-    let store = Arc::new(
-        SqlStore::connect(&url, Arc::new(Vault::from_master_key(&[7; 32])))
-            .await
-            .unwrap(),
-    );
-    let operator_key = new_provider_key();
-    store
-        .add_provider(
-            ProviderKind::Operator,
-            "Operator",
-            &secret_hash(&operator_key),
-            now(),
-        )
-        .await
-        .unwrap();
-    let root = SigningKey::from_seed(&[1; 32]);
-    let code = code_key();
-    let trust_list = TrustList {
-        region: "CN-BJ".into(),
-        sequence: 1,
-        issued_at: now() - chrono::Duration::days(1),
-        next_update: now() + chrono::Duration::days(7),
-        root_public_key: root.public_key(),
-        keys: vec![TrustedKey {
-            kid: code.kid(),
-            public_key: code.public_key(),
-            not_before: now() - chrono::Duration::days(30),
-            not_after: now() + chrono::Duration::days(365),
-            usage: vec![KeyUsage::Code],
-        }],
-    }
-    .sign(&root)
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = ServerConfig {
-        public_url: format!("http://localhost:{port}"),
-        ..ServerConfig::default()
-    };
-    let state = AppState::new(
-        store,
-        Policy::default_policy().unwrap(),
-        Region::new("CN-BJ", "Asia/Shanghai").unwrap(),
-        code,
-        trust_list,
-        Some(Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>),
-        Arc::new(SystemClock),
-        config,
-    );
-    tokio::spawn(healthcode_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    Server {
-        base: format!("http://localhost:{port}"),
-        operator_key,
-        _dir: dir,
-    }
-}
-
-impl Server {
-    /// Registers a venue through the operator's API; returns its id.
-    async fn venue(&self, name: &str, kind: &str, district: &str) -> i64 {
-        let resp = reqwest::Client::new()
-            .post(format!(
-                "{}/api/v1/venues",
-                self.base.replace("localhost", "127.0.0.1")
-            ))
-            .bearer_auth(&self.operator_key)
-            .json(&json!({"name": name, "kind": kind, "district": district, "address": "1号"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        let body: serde_json::Value = resp.json().await.unwrap();
-        body["id"].as_i64().unwrap()
-    }
-}
+/// Where the screenshots go, under target/e2e/.
+const SHOTS: &str = "checkin";
 
 /// The venue's place code, as its poster carries it.
 fn place_code(venue_id: i64) -> String {
@@ -166,14 +57,9 @@ fn camera_picture(text: &str) -> GrayImage {
     })
 }
 
-async fn shot(page: &Page, name: &str) {
-    let path = page.screenshot(&format!("checkin/{name}")).await.unwrap();
-    assert!(path.exists());
-}
-
 #[tokio::test]
 async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
-    let server = serve().await;
+    let server = Server::start().await;
     let park = server.venue("北海公园", "park", "西城区").await;
     let mall = server.venue("西单大悦城", "mall", "西城区").await;
     let dir = tempfile::tempdir().unwrap();
@@ -201,19 +87,13 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
             .unwrap();
     }
     page.click("#go-register").await.unwrap();
-    page.wait_for("#register-submit", WAIT).await.unwrap();
-    page.type_into("#name", "张三").await.unwrap();
-    page.type_into("#document_number", DOC).await.unwrap();
-    page.click("#register-submit").await.unwrap();
-    page.wait_until("location.pathname === '/passkey'", WAIT)
-        .await
-        .unwrap();
+    register(&page, "张三", DOC).await;
     page.goto(&format!("{}/code", server.base)).await.unwrap();
     page.wait_for("#checkin-link", WAIT).await.unwrap();
-    shot(&page, "00-code-links-to-checkin").await;
+    shot(&page, SHOTS, "00-code-links-to-checkin").await;
     page.click("#checkin-link").await.unwrap();
     page.wait_for("#start-camera", WAIT).await.unwrap();
-    shot(&page, "01-checkin").await;
+    shot(&page, SHOTS, "01-checkin").await;
 
     // The camera: the fake device shows the park's place code; frames go to the server.
     let has_detector: bool = page.eval("'BarcodeDetector' in window").await.unwrap();
@@ -225,7 +105,7 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
         .await
         .is_ok()
     {
-        shot(&page, "01b-camera-on").await;
+        shot(&page, SHOTS, "01b-camera-on").await;
     }
     page.wait_for("#checkin-done", Duration::from_secs(10))
         .await
@@ -252,7 +132,7 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
         .await
         .unwrap();
     assert!(!live, "the camera stops after a check-in");
-    shot(&page, "02-camera-checked-in").await;
+    shot(&page, SHOTS, "02-camera-checked-in").await;
     eprintln!("checked in by camera in {took:?} (BarcodeDetector: {has_detector})");
 
     // Check-ins are kept to the second: the next one a second later, so that "newest first"
@@ -276,7 +156,7 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
             .unwrap()
             .contains("不符合")
     );
-    shot(&page, "03-typed-short-code").await;
+    shot(&page, SHOTS, "03-typed-short-code").await;
 
     // The 14-day travel history, newest first.
     page.click("#history-link").await.unwrap();
@@ -294,7 +174,7 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
             .unwrap()
             .contains("西城区")
     );
-    shot(&page, "04-history").await;
+    shot(&page, SHOTS, "04-history").await;
 
     // English, large text, 320 px: nothing cut off sideways.
     page.set_viewport(320, 640).await.unwrap();
@@ -312,39 +192,20 @@ async fn a_resident_checks_in_with_the_camera_and_sees_the_history() {
             .unwrap()
             .contains("14-day travel history")
     );
-    let wide: f64 = page
-        .eval("document.documentElement.scrollWidth")
-        .await
-        .unwrap();
+    let wide = scroll_width(&page).await;
     assert!(wide <= 320.0, "{wide}");
-    shot(&page, "05-history-en-large-320").await;
+    shot(&page, SHOTS, "05-history-en-large-320").await;
     page.goto(&format!("{}/checkin", server.base))
         .await
         .unwrap();
     page.wait_for("#start-camera", WAIT).await.unwrap();
-    let wide: f64 = page
-        .eval("document.documentElement.scrollWidth")
-        .await
-        .unwrap();
+    let wide = scroll_width(&page).await;
     assert!(wide <= 320.0, "{wide}");
-    shot(&page, "06-checkin-en-large-320").await;
+    shot(&page, SHOTS, "06-checkin-en-large-320").await;
 
     // No script error and no CSP violation; frames the server found no code in are answered
     // 422 on purpose (the camera's first frames may be blank).
-    let problems: Vec<String> = page
-        .problems()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|p| {
-            !(p.source.as_deref() == Some("network")
-                && p.url
-                    .as_deref()
-                    .is_some_and(|u| u.ends_with("/checkin/frame"))
-                && p.text.contains("422"))
-        })
-        .map(ToString::to_string)
-        .collect();
+    let problems = problems_besides_refused(&page, |u| u.ends_with("/checkin/frame")).await;
     assert!(problems.is_empty(), "{problems:#?}");
     browser.close().await.unwrap();
 }

@@ -6,145 +6,21 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::visitor::Visitor;
 use common::{DOC, TestApp};
 use healthcode_store::{Store, Venues};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
-/// A visitor: a client that keeps cookies and does not follow redirects.
-struct Visitor {
-    app: Arc<TestApp>,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-    /// Every `Set-Cookie` seen, whole, to check the flags.
-    set_cookies: Vec<String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
+/// What only the passkey tests ask of a visitor.
 impl Visitor {
-    async fn new() -> Visitor {
-        Visitor::with(Arc::new(TestApp::spawn().await))
-    }
-
-    fn with(app: Arc<TestApp>) -> Visitor {
-        Visitor {
-            app,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-            set_cookies: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for v in headers.get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap().to_owned();
-            let (pair, _) = v.split_once(';').unwrap_or((&v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if v.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-            self.set_cookies.push(v);
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let resp = req
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.client.get(self.app.url(path));
-        self.send(req).await
-    }
-
-    async fn get_lang(&mut self, path: &str, accept: &str) -> Page {
-        let req = self
-            .client
-            .get(self.app.url(path))
-            .header("accept-language", accept);
-        self.send(req).await
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies.get("hc_csrf").cloned().unwrap_or_default()
-    }
-
-    async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let mut fields: Vec<(String, String)> = fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        if !fields.iter().any(|(k, _)| k == "csrf") {
-            fields.push(("csrf".into(), self.csrf()));
-        }
-        let req = self.client.post(self.app.url(path)).form(&fields);
-        self.send(req).await
-    }
-
-    async fn json(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
-        let req = self
-            .client
-            .post(self.app.url(path))
-            .header("x-csrf-token", self.csrf())
-            .json(&body);
-        let page = self.send(req).await;
-        (
-            page.status,
-            serde_json::from_str(&page.body).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn register(&mut self, doc: &str, name: &str) -> Page {
-        self.get("/").await;
-        self.form(
-            "/register",
-            &[
-                ("name", name),
-                ("document_type", "resident_id"),
-                ("document_number", doc),
-                ("phone", ""),
-            ],
-        )
-        .await
-    }
-
     /// The pages' public address, which passkeys are scoped to (shared by a region's nodes).
     fn origin(&self) -> Url {
         Url::parse(&self.app.state.config.public_url).unwrap()

@@ -7,9 +7,10 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Duration;
+use common::visitor::{Page, Visitor};
 use common::{DOC, TestApp};
 use healthcode_credential::{
     KeyUsage, PlaceClaims, SigningKey, TrustList, TrustedKey, issue_place_code,
@@ -17,66 +18,10 @@ use healthcode_credential::{
 use healthcode_domain::PlaceShortCode;
 use image::{GrayImage, ImageFormat, Luma};
 use reqwest::StatusCode;
-use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
 
-/// A browser: keeps cookies, follows no redirects.
-struct Visitor<'a> {
-    app: &'a TestApp,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-impl<'a> Visitor<'a> {
-    fn new(app: &'a TestApp) -> Visitor<'a> {
-        Visitor {
-            app,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> (StatusCode, String) {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let resp = req.header("cookie", cookie).send().await.unwrap();
-        for v in resp.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let pair = v.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.insert(name.to_owned(), value.to_owned());
-        }
-        let status = resp.status();
-        (status, resp.text().await.unwrap())
-    }
-
-    async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let req = self
-            .client
-            .get(self.app.url(path))
-            .header("accept-language", "zh-CN");
-        self.send(req).await
-    }
-
-    fn csrf(&self) -> String {
-        self.cookies.get("hc_csrf").cloned().unwrap_or_default()
-    }
-
-    async fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let mut fields: Vec<(&str, String)> =
-            fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        fields.push(("csrf", self.csrf()));
-        let req = self.client.post(self.app.url(path)).form(&fields);
-        self.send(req).await
-    }
-
+/// What only checking in asks of a visitor.
+impl Visitor {
     /// A camera frame, as the page's script sends it.
     async fn frame(&mut self, bytes: Vec<u8>, content_type: &str) -> (StatusCode, Value) {
         let req = self
@@ -85,31 +30,25 @@ impl<'a> Visitor<'a> {
             .header("x-csrf-token", self.csrf())
             .header("content-type", content_type)
             .body(bytes);
-        let (s, body) = self.send(req).await;
-        (s, serde_json::from_str(&body).unwrap_or(Value::Null))
-    }
-
-    async fn register(&mut self) {
-        self.get("/").await;
-        let (s, _) = self
-            .form(
-                "/register",
-                &[
-                    ("name", "张三"),
-                    ("document_type", "resident_id"),
-                    ("document_number", DOC),
-                    ("phone", ""),
-                ],
-            )
-            .await;
-        assert_eq!(s, StatusCode::SEE_OTHER);
+        let page = self.send(req).await;
+        (
+            page.status,
+            serde_json::from_str(&page.body).unwrap_or(Value::Null),
+        )
     }
 
     async fn history(&mut self) -> String {
-        let (s, body) = self.get("/history").await;
-        assert_eq!(s, StatusCode::OK, "{body}");
+        let Page { status, body, .. } = self.get_lang("/history", "zh-CN").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
+}
+
+/// A visitor who has registered through the form.
+async fn registered(app: &Arc<TestApp>) -> Visitor {
+    let mut v = Visitor::with(app.clone());
+    assert_eq!(v.register(DOC, "张三").await.status, StatusCode::SEE_OTHER);
+    v
 }
 
 async fn venue(app: &TestApp, name: &str, district: &str) -> i64 {
@@ -165,22 +104,26 @@ fn png(picture: &GrayImage) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
     let park = venue(&app, "北海公园", "西城区").await;
-    let mut v = Visitor::new(&app);
+    let mut v = Visitor::with(app.clone());
     // Signed out, the page sends the visitor to sign in.
-    let (s, _) = v.get("/checkin").await;
+    let s = v.get_lang("/checkin", "zh-CN").await.status;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    v.register().await;
+    assert_eq!(v.register(DOC, "张三").await.status, StatusCode::SEE_OTHER);
 
-    let (s, page) = v.get("/checkin").await;
+    let Page {
+        status: s,
+        body: page,
+        ..
+    } = v.get_lang("/checkin", "zh-CN").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains(r#"id="start-camera""#), "{page}");
     assert!(
         page.contains("/assets/checkin."),
         "the page's script is linked"
     );
-    let (_, code_page) = v.get("/code").await;
+    let code_page = v.get_lang("/code", "zh-CN").await.body;
     assert!(
         code_page.contains(r#"href="/checkin""#),
         "the code page links it"
@@ -195,20 +138,32 @@ async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
     let last = typo.len() - 1;
     typo[last] = if typo[last] == b'0' { b'1' } else { b'0' };
     let typo = String::from_utf8(typo).unwrap();
-    let (s, page) = v.form("/checkin", &[("code", &typo)]).await;
+    let Page {
+        status: s,
+        body: page,
+        ..
+    } = v.form("/checkin", &[("code", &typo)]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("手输码不对"), "{page}");
     assert!(page.contains(&format!(r#"value="{typo}""#)), "{page}");
     // A short code that holds but names no venue.
     let nowhere = PlaceShortCode::of(park + 1000).unwrap().to_string();
-    let (s, page) = v.form("/checkin", &[("code", &nowhere)]).await;
+    let Page {
+        status: s,
+        body: page,
+        ..
+    } = v.form("/checkin", &[("code", &nowhere)]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("没有这个场所"), "{page}");
     assert!(v.history().await.contains("最近14天没有登记记录"));
 
     // The right one, with the spaces a person might type.
     let spaced = format!("{} {}", &short[..1], &short[1..]);
-    let (s, page) = v.form("/checkin", &[("code", &spaced)]).await;
+    let Page {
+        status: s,
+        body: page,
+        ..
+    } = v.form("/checkin", &[("code", &spaced)]).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert!(page.contains(r#"id="checkin-done""#), "{page}");
     assert!(
@@ -220,7 +175,11 @@ async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
     assert!(page.contains("绿码") && page.contains("符合本场所的入场要求"));
 
     // A place code's text, as a BarcodeDetector in the browser reads it, works the same.
-    let (s, page) = v
+    let Page {
+        status: s,
+        body: page,
+        ..
+    } = v
         .form("/checkin", &[("code", &place(&app, "CN-BJ", park))])
         .await;
     assert_eq!(s, StatusCode::OK, "{page}");
@@ -234,10 +193,9 @@ async fn a_typed_short_code_checks_in_and_shows_in_the_history() {
 
 #[tokio::test]
 async fn a_camera_frame_with_the_place_code_checks_in() {
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
     let park = venue(&app, "北海公园", "西城区").await;
-    let mut v = Visitor::new(&app);
-    v.register().await;
+    let mut v = registered(&app).await;
 
     let (s, out) = v
         .frame(qr_png(&place(&app, "CN-BJ", park)), "image/png")
@@ -251,10 +209,9 @@ async fn a_camera_frame_with_the_place_code_checks_in() {
 
 #[tokio::test]
 async fn frames_without_a_place_code_of_this_region_are_refused_and_record_nothing() {
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
     let park = venue(&app, "北海公园", "西城区").await;
-    let mut v = Visitor::new(&app);
-    v.register().await;
+    let mut v = registered(&app).await;
 
     let blank = png(&GrayImage::from_pixel(320, 240, Luma([255])));
     let refused: [(Vec<u8>, &str, StatusCode, &str); 4] = [
@@ -342,24 +299,23 @@ async fn frames_without_a_place_code_of_this_region_are_refused_and_record_nothi
 
 #[tokio::test]
 async fn checking_in_needs_the_csrf_token() {
-    let app = TestApp::spawn().await;
+    let app = Arc::new(TestApp::spawn().await);
     let park = venue(&app, "北海公园", "西城区").await;
-    let mut v = Visitor::new(&app);
-    v.register().await;
+    let mut v = registered(&app).await;
     let short = PlaceShortCode::of(park).unwrap().to_string();
 
     let req = v
         .client
         .post(app.url("/checkin"))
         .form(&[("code", short.as_str())]);
-    let (s, _) = v.send(req).await;
+    let s = v.send(req).await.status;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let req = v
         .client
         .post(app.url("/checkin/frame"))
         .header("x-csrf-token", "A".repeat(43))
         .body(qr_png(&place(&app, "CN-BJ", park)));
-    let (s, _) = v.send(req).await;
+    let s = v.send(req).await.status;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     assert!(v.history().await.contains("最近14天没有登记记录"));

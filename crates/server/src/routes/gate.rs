@@ -13,8 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 
-use healthcode_domain::{DocumentNumber, DocumentType};
-use healthcode_store::{Access, CheckinMethod, Device, NewCheckin};
+use healthcode_domain::{DocumentNumber, DocumentType, EntryPolicy};
+use healthcode_store::{Access, CheckinMethod, Device, NewCheckin, Venue};
 
 use crate::api::gate::{
     Decision, GateAnswer, GateConfig, LookupRequest, MAX_UPLOAD, RejectedRow, ScanRequest,
@@ -299,21 +299,16 @@ pub async fn gate_lookup(
     ApiJson(body): ApiJson<LookupRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let actor = format!("device:{}", device.id);
-    let log = |outcome: &str, records: u64| Access {
-        actor: actor.clone(),
-        action: "sentinel_lookup".to_owned(),
-        purpose: "entry check".to_owned(),
-        outcome: outcome.to_owned(),
-        records,
-        at: now,
-    };
-    if let Err(wait) = state.sentinel_limiter.check(&device.id) {
-        state.store.record_access(&log("rate_limited", 0)).await?;
-        return Ok(rate_limited(
-            "too many document lookups from this device; wait and try again",
-            wait,
-        ));
+    let log = lookup_log(device.id, "sentinel_lookup", now);
+    if let Some(refused) = limit_lookups(
+        &state,
+        device.id,
+        &log,
+        "too many document lookups from this device; wait and try again",
+    )
+    .await?
+    {
+        return Ok(refused);
     }
     let document = match DocumentType::parse(&body.document_type)
         .and_then(|k| DocumentNumber::parse(k, &body.document_number))
@@ -338,21 +333,69 @@ pub async fn gate_lookup(
         ));
     };
     state.store.record_access(&log("ok", 1)).await?;
-    let loaded = load(&state, person.id, now).await?;
-    let status = evaluate_entry(&state, &loaded, now);
+    answer_at_door(&state, &venue, entry, person.id, now).await
+}
+
+/// The access log's row for a gate's lookup (`action`) by a device: the outcome and the number
+/// of records read are filled in as the lookup ends.
+pub(crate) fn lookup_log(
+    device_id: i64,
+    action: &'static str,
+    now: DateTime<Utc>,
+) -> impl Fn(&str, u64) -> Access {
+    let actor = format!("device:{device_id}");
+    move |outcome, records| Access {
+        actor: actor.clone(),
+        action: action.to_owned(),
+        purpose: "entry check".to_owned(),
+        outcome: outcome.to_owned(),
+        records,
+        at: now,
+    }
+}
+
+/// The sentinel's limiter, per device: `Some` answer (429, logged as `rate_limited`) when the
+/// device has looked up too many people.
+pub(crate) async fn limit_lookups(
+    state: &AppState,
+    device_id: i64,
+    log: &impl Fn(&str, u64) -> Access,
+    message: &'static str,
+) -> Result<Option<Response>, ApiError> {
+    match state.sentinel_limiter.check(&device_id) {
+        Ok(()) => Ok(None),
+        Err(wait) => {
+            state.store.record_access(&log("rate_limited", 0)).await?;
+            Ok(Some(rate_limited(message, wait)))
+        }
+    }
+}
+
+/// What the door answers for a person a gate identified (by a document or a paper pass):
+/// their status now against the venue's policy, with the check-in recorded as a sentinel
+/// check.
+pub(crate) async fn answer_at_door(
+    state: &AppState,
+    venue: &Venue,
+    entry: &EntryPolicy,
+    person_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Response, ApiError> {
+    let loaded = load(state, person_id, now).await?;
+    let status = evaluate_entry(state, &loaded, now);
     let decision = entry.decide(&presented(&status));
     let visit = Visit {
-        subject: person.subject,
+        subject: loaded.who.subject,
         method: CheckinMethod::Sentinel,
         passed: decision.pass,
         device: None,
     };
-    let checked_in = record_checkin(&state, &venue, visit, now).await?;
+    let checked_in = record_checkin(state, venue, visit, now).await?;
     Ok(Json(GateAnswer {
         decision: Decision::decided(
             &decision,
             venue.id,
-            person.name.masked(),
+            loaded.who.masked_name.clone(),
             status.colour,
             state.region.id().to_owned(),
         ),

@@ -6,21 +6,18 @@
 //! docs/FORMAT.md §9), storing and revoking passes (the store's `Residents`), the printable
 //! page (`web::pages`), the door's rule (domain).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use healthcode_credential::{PassClaims, issue_pass};
-use healthcode_store::{Access, CheckinMethod, PaperPass};
+use healthcode_store::PaperPass;
 
-use crate::api::gate::{Decision, GateAnswer, PassRequest};
+use crate::api::gate::PassRequest;
 use crate::cache::CodeSubject;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, DeviceAuth};
-use crate::limits::rate_limited;
-use crate::routes::checkins::{Visit, presented, record_checkin};
-use crate::routes::residents::{evaluate_entry, load};
+use crate::routes::gate::{answer_at_door, limit_lookups, lookup_log};
 use crate::routes::venues::{venue_or_404, venue_policy};
 use crate::state::AppState;
 
@@ -59,21 +56,16 @@ pub async fn gate_pass(
     ApiJson(body): ApiJson<PassRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let actor = format!("device:{}", device.id);
-    let log = |outcome: &str, records: u64| Access {
-        actor: actor.clone(),
-        action: "pass_lookup".to_owned(),
-        purpose: "entry check".to_owned(),
-        outcome: outcome.to_owned(),
-        records,
-        at: now,
-    };
-    if let Err(wait) = state.sentinel_limiter.check(&device.id) {
-        state.store.record_access(&log("rate_limited", 0)).await?;
-        return Ok(rate_limited(
-            "too many pass and document lookups from this device; wait and try again",
-            wait,
-        ));
+    let log = lookup_log(device.id, "pass_lookup", now);
+    if let Some(refused) = limit_lookups(
+        &state,
+        device.id,
+        &log,
+        "too many pass and document lookups from this device; wait and try again",
+    )
+    .await?
+    {
+        return Ok(refused);
     }
     let Some(trust) = state.verifier() else {
         return Err(ApiError::new(
@@ -121,25 +113,5 @@ pub async fn gate_pass(
     state.store.record_access(&log("ok", 1)).await?;
     let venue = venue_or_404(&state, device.venue_id).await?;
     let entry = venue_policy(&state, &venue)?;
-    let loaded = load(&state, pass.person_id, now).await?;
-    let status = evaluate_entry(&state, &loaded, now);
-    let decision = entry.decide(&presented(&status));
-    let visit = Visit {
-        subject: loaded.who.subject,
-        method: CheckinMethod::Sentinel,
-        passed: decision.pass,
-        device: None,
-    };
-    let checked_in = record_checkin(&state, &venue, visit, now).await?;
-    Ok(Json(GateAnswer {
-        decision: Decision::decided(
-            &decision,
-            venue.id,
-            loaded.who.masked_name.clone(),
-            status.colour,
-            state.region.id().to_owned(),
-        ),
-        checked_in,
-    })
-    .into_response())
+    answer_at_door(&state, &venue, entry, pass.person_id, now).await
 }

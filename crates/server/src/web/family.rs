@@ -11,13 +11,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use healthcode_domain::{DocumentNumber, DocumentType, PersonName};
-
 use super::i18n::Lang;
 use super::live;
 use super::pages::{
     DocTypeOption, FieldError, Whose, card_fragment, code_page, doc_type_options, error_page,
-    failed, html, name_error_key, see_other, why_page,
+    failed, html, identity_fields, see_other, why_page,
 };
 use super::session::Page;
 use crate::routes::dependants::{self, DependantOut};
@@ -106,32 +104,8 @@ pub async fn add(
     let Ok(Form(form)) = form else {
         return error_page(lang, StatusCode::BAD_REQUEST, lang.texts().error_csrf);
     };
-    let mut errors = Vec::new();
-    let name = PersonName::parse(form.name.trim())
-        .map_err(|e| {
-            errors.push(FieldError {
-                field: "name",
-                message: lang.field_error(name_error_key(e)),
-            })
-        })
-        .ok();
-    let document = match DocumentType::parse(&form.document_type) {
-        Ok(kind) => DocumentNumber::parse(kind, form.document_number.trim())
-            .map_err(|e| {
-                errors.push(FieldError {
-                    field: "document_number",
-                    message: lang.field_error(e.code()),
-                })
-            })
-            .ok(),
-        Err(e) => {
-            errors.push(FieldError {
-                field: "document_type",
-                message: lang.field_error(e.code()),
-            });
-            None
-        }
-    };
+    let (name, document, mut errors) =
+        identity_fields(lang, &form.name, &form.document_type, &form.document_number);
     let (Some(name), Some(document), true) = (name, document, errors.is_empty()) else {
         return family_page(&state, page, guardian, form, errors).await;
     };
@@ -177,13 +151,23 @@ fn not_found(lang: Lang) -> Response {
     error_page(lang, StatusCode::NOT_FOUND, lang.texts().error_not_found)
 }
 
-async fn whose(state: &AppState, lang: Lang, guardian: i64, id: i64) -> Result<Whose, Response> {
+/// The dependant a path names and whose code it is shown as (their guardian's), if the visitor
+/// is that guardian; else the response to give.
+async fn shown(
+    state: &AppState,
+    page: &Page,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<(i64, Whose), Response> {
+    let (guardian, id) = dependant(state, page, id).await?;
     match state.store.person(guardian).await {
-        Ok(g) => Ok(Whose::Dependant {
+        Ok(g) => Ok((
             id,
-            guardian: g.name.masked(),
-        }),
-        Err(e) => Err(failed(lang, &e.into())),
+            Whose::Dependant {
+                id,
+                guardian: g.name.masked(),
+            },
+        )),
+        Err(e) => Err(failed(page.lang, &e.into())),
     }
 }
 
@@ -209,12 +193,8 @@ pub async fn code(
     page: Page,
     id: Result<Path<i64>, PathRejection>,
 ) -> Response {
-    let (guardian, id) = match dependant(&state, &page, id).await {
-        Ok(ids) => ids,
-        Err(r) => return r,
-    };
-    match whose(&state, page.lang, guardian, id).await {
-        Ok(w) => code_page(&state, page, id, w).await,
+    match shown(&state, &page, id).await {
+        Ok((id, w)) => code_page(&state, page, id, w).await,
         Err(r) => r,
     }
 }
@@ -228,12 +208,8 @@ pub async fn card(
     if page.session.is_none() {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let (guardian, id) = match dependant(&state, &page, id).await {
-        Ok(ids) => ids,
-        Err(r) => return r,
-    };
-    match whose(&state, page.lang, guardian, id).await {
-        Ok(w) => card_fragment(&state, page, id, w).await,
+    match shown(&state, &page, id).await {
+        Ok((id, w)) => card_fragment(&state, page, id, w).await,
         Err(r) => r,
     }
 }

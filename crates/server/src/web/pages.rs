@@ -189,7 +189,7 @@ pub async fn register_form(page: Page) -> Response {
 }
 
 /// The text for a refused name: the domain's code is one for all three cases.
-pub(crate) fn name_error_key(e: PersonError) -> &'static str {
+fn name_error_key(e: PersonError) -> &'static str {
     match e {
         PersonError::NameEmpty => "name_empty",
         PersonError::NameTooLong => "name_too_long",
@@ -198,19 +198,16 @@ pub(crate) fn name_error_key(e: PersonError) -> &'static str {
     }
 }
 
-/// `POST /register`: checks every field (all errors at once, the text kept), proofs the
-/// identity, registers or signs in, and goes on to create a passkey.
-pub async fn register(
-    State(state): State<AppState>,
-    page: Page,
-    form: Result<Form<RegisterForm>, FormRejection>,
-) -> Response {
-    let lang = page.lang;
-    let Ok(Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.texts().error_csrf);
-    };
+/// A person's name and document as a form gives them, parsed: what holds, and every field
+/// that does not, named in the visitor's language.
+pub(crate) fn identity_fields(
+    lang: Lang,
+    name: &str,
+    document_type: &str,
+    document_number: &str,
+) -> (Option<PersonName>, Option<DocumentNumber>, Vec<FieldError>) {
     let mut errors = Vec::new();
-    let name = PersonName::parse(form.name.trim())
+    let name = PersonName::parse(name.trim())
         .map_err(|e| {
             errors.push(FieldError {
                 field: "name",
@@ -218,8 +215,8 @@ pub async fn register(
             })
         })
         .ok();
-    let document = match DocumentType::parse(&form.document_type) {
-        Ok(kind) => DocumentNumber::parse(kind, form.document_number.trim())
+    let document = match DocumentType::parse(document_type) {
+        Ok(kind) => DocumentNumber::parse(kind, document_number.trim())
             .map_err(|e| {
                 errors.push(FieldError {
                     field: "document_number",
@@ -235,6 +232,22 @@ pub async fn register(
             None
         }
     };
+    (name, document, errors)
+}
+
+/// `POST /register`: checks every field (all errors at once, the text kept), proofs the
+/// identity, registers or signs in, and goes on to create a passkey.
+pub async fn register(
+    State(state): State<AppState>,
+    page: Page,
+    form: Result<Form<RegisterForm>, FormRejection>,
+) -> Response {
+    let lang = page.lang;
+    let Ok(Form(form)) = form else {
+        return error_page(lang, StatusCode::BAD_REQUEST, lang.texts().error_csrf);
+    };
+    let (name, document, mut errors) =
+        identity_fields(lang, &form.name, &form.document_type, &form.document_number);
     let phone = if form.phone.trim().is_empty() {
         None
     } else {

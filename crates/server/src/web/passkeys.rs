@@ -13,9 +13,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::RngCore;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
@@ -103,6 +104,48 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal()
 }
 
+/// Keeps a ceremony's state for [`CEREMONY_LIFETIME`] and answers the browser with the
+/// ceremony's id and the options for `navigator.credentials`.
+async fn begin(
+    state: &AppState,
+    kind: &str,
+    person_id: Option<i64>,
+    kept: &impl Serialize,
+    options: Value,
+) -> Result<Response, ApiError> {
+    let id = new_ceremony_id();
+    let now = state.clock.now();
+    state
+        .store
+        .put_ceremony(
+            &id,
+            kind,
+            person_id,
+            &serde_json::to_vec(kept).map_err(internal)?,
+            now + CEREMONY_LIFETIME,
+        )
+        .await?;
+    Ok(Json(json!({ "ceremony": hex::encode(id), "options": options })).into_response())
+}
+
+/// Takes a ceremony's state, once: who began it (if anyone was signed in) and what was kept.
+async fn take<T: DeserializeOwned>(
+    state: &AppState,
+    ceremony: &str,
+    kind: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<i64>, T), ApiError> {
+    let id = ceremony_id(ceremony)?;
+    let (person_id, raw) = state
+        .store
+        .take_ceremony(&id, kind, now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request("ceremony_unknown", "the ceremony is unknown or has expired")
+        })?;
+    Ok((person_id, serde_json::from_slice(&raw).map_err(internal)?))
+}
+
 /// `POST /passkeys/register/start`: options for creating a passkey, for the signed-in person.
 pub async fn register_start(
     State(state): State<AppState>,
@@ -130,19 +173,7 @@ pub async fn register_start(
         sel["residentKey"] = json!("required");
         sel["requireResidentKey"] = json!(true);
     }
-    let id = new_ceremony_id();
-    let now = state.clock.now();
-    state
-        .store
-        .put_ceremony(
-            &id,
-            REGISTER,
-            Some(person.id),
-            &serde_json::to_vec(&registration).map_err(internal)?,
-            now + CEREMONY_LIFETIME,
-        )
-        .await?;
-    Ok(Json(json!({ "ceremony": hex::encode(id), "options": options })).into_response())
+    begin(&state, REGISTER, Some(person.id), &registration, options).await
 }
 
 #[derive(Deserialize)]
@@ -162,20 +193,13 @@ pub async fn register_finish(
         .session
         .ok_or_else(|| ApiError::unauthorized("sign in before creating a passkey"))?;
     let now = state.clock.now();
-    let id = ceremony_id(&body.ceremony)?;
-    let (person_id, raw) = state
-        .store
-        .take_ceremony(&id, REGISTER, now)
-        .await?
-        .ok_or_else(|| {
-            ApiError::bad_request("ceremony_unknown", "the ceremony is unknown or has expired")
-        })?;
+    let (person_id, registration): (_, PasskeyRegistration) =
+        take(&state, &body.ceremony, REGISTER, now).await?;
     if person_id != Some(session.person_id) {
         return Err(ApiError::forbidden(
             "this ceremony was started by someone else",
         ));
     }
-    let registration: PasskeyRegistration = serde_json::from_slice(&raw).map_err(internal)?;
     let passkey = webauthn
         .finish_passkey_registration(&body.credential, &registration)
         .map_err(|e| {
@@ -202,19 +226,7 @@ pub async fn signin_start(State(state): State<AppState>) -> Result<Response, Api
     if let Value::Object(o) = &mut options {
         o.remove("mediation");
     }
-    let id = new_ceremony_id();
-    let now = state.clock.now();
-    state
-        .store
-        .put_ceremony(
-            &id,
-            SIGNIN,
-            None,
-            &serde_json::to_vec(&authentication).map_err(internal)?,
-            now + CEREMONY_LIFETIME,
-        )
-        .await?;
-    Ok(Json(json!({ "ceremony": hex::encode(id), "options": options })).into_response())
+    begin(&state, SIGNIN, None, &authentication, options).await
 }
 
 #[derive(Deserialize)]
@@ -231,16 +243,8 @@ pub async fn signin_finish(
 ) -> Result<Response, ApiError> {
     let webauthn = &config(&state)?.webauthn;
     let now = state.clock.now();
-    let id = ceremony_id(&body.ceremony)?;
-    let (_, raw) = state
-        .store
-        .take_ceremony(&id, SIGNIN, now)
-        .await?
-        .ok_or_else(|| {
-            ApiError::bad_request("ceremony_unknown", "the ceremony is unknown or has expired")
-        })?;
-    let authentication: DiscoverableAuthentication =
-        serde_json::from_slice(&raw).map_err(internal)?;
+    let (_, authentication): (_, DiscoverableAuthentication) =
+        take(&state, &body.ceremony, SIGNIN, now).await?;
     let (handle, credential_id) = webauthn
         .identify_discoverable_authentication(&body.credential)
         .map_err(|_| refused("sign-in"))?;

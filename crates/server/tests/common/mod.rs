@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod visitor;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -1,0 +1,243 @@
+//! What the browser tests share: the server as `healthcode serve --dev-identity` runs it on a
+//! fresh embedded database, the calls a lab or an operator makes to it, registering through
+//! the pages, and reading back what a page shows.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use healthcode_credential::{KeyUsage, SigningKey, TrustList, TrustedKey, Verifier};
+use healthcode_domain::{Policy, Region};
+use healthcode_e2e::Page;
+use healthcode_server::auth::new_provider_key;
+use healthcode_server::clock::{Clock, SystemClock};
+use healthcode_server::extract::secret_hash;
+use healthcode_server::identity::{DevelopmentProvider, IdentityProvider};
+use healthcode_server::{AppState, ServerConfig};
+use healthcode_store::{ProviderKind, SqlStore, Store, Vault};
+use serde_json::json;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+/// The resident's ID number.
+pub const DOC: &str = "11010519491231002X";
+
+/// Now, in whole seconds (as signed documents carry it).
+pub fn now() -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let t = SystemClock.now();
+    t.duration_trunc(chrono::TimeDelta::seconds(1)).unwrap_or(t)
+}
+
+/// The region's code-signing key, which signs place codes too.
+pub fn code_key() -> SigningKey {
+    SigningKey::from_seed(&[2; 32])
+}
+
+pub struct Server {
+    /// The pages' address, `http://localhost:PORT` (a passkey's scope is a host name).
+    pub base: String,
+    /// A lab's API key.
+    pub lab_key: String,
+    /// An operator's API key, for registering venues.
+    pub operator_key: String,
+    /// The signed trust list the server publishes.
+    pub trust_list: String,
+    /// The database, for what a test sets up behind the API.
+    pub store: Arc<SqlStore>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// The server on a free port, with one lab and one operator.
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("e2e.db").display());
+        let store = Arc::new(
+            SqlStore::connect(&url, Arc::new(Vault::from_master_key(&[7; 32])))
+                .await
+                .unwrap(),
+        );
+        let lab_key = new_provider_key();
+        store
+            .add_provider(ProviderKind::Lab, "Lab One", &secret_hash(&lab_key), now())
+            .await
+            .unwrap();
+        let operator_key = new_provider_key();
+        store
+            .add_provider(
+                ProviderKind::Operator,
+                "Operator",
+                &secret_hash(&operator_key),
+                now(),
+            )
+            .await
+            .unwrap();
+        let root = SigningKey::from_seed(&[1; 32]);
+        let code = code_key();
+        let trust_list = TrustList {
+            region: "CN-BJ".into(),
+            sequence: 1,
+            issued_at: now() - chrono::Duration::days(1),
+            next_update: now() + chrono::Duration::days(7),
+            root_public_key: root.public_key(),
+            keys: vec![TrustedKey {
+                kid: code.kid(),
+                public_key: code.public_key(),
+                not_before: now() - chrono::Duration::days(30),
+                not_after: now() + chrono::Duration::days(365),
+                usage: vec![KeyUsage::Code],
+            }],
+        }
+        .sign(&root)
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = ServerConfig {
+            public_url: format!("http://localhost:{port}"),
+            rate_limit: healthcode_server::limits::RateLimit {
+                per_second: 1_000.0,
+                burst: 1_000.0,
+            },
+            ..ServerConfig::default()
+        };
+        let state = AppState::new(
+            store.clone(),
+            Policy::default_policy().unwrap(),
+            Region::new("CN-BJ", "Asia/Shanghai").unwrap(),
+            code,
+            trust_list.clone(),
+            Some(Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>),
+            Arc::new(SystemClock),
+            config,
+        );
+        tokio::spawn(healthcode_server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        Server {
+            base: format!("http://localhost:{port}"),
+            lab_key,
+            operator_key,
+            trust_list,
+            store,
+            _dir: dir,
+        }
+    }
+
+    /// The address of an API path, by IP address (as a machine calls it).
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replace("localhost", "127.0.0.1"))
+    }
+
+    /// A verifier that trusts the server's trust list.
+    pub fn verifier(&self) -> Verifier {
+        Verifier::new(&[TrustList::from_json(&self.trust_list, None).unwrap()])
+    }
+
+    /// The lab submits a PCR result for `DOC`, sampled `sampled_ago` and resulted
+    /// `turnaround` after that.
+    pub async fn pcr(
+        &self,
+        record: &str,
+        result: &str,
+        sampled_ago: chrono::Duration,
+        turnaround: chrono::Duration,
+    ) {
+        let sampled = now() - sampled_ago;
+        let resp = reqwest::Client::new()
+            .post(self.api("/api/v1/test-results"))
+            .bearer_auth(&self.lab_key)
+            .json(&json!({
+                "record_id": record,
+                "document_type": "resident_id",
+                "document_number": DOC,
+                "sampled_at": sampled.to_rfc3339(),
+                "resulted_at": (sampled + turnaround).to_rfc3339(),
+                "kind": "pcr",
+                "result": result,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+
+    /// Registers a venue through the operator's API; returns its id.
+    pub async fn venue(&self, name: &str, kind: &str, district: &str) -> i64 {
+        let resp = reqwest::Client::new()
+            .post(self.api("/api/v1/venues"))
+            .bearer_auth(&self.operator_key)
+            .json(&json!({"name": name, "kind": kind, "district": district, "address": "1号"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["id"].as_i64().unwrap()
+    }
+}
+
+/// Fills in and sends the register form the page shows, and waits for the passkey page that
+/// follows.
+pub async fn register(page: &Page, name: &str, document_number: &str) {
+    page.wait_for("#register-submit", WAIT).await.unwrap();
+    page.type_into("#name", name).await.unwrap();
+    page.type_into("#document_number", document_number)
+        .await
+        .unwrap();
+    page.click("#register-submit").await.unwrap();
+    page.wait_for("#create-passkey", WAIT).await.unwrap();
+}
+
+/// A screenshot kept under target/e2e/`dir`/`name`.
+pub async fn shot(page: &Page, dir: &str, name: &str) {
+    let path = page.screenshot(&format!("{dir}/{name}")).await.unwrap();
+    assert!(path.exists());
+}
+
+/// The one QR in a screenshot of the page (kept under target/e2e/`dir`/`name`), as text.
+pub async fn qr_on_screen(page: &Page, dir: &str, name: &str) -> String {
+    let path = page.screenshot(&format!("{dir}/{name}")).await.unwrap();
+    let codes = healthcode_qrscan::read(&std::fs::read(path).unwrap()).expect("a QR on the page");
+    assert_eq!(codes.len(), 1, "{codes:?}");
+    codes[0].clone()
+}
+
+/// The code shown on the page, read back from a screenshot of it and verified.
+pub async fn code_on_screen(
+    page: &Page,
+    dir: &str,
+    server: &Server,
+) -> healthcode_credential::CodeClaims {
+    let code = qr_on_screen(page, dir, "qr-read-back").await;
+    server
+        .verifier()
+        .verify(&code, now())
+        .expect("the code on screen verifies")
+}
+
+/// How wide the page is laid out, in CSS pixels (wider than the screen scrolls sideways).
+pub async fn scroll_width(page: &Page) -> f64 {
+    page.eval("document.documentElement.scrollWidth")
+        .await
+        .unwrap()
+}
+
+/// The page's problems (script errors, CSP violations, failed loads), leaving out the loads
+/// answered 422 on purpose: those whose address `refused` accepts.
+pub async fn problems_besides_refused(page: &Page, refused: impl Fn(&str) -> bool) -> Vec<String> {
+    page.problems()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            !(p.source.as_deref() == Some("network")
+                && p.url.as_deref().is_some_and(&refused)
+                && p.text.contains("422"))
+        })
+        .map(ToString::to_string)
+        .collect()
+}
