@@ -28,9 +28,9 @@
   /// verify.rs CLOCK_SKEW and claims.rs MAX_LIFETIME, in milliseconds.
   const CLOCK_SKEW_MS = 60n * 1000n;
   const MAX_LIFETIME_MS = 24n * 3600n * 1000n;
-  /// The last second chrono (the Rust side) can represent: +262143-12-31T23:59:59Z. A CBOR
+  /// The last second chrono (the Rust side) can represent: +262142-12-31T23:59:59Z. A CBOR
   /// time beyond it is not "a time in range" and so a claims error there.
-  const MAX_EPOCH_SECONDS = 8210298412799n;
+  const MAX_EPOCH_SECONDS = 8210266876799n;
   const I64_MAX = (1n << 63n) - 1n;
   /// The order of the Ed25519 group (RFC 8032 §5.1); a signature's S must be below it
   /// (§5.1.7 step 1).
