@@ -20,6 +20,7 @@ const FILES: &[(&str, &[u8], &str)] = &[
     ("app.js", include_bytes!("../../assets/app.js"), JS),
     ("checkin.js", include_bytes!("../../assets/checkin.js"), JS),
     ("pass.js", include_bytes!("../../assets/pass.js"), JS),
+    ("verify.js", include_bytes!("../../assets/verify.js"), JS),
 ];
 
 struct Served {

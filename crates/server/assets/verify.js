@@ -1,0 +1,588 @@
+// The gate's offline verifier of native codes (`HCN1:`), a second implementation of
+// docs/FORMAT.md §2–§5 for a page that must decide with no network. It mirrors the Rust
+// verifier (crates/credential/src/verify.rs, through healthcode_verify::Trust::verify) check
+// for check and in the same order, so that the first refusal and its code are the same; the
+// test crates/e2e/tests/verifier_conformance.rs holds the two to that on the same codes.
+//
+// It exposes one global, HealthcodeVerify (docs/VERIFY.md, "The gate's offline verifier"):
+//
+//   const verifier = HealthcodeVerify.verifier(lists);
+//   const result = await verifier.verify(text, now);
+//   // { valid: true, format: "native", claims: {...} }
+//   // { valid: false, format: "native" | null, code: "<refusal code of docs/VERIFY.md>" }
+//
+// `lists` are trust lists the server has already verified (their root signature, §6.3), in
+// the JSON shape of the Rust `TrustList`: { region, sequence, keys: [{ kid, public_key,
+// not_before, not_after, usage }] }, kid and public_key in hex, times as RFC 3339 text or
+// epoch seconds, usage as ["code"] (or wire numbers [1]). `now` is epoch seconds, a Date or
+// RFC 3339 text: the caller's clock, never read here.
+//
+// Text of another format (`HC1:`, `shc:/`) is not decided offline: the result is
+// { valid: false, format: "eu-dcc" | "shc", code: null } and the page asks the server.
+"use strict";
+
+(() => {
+  const PREFIX = "HCN1:";
+  /// healthcode_verify::trust::MAX_TEXT_LEN, in UTF-8 bytes.
+  const MAX_TEXT_LEN = 64 * 1024;
+  /// verify.rs CLOCK_SKEW and claims.rs MAX_LIFETIME, in milliseconds.
+  const CLOCK_SKEW_MS = 60n * 1000n;
+  const MAX_LIFETIME_MS = 24n * 3600n * 1000n;
+  /// The last second chrono (the Rust side) can represent: +262142-12-31T23:59:59Z. A CBOR
+  /// time beyond it is not "a time in range" and so a claims error there.
+  const MAX_EPOCH_SECONDS = 8210266876799n;
+  const I64_MAX = (1n << 63n) - 1n;
+  /// The order of the Ed25519 group (RFC 8032 §5.1); a signature's S must be below it
+  /// (§5.1.7 step 1).
+  const GROUP_ORDER = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const SIGNATURE_LEN = 64;
+  const KID_LEN = 8;
+  const TAG_SIGN1 = 18n;
+  const ALG_EDDSA = -8n;
+
+  /// A refusal: stops the checks with a code of docs/VERIFY.md.
+  class Refusal {
+    constructor(code) {
+      this.code = code;
+    }
+  }
+  const refuse = (code) => {
+    throw new Refusal(code);
+  };
+
+  // ---- base45, RFC 9285 §4.2 (FORMAT.md §2): strict ----
+
+  const BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+  function base45Decode(text) {
+    const digit = (i) => {
+      const c = text.charCodeAt(i);
+      const v = c < 128 ? BASE45.indexOf(text[i]) : -1;
+      if (v < 0) refuse("base45");
+      return v;
+    };
+    const out = [];
+    let i = 0;
+    while (i < text.length) {
+      const left = text.length - i;
+      if (left === 1) {
+        digit(i);
+        refuse("base45"); // a dangling character
+      } else if (left === 2) {
+        const n = digit(i) + digit(i + 1) * 45;
+        if (n > 0xff) refuse("base45");
+        out.push(n);
+        i += 2;
+      } else {
+        const n = digit(i) + digit(i + 1) * 45 + digit(i + 2) * 2025;
+        if (n > 0xffff) refuse("base45");
+        out.push(n >> 8, n & 0xff);
+        i += 3;
+      }
+    }
+    return Uint8Array.from(out);
+  }
+
+  // ---- CBOR, RFC 8949, the strict profile of FORMAT.md §3.1 ----
+  // As the Rust Decoder (crates/credential/src/cbor.rs): a head is consumed before its major
+  // type is compared, so after an "unexpected" item the reader stands where Rust's does.
+
+  /// Not well-formed in the profile (Rust: CborError::Malformed).
+  class Malformed {}
+  /// Well-formed, but not the item expected here (Rust: CborError::Unexpected).
+  class Unexpected {}
+
+  const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+  class Decoder {
+    constructor(bytes) {
+      this.bytes = bytes;
+      this.at = 0;
+    }
+    remaining() {
+      return this.bytes.length - this.at;
+    }
+    isEmpty() {
+      return this.at === this.bytes.length;
+    }
+    take(n) {
+      if (n > this.remaining()) throw new Malformed();
+      const out = this.bytes.subarray(this.at, this.at + n);
+      this.at += n;
+      return out;
+    }
+    argument(n) {
+      let v = 0n;
+      for (const b of this.take(n)) v = (v << 8n) | BigInt(b);
+      return v;
+    }
+    /// [major, argument]: shortest forms only, no indefinite lengths, no reserved values.
+    head() {
+      const initial = this.take(1)[0];
+      const major = initial >> 5;
+      const info = initial & 0x1f;
+      let arg;
+      if (info < 24) {
+        arg = BigInt(info);
+      } else if (info <= 27) {
+        const width = 1 << (info - 24);
+        arg = this.argument(width);
+        const floor = width === 1 ? 24n : 1n << BigInt(4 * width);
+        if (arg < floor) throw new Malformed(); // not in shortest form
+      } else {
+        throw new Malformed(); // 28–30 reserved, 31 indefinite length
+      }
+      if (major === 7 && info === 24 && arg < 32n) throw new Malformed();
+      return [major, arg];
+    }
+    expect(major) {
+      const [m, arg] = this.head();
+      if (m !== major) throw new Unexpected();
+      return arg;
+    }
+    uint() {
+      return this.expect(0);
+    }
+    int() {
+      const [m, arg] = this.head();
+      if (m === 0) return arg;
+      if (m === 1) return -1n - arg;
+      throw new Unexpected();
+    }
+    length(major) {
+      const len = this.expect(major);
+      if (len > BigInt(this.remaining())) throw new Malformed(); // truncated
+      return Number(len);
+    }
+    byteString() {
+      return this.take(this.length(2));
+    }
+    byteStringOf(n) {
+      const b = this.byteString();
+      if (b.length !== n) throw new Unexpected();
+      return b;
+    }
+    text() {
+      const raw = this.take(this.length(3));
+      try {
+        return UTF8.decode(raw);
+      } catch (_) {
+        throw new Malformed();
+      }
+    }
+    array() {
+      return this.length(4);
+    }
+    map() {
+      return this.length(5);
+    }
+    tag() {
+      return this.expect(6);
+    }
+    /// Consumes a `null` (0xf6) if one is next.
+    null() {
+      if (this.bytes[this.at] === 0xf6) {
+        this.at += 1;
+        return true;
+      }
+      return false;
+    }
+    /// A NumericDate without fractions (FORMAT.md §3.1), in milliseconds.
+    epochTime() {
+      const secs = this.uint();
+      if (secs > I64_MAX || secs > MAX_EPOCH_SECONDS) throw new Unexpected();
+      return secs * 1000n;
+    }
+  }
+
+  /// Runs `read`, turning CBOR faults into refusals: malformed → `malformed`, unexpected →
+  /// `unexpected` (as CoseError::structure does).
+  function reading(read, malformed, unexpected) {
+    try {
+      return read();
+    } catch (e) {
+      if (e instanceof Malformed) refuse(malformed);
+      if (e instanceof Unexpected) refuse(unexpected);
+      throw e;
+    }
+  }
+
+  // ---- COSE_Sign1, FORMAT.md §3.2 (crates/credential/src/cose.rs, native profile) ----
+
+  function parseSign1(bytes) {
+    const d = new Decoder(bytes);
+    const tag = reading(() => d.tag(), "cbor", "tag");
+    if (tag !== TAG_SIGN1) refuse("tag");
+    const read = (f) => reading(f, "cbor", "cose");
+    if (read(() => d.array()) !== 4) refuse("cose");
+    const protectedBytes = read(() => d.byteString());
+    if (read(() => d.map()) !== 0) refuse("cose"); // the unprotected header must be empty
+    const payload = read(() => d.byteString());
+    const signature = read(() => d.byteString());
+    if (signature.length !== SIGNATURE_LEN) refuse("cose");
+    if (!d.isEmpty()) refuse("trailing_bytes");
+    const kid = parseProtected(protectedBytes);
+    return { protectedBytes, payload, signature, kid };
+  }
+
+  /// `{1: -8, 4: kid}` in any order, each once, nothing else (FORMAT.md §3.2).
+  function parseProtected(bytes) {
+    if (bytes.length === 0) refuse("algorithm"); // an empty map: no alg
+    const d = new Decoder(bytes);
+    const read = (f) => reading(f, "cbor", "cose");
+    const pairs = read(() => d.map());
+    let alg = null;
+    let kid = null;
+    for (let i = 0; i < pairs; i++) {
+      const label = read(() => d.int());
+      if (label === 1n && alg === null) {
+        // Any value but the integer -8, a text name included, is not EdDSA.
+        try {
+          alg = d.int() === ALG_EDDSA;
+        } catch (e) {
+          if (!(e instanceof Malformed || e instanceof Unexpected)) throw e;
+          alg = false;
+        }
+      } else if (label === 4n && kid === null) {
+        kid = read(() => d.byteStringOf(KID_LEN));
+      } else {
+        refuse("cose"); // a repeated label, or one the format does not use
+      }
+    }
+    if (!d.isEmpty()) refuse("cose");
+    if (alg === true && kid !== null) return kid;
+    if (alg === true) refuse("missing_kid");
+    return refuse("algorithm");
+  }
+
+  /// The Sig_structure of RFC 9052 §4.4 (FORMAT.md §3.3).
+  function sigStructure(protectedBytes, payload) {
+    const out = [0x84, 0x6a, ...new TextEncoder().encode("Signature1")];
+    const bstr = (b) => {
+      const n = b.length;
+      if (n < 24) out.push(0x40 | n);
+      else if (n < 0x100) out.push(0x58, n);
+      else if (n < 0x10000) out.push(0x59, n >> 8, n & 0xff);
+      else out.push(0x5a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+      out.push(...b);
+    };
+    bstr(protectedBytes);
+    bstr(new Uint8Array(0));
+    bstr(payload);
+    return Uint8Array.from(out);
+  }
+
+  // ---- Claims, FORMAT.md §4 (crates/credential/src/claims.rs) ----
+
+  function decodeClaims(payload) {
+    const d = new Decoder(payload);
+    const bad = () => refuse("claims");
+    const once = (claims, name, value) => {
+      if (name in claims) bad(); // a map key appears twice
+      claims[name] = value;
+    };
+    const c = {};
+    const s = {};
+    try {
+      const pairs = d.map();
+      for (let i = 0; i < pairs; i++) {
+        const key = d.int();
+        if (key === 1n) once(c, "region", d.text());
+        else if (key === 2n) once(c, "subject", hex(d.byteStringOf(16)));
+        else if (key === 4n) once(c, "expires", d.epochTime());
+        else if (key === 6n) once(c, "issued", d.epochTime());
+        else if (key === -65537n) once(c, "status", decodeStatus(d, s, once, bad));
+        else bad(); // unknown claim
+      }
+      if (!d.isEmpty()) bad();
+    } catch (e) {
+      if (e instanceof Malformed || e instanceof Unexpected) bad();
+      throw e;
+    }
+    for (const name of ["status", "region", "subject", "issued", "expires"]) {
+      if (!(name in c)) bad();
+    }
+    return {
+      region: c.region,
+      subject: c.subject,
+      issuedMs: c.issued,
+      expiresMs: c.expires,
+      status: c.status,
+    };
+  }
+
+  function decodeStatus(d, s, once, bad) {
+    const pairs = d.map();
+    const st = {};
+    for (let i = 0; i < pairs; i++) {
+      const key = d.uint();
+      if (key === 1n) {
+        const v = d.uint();
+        if (v > 2n) bad(); // colours 0 green, 1 yellow, 2 red
+        once(st, "colour", Number(v));
+      } else if (key === 2n) {
+        once(st, "reminders", decodeReminders(d, bad));
+      } else if (key === 3n) {
+        let v = null;
+        if (!d.null()) {
+          const days = d.uint();
+          if (days > 0xffffffffn) bad();
+          v = Number(days);
+        }
+        once(st, "test_recency_days", v);
+      } else if (key === 4n) {
+        const v = d.uint();
+        if (v > 4n) bad();
+        once(st, "vaccination", Number(v));
+      } else if (key === 5n) {
+        once(st, "masked_name", d.text());
+      } else if (key === 6n) {
+        once(st, "masked_document", d.text());
+      } else if (key === 7n) {
+        const v = d.uint();
+        if (v < 1n || v > 5n) bad();
+        once(st, "document_type", Number(v));
+      } else if (key === 8n) {
+        once(st, "valid_until", d.epochTime());
+      } else {
+        bad(); // unknown status key
+      }
+    }
+    for (const name of [
+      "colour",
+      "reminders",
+      "test_recency_days",
+      "vaccination",
+      "masked_name",
+      "masked_document",
+      "document_type",
+      "valid_until",
+    ]) {
+      if (!(name in st)) bad();
+    }
+    return st;
+  }
+
+  /// Reminders 1–6, strictly ascending (FORMAT.md §4).
+  function decodeReminders(d, bad) {
+    const len = d.array();
+    if (len > 6) bad();
+    const out = [];
+    for (let i = 0; i < len; i++) {
+      const n = d.uint();
+      if (n < 1n || n > 6n) bad();
+      out.push(Number(n));
+    }
+    for (let i = 1; i < out.length; i++) if (out[i - 1] >= out[i]) bad();
+    return out;
+  }
+
+  // ---- Keys and trust lists ----
+
+  function hex(bytes) {
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function unhex(text) {
+    if (typeof text !== "string" || !/^([0-9a-fA-F]{2})*$/.test(text)) return null;
+    const out = new Uint8Array(text.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
+    return out;
+  }
+
+  /// Milliseconds since the epoch as a BigInt, from epoch seconds, a Date or RFC 3339 text.
+  function instant(value) {
+    if (typeof value === "bigint") return value * 1000n;
+    if (typeof value === "number") return BigInt(Math.round(value * 1000));
+    const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+    if (!Number.isFinite(ms)) throw new TypeError("not a time: " + value);
+    return BigInt(ms);
+  }
+
+  /// The keys of the newest list of each region (highest sequence; the first given on a
+  /// tie), by kid, as verify.rs Verifier::new builds them.
+  function keysByKid(lists) {
+    const newest = new Map();
+    for (const list of Array.isArray(lists) ? lists : [lists]) {
+      const seen = newest.get(list.region);
+      if (!seen || BigInt(list.sequence || 0) > BigInt(seen.sequence || 0)) {
+        newest.set(list.region, list);
+      }
+    }
+    const byKid = new Map();
+    for (const list of newest.values()) {
+      for (const key of list.keys || []) {
+        const kid = String(key.kid).toLowerCase();
+        const entry = {
+          region: list.region,
+          notBeforeMs: instant(key.not_before),
+          notAfterMs: instant(key.not_after),
+          forCodes: (key.usage || []).some((u) => u === "code" || u === 1),
+          publicKey: unhex(key.public_key),
+          cryptoKey: undefined, // imported when first needed
+        };
+        if (!byKid.has(kid)) byKid.set(kid, []);
+        byKid.get(kid).push(entry);
+      }
+    }
+    return byKid;
+  }
+
+  // Ed25519 public keys (RFC 8032 §5.1.3): the verifier refuses, as the Rust one does
+  // (ed25519-dalek's decompression and is_weak), bytes that are no point of the curve and
+  // points of small order (FORMAT.md §3.3). WebCrypto need not refuse either on import.
+  const P = (1n << 255n) - 19n;
+  const mod = (a) => ((a % P) + P) % P;
+  const pow = (b, e) => {
+    let r = 1n;
+    b = mod(b);
+    for (; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+    return r;
+  };
+  const inv = (a) => pow(a, P - 2n);
+  const D = mod(-121665n * inv(121666n));
+  const SQRT_M1 = pow(2n, (P - 1n) / 4n);
+
+  /// Whether 32 bytes decode to a point not of small order.
+  function usablePoint(bytes) {
+    let y = 0n;
+    for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? bytes[i] & 0x7f : bytes[i]);
+    y = mod(y); // decompression reduces a y of p or more, as ed25519-dalek does
+    const yy = (y * y) % P;
+    const w = mod((yy - 1n) * inv(D * yy + 1n)); // x² = (y² − 1) / (d·y² + 1)
+    let x = pow(w, (P + 3n) / 8n);
+    if ((x * x) % P !== w) x = (x * SQRT_M1) % P;
+    if ((x * x) % P !== w) return false; // no square root: not on the curve
+    // Small order: [8]P is the identity. Doubling with the complete addition law of
+    // −x² + y² = 1 + d·x²·y².
+    for (let i = 0; i < 3; i++) {
+      const t = (D * x * x * y * y) % P;
+      [x, y] = [mod(2n * x * y * inv(1n + t)), mod((y * y + x * x) * inv(1n - t))];
+    }
+    return !(x === 0n && y === 1n);
+  }
+
+  /// The WebCrypto key of an entry, or null when the bytes are no usable Ed25519 key.
+  async function cryptoKeyOf(entry) {
+    if (entry.cryptoKey === undefined) {
+      entry.cryptoKey = null;
+      if (entry.publicKey && entry.publicKey.length === 32 && usablePoint(entry.publicKey)) {
+        try {
+          entry.cryptoKey = await crypto.subtle.importKey(
+            "raw",
+            entry.publicKey,
+            { name: "Ed25519" },
+            false,
+            ["verify"],
+          );
+        } catch (_) {
+          entry.cryptoKey = null;
+        }
+      }
+    }
+    return entry.cryptoKey;
+  }
+
+  /// S of an Ed25519 signature (its second half, little-endian) is below the group order.
+  function canonicalS(signature) {
+    let s = 0n;
+    for (let i = SIGNATURE_LEN - 1; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]);
+    return s < GROUP_ORDER;
+  }
+
+  // ---- Verification, FORMAT.md §5, in the order of verify.rs ----
+
+  async function verifyWith(sign1, entry, nowMs) {
+    const key = await cryptoKeyOf(entry);
+    if (!key) refuse("key_not_valid");
+    const message = sigStructure(sign1.protectedBytes, sign1.payload);
+    const good =
+      canonicalS(sign1.signature) &&
+      (await crypto.subtle.verify({ name: "Ed25519" }, key, sign1.signature, message));
+    if (!good) refuse("signature");
+    const claims = decodeClaims(sign1.payload);
+    // check_issue: the key may sign codes at iat, the region is the key's, iat not ahead.
+    if (!entry.forCodes) refuse("key_not_valid");
+    if (claims.issuedMs < entry.notBeforeMs || claims.issuedMs > entry.notAfterMs) {
+      refuse("key_not_valid");
+    }
+    if (claims.region !== entry.region) refuse("region");
+    if (claims.issuedMs - nowMs > CLOCK_SKEW_MS) refuse("not_yet_valid");
+    if (claims.expiresMs <= nowMs) refuse("expired");
+    // check_rules
+    if (claims.expiresMs < claims.issuedMs) refuse("expires_before_issued");
+    if (claims.expiresMs - claims.issuedMs > MAX_LIFETIME_MS) refuse("lifetime");
+    if (claims.expiresMs > claims.status.valid_until) refuse("outlives_status");
+    const st = claims.status;
+    return {
+      region: claims.region,
+      subject: claims.subject,
+      kid: hex(sign1.kid),
+      issued_at: Number(claims.issuedMs / 1000n),
+      expires_at: Number(claims.expiresMs / 1000n),
+      colour: st.colour,
+      reminders: st.reminders,
+      test_recency_days: st.test_recency_days,
+      vaccination: st.vaccination,
+      masked_name: st.masked_name,
+      masked_document: st.masked_document,
+      document_type: st.document_type,
+      status_valid_until: Number(st.valid_until / 1000n),
+    };
+  }
+
+  /// White space as Rust's str::trim sees it (Unicode White_Space).
+  const EDGE_SPACE =
+    /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
+  /// The format of a trimmed text, as healthcode_verify::detect.
+  function detect(text) {
+    if (text.startsWith(PREFIX)) return "native";
+    if (text.startsWith("HC1:")) return "eu-dcc";
+    if (text.startsWith("shc:/")) return "shc";
+    if (text.startsWith("{") && text.includes('"verifiableCredential"')) return "shc";
+    return null;
+  }
+
+  function verifier(lists) {
+    const byKid = keysByKid(lists);
+    return {
+      async verify(input, now) {
+        const nowMs = instant(now);
+        if (new TextEncoder().encode(input).length > MAX_TEXT_LEN) {
+          return { valid: false, format: null, code: "too_long" };
+        }
+        const text = input.replace(EDGE_SPACE, "");
+        const format = detect(text);
+        if (format === null) return { valid: false, format: null, code: "unknown_format" };
+        if (format !== "native") return { valid: false, format, code: null };
+        try {
+          const sign1 = parseSign1(base45Decode(text.slice(PREFIX.length)));
+          const candidates = byKid.get(hex(sign1.kid));
+          if (!candidates) refuse("unknown_key");
+          // Each key listed under the kid in turn; the last refusal if none verifies.
+          let refusal = null;
+          for (const entry of candidates) {
+            try {
+              const claims = await verifyWith(sign1, entry, nowMs);
+              return { valid: true, format, claims };
+            } catch (e) {
+              if (!(e instanceof Refusal)) throw e;
+              refusal = e;
+            }
+          }
+          throw refusal;
+        } catch (e) {
+          if (e instanceof Refusal) return { valid: false, format, code: e.code };
+          throw e;
+        }
+      },
+    };
+  }
+
+  window.HealthcodeVerify = Object.freeze({
+    verifier,
+    /// One-off: builds a verifier for `lists` and verifies `text` at `now`.
+    verify: (text, lists, now) => verifier(lists).verify(text, now),
+  });
+})();
