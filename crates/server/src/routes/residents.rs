@@ -282,10 +282,9 @@ pub async fn status(
 
 /// The status answer for a person: theirs, or a dependant's for their guardian.
 pub(crate) async fn status_of(state: &AppState, person_id: i64) -> Result<Response, ApiError> {
-    let state = state.clone();
     let now = state.clock.now();
-    let entry = load(&state, person_id, now).await?;
-    let status = evaluate_entry(&state, &entry, now);
+    let entry = load(state, person_id, now).await?;
+    let status = evaluate_entry(state, &entry, now);
     let body = serde_json::to_vec(&status_view(
         &status,
         &entry.who,
@@ -389,7 +388,6 @@ pub(crate) async fn code_of(
     person_id: i64,
     q: &CodeQuery,
 ) -> Result<Response, ApiError> {
-    let state = state.clone();
     let want_svg = match q.include.as_deref() {
         None => false,
         Some("svg") => true,
@@ -402,9 +400,9 @@ pub(crate) async fn code_of(
     };
     let now = state.clock.now();
     let epoch = state.cache.epoch();
-    let entry = load(&state, person_id, now).await?;
-    let status = evaluate_entry(&state, &entry, now);
-    let issued = code_for(&state, &entry, &status, epoch, now)?;
+    let entry = load(state, person_id, now).await?;
+    let status = evaluate_entry(state, &entry, now);
+    let issued = code_for(state, &entry, &status, epoch, now)?;
     let qr_svg = want_svg
         .then(|| qr_svg_of(&issued).map(|s| s.to_string()))
         .transpose()?;

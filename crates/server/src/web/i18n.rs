@@ -183,8 +183,6 @@ pub struct Texts {
     pub large_on: &'static str,
     pub large_off: &'static str,
     pub sign_out: &'static str,
-    pub nav_code: &'static str,
-    pub nav_why: &'static str,
     pub footer: &'static str,
 
     pub home_title: &'static str,
@@ -256,7 +254,6 @@ pub struct Texts {
     pub why_released: &'static str,
     pub why_visit: &'static str,
     pub why_vaccinated: &'static str,
-    pub why_dose: &'static str,
     pub back_to_code: &'static str,
 
     // Family (他人代查)
@@ -270,7 +267,6 @@ pub struct Texts {
     pub family_full: &'static str,
     pub family_shown_by: &'static str,
     pub family_link: &'static str,
-    pub family_back: &'static str,
     // Check-in at a venue and the 14-day travel history.
     pub nav_checkin: &'static str,
     pub nav_history: &'static str,
@@ -290,7 +286,6 @@ pub struct Texts {
     pub checkin_your_code: &'static str,
     pub checkin_pass: &'static str,
     pub checkin_stop: &'static str,
-    pub checkin_again: &'static str,
     pub checkin_empty: &'static str,
     pub checkin_short_invalid: &'static str,
     pub checkin_not_place_code: &'static str,
@@ -302,9 +297,7 @@ pub struct Texts {
     pub history_title: &'static str,
     pub history_lead: &'static str,
     pub history_districts: &'static str,
-    pub history_venue: &'static str,
     pub history_district: &'static str,
-    pub history_time: &'static str,
     pub history_empty: &'static str,
 
     // ---- paper pass (纸质通行证) ----
@@ -369,8 +362,6 @@ pub static ZH: Texts = Texts {
     large_on: "长辈模式",
     large_off: "标准字号",
     sign_out: "退出登录",
-    nav_code: "我的健康码",
-    nav_why: "为什么是这个颜色",
     footer: "健康码的颜色由检测、接种和风险判定实时计算；每一项依据都可查看。",
 
     home_title: "健康宝",
@@ -442,7 +433,6 @@ pub static ZH: Texts = Texts {
     why_released: "已解除",
     why_visit: "到访",
     why_vaccinated: "接种日期",
-    why_dose: "剂次",
     back_to_code: "返回健康码",
 
     family_title: "他人代查",
@@ -455,7 +445,6 @@ pub static ZH: Texts = Texts {
     family_full: "最多可添加4位家人；请先移除一位。",
     family_shown_by: "代查人：",
     family_link: "他人代查",
-    family_back: "返回家人列表",
     // Check-in at a venue and the 14-day travel history.
     nav_checkin: "扫场所码登记",
     nav_history: "14天行程",
@@ -475,7 +464,6 @@ pub static ZH: Texts = Texts {
     checkin_your_code: "您的健康码",
     checkin_pass: "符合本场所的入场要求。",
     checkin_stop: "不符合本场所的入场要求：",
-    checkin_again: "再登记一个场所",
     checkin_empty: "请输入手输码。",
     checkin_short_invalid: "手输码不对，请检查是否输错。",
     checkin_not_place_code: "这不是有效的场所码。",
@@ -487,9 +475,7 @@ pub static ZH: Texts = Texts {
     history_title: "我的14天行程",
     history_lead: "您在最近14天内登记过的场所，最新的在前。",
     history_districts: "到访地区：",
-    history_venue: "场所",
     history_district: "地区",
-    history_time: "时间",
     history_empty: "最近14天没有登记记录。",
 
     // ---- paper pass (纸质通行证) ----
@@ -554,8 +540,6 @@ pub static EN: Texts = Texts {
     large_on: "Large text",
     large_off: "Standard text",
     sign_out: "Sign out",
-    nav_code: "My code",
-    nav_why: "Why this colour",
     footer: "The colour is computed in real time from tests, vaccinations and risk designations; every reason can be seen.",
 
     home_title: "Health Code",
@@ -627,7 +611,6 @@ pub static EN: Texts = Texts {
     why_released: "Released",
     why_visit: "Visit",
     why_vaccinated: "Vaccinated on",
-    why_dose: "Dose",
     back_to_code: "Back to my code",
 
     family_title: "Family",
@@ -640,7 +623,6 @@ pub static EN: Texts = Texts {
     family_full: "You can add at most 4 family members; remove one first.",
     family_shown_by: "Shown by guardian ",
     family_link: "Family",
-    family_back: "Back to family",
     // Check-in at a venue and the 14-day travel history.
     nav_checkin: "Check in at a venue",
     nav_history: "My 14-day travel history",
@@ -660,7 +642,6 @@ pub static EN: Texts = Texts {
     checkin_your_code: "Your code",
     checkin_pass: "You meet this venue's entry requirements.",
     checkin_stop: "You do not meet this venue's entry requirements:",
-    checkin_again: "Check in somewhere else",
     checkin_empty: "Enter the code.",
     checkin_short_invalid: "This code is not right — is there a typo?",
     checkin_not_place_code: "This is not a valid place code.",
@@ -672,9 +653,7 @@ pub static EN: Texts = Texts {
     history_title: "My 14-day travel history",
     history_lead: "Where you checked in over the last 14 days, newest first.",
     history_districts: "Districts visited:",
-    history_venue: "Venue",
     history_district: "District",
-    history_time: "Time",
     history_empty: "No check-ins in the last 14 days.",
 
     // ---- paper pass (纸质通行证) ----
