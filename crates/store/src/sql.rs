@@ -365,4 +365,59 @@ mod migration_tests {
             assert_eq!(n, left, "{table}");
         }
     }
+
+    /// Migration 0011: a device added before it was handed its key when it was added, so it
+    /// counts as enrolled then; a person's venue assignments are deleted with them.
+    #[tokio::test]
+    async fn gate_app_rows_before_and_after_the_migration() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        conn.execute("PRAGMA foreign_keys = ON").await.unwrap();
+        let before = sqlx::migrate::Migrator {
+            migrations: Cow::Owned(
+                SQLITE_MIGRATIONS
+                    .iter()
+                    .filter(|m| m.version < 11)
+                    .cloned()
+                    .collect(),
+            ),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(&mut conn).await.unwrap();
+        conn.execute(
+            "INSERT INTO venues (id, name, kind, district, address, created_at) \
+             VALUES (1, 'A', 'mall', 'D', '', 0); \
+             INSERT INTO devices (id, venue_id, name, key_hash, created_at) \
+             VALUES (1, 1, 'gate', x'01', 5);",
+        )
+        .await
+        .unwrap();
+        SQLITE_MIGRATIONS.run(&mut conn).await.unwrap();
+        let row = sqlx::query("SELECT enrolled_at, revoked_at FROM devices WHERE id = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(row.get::<Option<i64>, _>("enrolled_at"), Some(5));
+        assert_eq!(row.get::<Option<i64>, _>("revoked_at"), None);
+
+        conn.execute(
+            "INSERT INTO people (id, doc_index, doc_type, doc_number_enc, name_enc, subject, \
+             created_at) VALUES (1, x'01', 'passport', x'00', x'00', x'01', 0), \
+             (2, x'02', 'passport', x'00', x'00', x'02', 0); \
+             INSERT INTO venue_managers (venue_id, person_id, assigned_at) \
+             VALUES (1, 1, 0), (1, 2, 0); \
+             DELETE FROM people WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+        let left: Vec<i64> = sqlx::query("SELECT person_id FROM venue_managers")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("person_id"))
+            .collect();
+        assert_eq!(left, vec![2]);
+    }
 }
