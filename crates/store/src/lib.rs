@@ -60,7 +60,8 @@ pub trait Venues: Send + Sync {
     /// Every venue, or those of one district, in id order.
     async fn venues(&self, district: Option<&str>) -> Result<Vec<Venue>, StoreError>;
 
-    /// Adds a gate device to a venue ([`StoreError::NotFound`] if there is no such venue).
+    /// Adds a gate device to a venue, enrolled at `now`: whoever was handed the key holds its
+    /// credential ([`StoreError::NotFound`] if there is no such venue).
     async fn add_device(
         &self,
         venue_id: i64,
@@ -69,6 +70,57 @@ pub trait Venues: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError>;
 
+    /// Adds a gate device that waits to be enrolled with a one-time token (by its hash) until
+    /// `expires_at` ([`Venues::redeem_device_enrolment`]). Until then it has no key anyone
+    /// knows. [`StoreError::NotFound`] if there is no such venue; [`StoreError::Conflict`] if
+    /// the token hash is taken.
+    async fn add_pending_device(
+        &self,
+        venue_id: i64,
+        name: &str,
+        token_hash: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError>;
+
+    /// Replaces a device's pending enrolment token, if any, with a new one (a manager shows
+    /// the link again). Redeeming it replaces the key of a device enrolled already.
+    /// [`StoreError::NotFound`] if the venue has no such device or it is revoked.
+    async fn renew_device_enrolment(
+        &self,
+        venue_id: i64,
+        device_id: i64,
+        token_hash: &[u8; 32],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Enrols the device of an unexpired token (by its hash) whose device is not revoked: the
+    /// token is used up, the device's key becomes `new_key_hash` (an earlier key stops
+    /// working) and it is enrolled at `now`. `None` for an unknown, used, replaced or expired
+    /// token, or a revoked device. Of two redeeming the same token at once, at most one gets
+    /// the device.
+    async fn redeem_device_enrolment(
+        &self,
+        token_hash: &[u8; 32],
+        new_key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError>;
+
+    /// Every device of a venue, revoked ones and ones waiting to be enrolled included, in id
+    /// order.
+    async fn devices_of(&self, venue_id: i64) -> Result<Vec<Device>, StoreError>;
+
+    /// Revokes a device at `now`: its key stops working at once and its pending enrolment
+    /// token goes. True if it was live, false if it was revoked already;
+    /// [`StoreError::NotFound`] if the venue has no such device.
+    async fn revoke_device(
+        &self,
+        venue_id: i64,
+        device_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The unrevoked device whose key hashes to `key_hash`.
     async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError>;
 
     /// Raises the device's upload high-water mark to `at` (never lowers it).

@@ -201,10 +201,16 @@ pub struct Device {
     pub id: i64,
     pub venue_id: i64,
     pub name: String,
-    /// When it was enrolled: it can have recorded no check-in before.
+    /// When it was added: it can have recorded no check-in before.
     pub created_at: DateTime<Utc>,
     /// The latest check-in time among the rows it has uploaded (none yet: `None`).
     pub upload_high_water: Option<DateTime<Utc>>,
+    /// When a browser or key holder took its credential: at once for a device added with a
+    /// key ([`crate::Venues::add_device`]), at the redemption of its one-time link for one
+    /// added pending ([`crate::Venues::add_pending_device`]); `None` until then.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// When it was revoked: its key no longer works, and it cannot be enrolled again.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// How a check-in was made.

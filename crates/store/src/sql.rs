@@ -24,6 +24,7 @@
 //! - `meta.rs`: the master-key check and pinned values;
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
 //!   the access log;
+//! - `devices.rs`: gate devices' enrolment by one-time token, and their revocation;
 //! - `residents.rs`: the [`Residents`] trait, each method handed to one of the three below;
 //! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress;
 //! - `dependants.rs`: a guardian's dependants and their cap;
@@ -51,6 +52,7 @@ mod bulk;
 mod changes;
 mod declarations;
 mod dependants;
+mod devices;
 mod evidence;
 mod meta;
 mod passes;

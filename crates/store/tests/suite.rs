@@ -451,6 +451,19 @@ async fn nul_in_text_is_refused_alike_on_both_backends(store: Arc<SqlStore>) {
         .expect("a clean venue is stored");
     assert_eq!(store.venues(Some("西城区")).await.expect("venues").len(), 1);
     assert_eq!(v.name, "西单站");
+    assert!(refused(
+        store
+            .add_device(v.id, "gate\0 1", &[4; 32], t(8))
+            .await
+            .map(|_| ())
+    ));
+    assert!(refused(
+        store
+            .add_pending_device(v.id, "gate\0 2", &[5; 32], t(9), t(8))
+            .await
+            .map(|_| ())
+    ));
+    assert!(store.devices_of(v.id).await.expect("devices").is_empty());
 }
 
 async fn sessions_expire(store: Arc<SqlStore>) {
@@ -2006,4 +2019,369 @@ async fn paper_passes_one_live_per_person(store: Arc<SqlStore>) {
         }
     }
     assert_eq!(revoked, 3);
+}
+
+on_both!(
+    pending_devices_are_enrolled_once_before_their_link_expires,
+    revoked_devices_lose_their_key_and_their_link,
+    a_renewed_link_replaces_the_token_and_then_the_key,
+    racing_redemptions_enrol_a_device_once,
+);
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::NotFound))
+}
+
+/// A device added with a key is enrolled at once. A pending one has no key anyone holds until
+/// its one-time token is redeemed, once, before it expires; a token hash is taken once.
+async fn pending_devices_are_enrolled_once_before_their_link_expires(store: Arc<SqlStore>) {
+    let v = store
+        .add_venue("西单站", "subway", "西城区", "", t(0))
+        .await
+        .unwrap();
+    let keyed = store
+        .add_device(v.id, "gate 0", &[7; 32], t(1))
+        .await
+        .unwrap();
+    assert_eq!((keyed.enrolled_at, keyed.revoked_at), (Some(t(1)), None));
+    assert_eq!(
+        store.device_by_key(&[7; 32]).await.unwrap(),
+        Some(keyed.clone())
+    );
+
+    let pending = store
+        .add_pending_device(v.id, "gate 1", &[1; 32], t(10), t(8))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pending.created_at, pending.enrolled_at, pending.revoked_at),
+        (t(8), None, None)
+    );
+    assert!(not_found(
+        store
+            .add_pending_device(9_999, "nowhere", &[2; 32], t(10), t(8))
+            .await
+    ));
+    assert!(matches!(
+        store
+            .add_pending_device(v.id, "gate 2", &[1; 32], t(10), t(8))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.devices_of(v.id).await.unwrap(),
+        vec![keyed.clone(), pending.clone()],
+        "a refused device is not stored"
+    );
+
+    assert_eq!(
+        store
+            .redeem_device_enrolment(&[2; 32], &[11; 32], t(9))
+            .await
+            .unwrap(),
+        None,
+        "an unknown token"
+    );
+    let enrolled = store
+        .redeem_device_enrolment(&[1; 32], &[11; 32], t(9))
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!(enrolled.id, pending.id);
+    assert_eq!(enrolled.enrolled_at, Some(t(9)));
+    assert_eq!(
+        store.device_by_key(&[11; 32]).await.unwrap(),
+        Some(enrolled.clone())
+    );
+    // Once only: a second redemption gets nothing and changes nothing.
+    assert_eq!(
+        store
+            .redeem_device_enrolment(&[1; 32], &[12; 32], t(9))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.device_by_key(&[12; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.device_by_key(&[11; 32]).await.unwrap(),
+        Some(enrolled.clone())
+    );
+
+    // Expired at `expires_at` and after: refused, the device stays pending.
+    let late = store
+        .add_pending_device(v.id, "gate 3", &[3; 32], t(10), t(8))
+        .await
+        .unwrap();
+    for at in [t(10), t(11)] {
+        assert_eq!(
+            store
+                .redeem_device_enrolment(&[3; 32], &[13; 32], at)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert_eq!(store.device_by_key(&[13; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.devices_of(v.id).await.unwrap(),
+        vec![keyed, enrolled, late.clone()]
+    );
+    // A renewed link works.
+    store
+        .renew_device_enrolment(v.id, late.id, &[4; 32], t(13))
+        .await
+        .unwrap();
+    let renewed = store
+        .redeem_device_enrolment(&[4; 32], &[13; 32], t(12))
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!((renewed.id, renewed.enrolled_at), (late.id, Some(t(12))));
+}
+
+/// A revoked device's key stops working at once and its link with it; revoking twice says
+/// so; a device is revoked, and its link renewed, only through its own venue.
+async fn revoked_devices_lose_their_key_and_their_link(store: Arc<SqlStore>) {
+    let v = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let w = store
+        .add_venue("B", "mall", "东城区", "2", t(0))
+        .await
+        .unwrap();
+    let keyed = store
+        .add_device(v.id, "gate", &[7; 32], t(1))
+        .await
+        .unwrap();
+    let pending = store
+        .add_pending_device(v.id, "door", &[5; 32], t(10), t(1))
+        .await
+        .unwrap();
+    let other = store
+        .add_device(w.id, "gate", &[8; 32], t(1))
+        .await
+        .unwrap();
+
+    assert!(not_found(store.revoke_device(w.id, keyed.id, t(2)).await));
+    assert!(not_found(store.revoke_device(v.id, 9_999, t(2)).await));
+    assert!(not_found(
+        store
+            .renew_device_enrolment(w.id, keyed.id, &[6; 32], t(10))
+            .await
+    ));
+    assert!(store.device_by_key(&[7; 32]).await.unwrap().is_some());
+
+    assert!(store.revoke_device(v.id, keyed.id, t(2)).await.unwrap());
+    assert!(!store.revoke_device(v.id, keyed.id, t(3)).await.unwrap());
+    assert_eq!(store.device_by_key(&[7; 32]).await.unwrap(), None);
+
+    assert!(store.revoke_device(v.id, pending.id, t(2)).await.unwrap());
+    assert_eq!(
+        store
+            .redeem_device_enrolment(&[5; 32], &[15; 32], t(3))
+            .await
+            .unwrap(),
+        None,
+        "the link of a revoked device"
+    );
+    assert_eq!(store.device_by_key(&[15; 32]).await.unwrap(), None);
+    assert!(not_found(
+        store
+            .renew_device_enrolment(v.id, pending.id, &[6; 32], t(10))
+            .await
+    ));
+    assert!(not_found(
+        store
+            .renew_device_enrolment(v.id, keyed.id, &[6; 32], t(10))
+            .await
+    ));
+    assert_eq!(
+        store
+            .redeem_device_enrolment(&[6; 32], &[16; 32], t(3))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let listed = store.devices_of(v.id).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|d| (d.id, d.revoked_at))
+            .collect::<Vec<_>>(),
+        vec![(keyed.id, Some(t(2))), (pending.id, Some(t(2)))],
+        "revoked devices are listed, the first revocation's time kept"
+    );
+    assert_eq!(store.devices_of(w.id).await.unwrap(), vec![other.clone()]);
+    assert_eq!(store.device_by_key(&[8; 32]).await.unwrap(), Some(other));
+}
+
+/// Renewing a link replaces the device's pending token; redeeming it re-enrols the device
+/// with the new key, and the old key stops working.
+async fn a_renewed_link_replaces_the_token_and_then_the_key(store: Arc<SqlStore>) {
+    let v = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let d = store
+        .add_pending_device(v.id, "gate", &[1; 32], t(10), t(1))
+        .await
+        .unwrap();
+    let other = store
+        .add_pending_device(v.id, "door", &[9; 32], t(10), t(1))
+        .await
+        .unwrap();
+    store
+        .renew_device_enrolment(v.id, d.id, &[2; 32], t(10))
+        .await
+        .unwrap();
+    store
+        .renew_device_enrolment(v.id, d.id, &[3; 32], t(10))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .renew_device_enrolment(v.id, d.id, &[9; 32], t(10))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    for replaced in [[1; 32], [2; 32]] {
+        assert_eq!(
+            store
+                .redeem_device_enrolment(&replaced, &[21; 32], t(2))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    let first = store
+        .redeem_device_enrolment(&[3; 32], &[21; 32], t(2))
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!(first.enrolled_at, Some(t(2)));
+
+    // Shown again: the old key works until the new link is redeemed, and not after.
+    store
+        .renew_device_enrolment(v.id, d.id, &[4; 32], t(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.device_by_key(&[21; 32]).await.unwrap().map(|x| x.id),
+        Some(d.id)
+    );
+    let second = store
+        .redeem_device_enrolment(&[4; 32], &[22; 32], t(3))
+        .await
+        .unwrap()
+        .expect("re-enrolled");
+    assert_eq!((second.id, second.enrolled_at), (d.id, Some(t(3))));
+    assert_eq!(store.device_by_key(&[21; 32]).await.unwrap(), None);
+    assert_eq!(store.device_by_key(&[22; 32]).await.unwrap(), Some(second));
+
+    // A device added with a key can be re-enrolled the same way.
+    let keyed = store
+        .add_device(v.id, "kiosk", &[7; 32], t(1))
+        .await
+        .unwrap();
+    store
+        .renew_device_enrolment(v.id, keyed.id, &[5; 32], t(10))
+        .await
+        .unwrap();
+    store
+        .redeem_device_enrolment(&[5; 32], &[27; 32], t(4))
+        .await
+        .unwrap()
+        .expect("re-enrolled");
+    assert_eq!(store.device_by_key(&[7; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.device_by_key(&[27; 32]).await.unwrap().map(|x| x.id),
+        Some(keyed.id)
+    );
+    // A key another device holds is refused, and the link is not used up.
+    assert!(matches!(
+        store
+            .redeem_device_enrolment(&[9; 32], &[27; 32], t(4))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .redeem_device_enrolment(&[9; 32], &[29; 32], t(4))
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(other.id)
+    );
+}
+
+/// Two browsers redeeming the same link at once: one gets the device and its key works; the
+/// other's does not. A revocation racing a redemption leaves the device revoked and no key
+/// working.
+async fn racing_redemptions_enrol_a_device_once(store: Arc<SqlStore>) {
+    let v = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    for round in 0..20u8 {
+        let token = [round; 32];
+        let d = store
+            .add_pending_device(v.id, "gate", &token, t(10), t(1))
+            .await
+            .unwrap();
+        let redeemers: Vec<_> = [100u8, 200]
+            .into_iter()
+            .map(|k| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let key = [k.wrapping_add(round); 32];
+                    (key, store.redeem_device_enrolment(&token, &key, t(2)).await)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for r in redeemers {
+            let (key, got) = r.await.expect("join");
+            if let Some(device) = got.expect("redeem") {
+                assert_eq!(device.id, d.id);
+                winners.push(key);
+            } else {
+                assert_eq!(store.device_by_key(&key).await.unwrap(), None);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}");
+        assert_eq!(
+            store
+                .device_by_key(&winners[0])
+                .await
+                .unwrap()
+                .map(|x| x.id),
+            Some(d.id)
+        );
+
+        let late = [round.wrapping_add(50); 32];
+        store
+            .renew_device_enrolment(v.id, d.id, &late, t(10))
+            .await
+            .unwrap();
+        let key = [round.wrapping_add(150); 32];
+        let redeem = {
+            let store = store.clone();
+            tokio::spawn(async move { store.redeem_device_enrolment(&late, &key, t(3)).await })
+        };
+        let revoke = {
+            let store = store.clone();
+            tokio::spawn(async move { store.revoke_device(v.id, d.id, t(3)).await })
+        };
+        redeem.await.expect("join").expect("redeem");
+        assert!(revoke.await.expect("join").expect("revoke"));
+        for k in [key, winners[0]] {
+            assert_eq!(
+                store.device_by_key(&k).await.unwrap(),
+                None,
+                "round {round}"
+            );
+        }
+    }
 }

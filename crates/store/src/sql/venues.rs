@@ -1,4 +1,6 @@
-//! Venues, gate devices, check-ins, risk areas and the access log on [`SqlStore`].
+//! Venues, gate devices, check-ins, risk areas and the access log on [`SqlStore`]. Device
+//! enrolment and revocation are in sql/devices.rs; the trait's methods for them are handed
+//! there.
 //!
 //! Check-ins arrive in batches of thousands (gates uploading what they recorded offline), so
 //! they are written with multi-row `INSERT`s that skip a (device, sequence number) already
@@ -12,6 +14,7 @@ use sqlx::any::AnyRow;
 use healthcode_domain::RiskLevel;
 
 use super::bulk::placeholders;
+use super::devices::{self, DEVICE_COLUMNS, device_from_row};
 use super::evidence::body_from_row;
 use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::Venues;
@@ -58,19 +61,6 @@ fn checkin_from_row(r: &AnyRow) -> Result<Checkin, StoreError> {
             .ok_or_else(|| StoreError::Corrupt("unknown check-in method".into()))?,
         passed: r.try_get::<i64, _>("passed")? != 0,
         flagged: r.try_get::<i64, _>("flagged")? != 0,
-    })
-}
-
-fn device_from_row(r: &AnyRow) -> Result<Device, StoreError> {
-    Ok(Device {
-        id: r.try_get("id")?,
-        venue_id: r.try_get("venue_id")?,
-        name: r.try_get("name")?,
-        created_at: from_secs(r.try_get("created_at")?)?,
-        upload_high_water: r
-            .try_get::<Option<i64>, _>("upload_high_water")?
-            .map(from_secs)
-            .transpose()?,
     })
 }
 
@@ -175,13 +165,14 @@ impl Venues for SqlStore {
         key_hash: &[u8; 32],
         now: DateTime<Utc>,
     ) -> Result<Device, StoreError> {
+        no_nul([name])?;
         if self.venue(venue_id).await?.is_none() {
             return Err(StoreError::NotFound);
         }
         let _guard = self.write_guard().await;
         let row = sqlx::query(
-            "INSERT INTO devices (venue_id, name, key_hash, created_at) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
+            "INSERT INTO devices (venue_id, name, key_hash, created_at, enrolled_at) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id",
         )
         .bind(venue_id)
         .bind(name)
@@ -195,14 +186,64 @@ impl Venues for SqlStore {
             name: name.to_owned(),
             created_at: from_secs(now.timestamp())?,
             upload_high_water: None,
+            enrolled_at: Some(from_secs(now.timestamp())?),
+            revoked_at: None,
         })
     }
 
+    async fn add_pending_device(
+        &self,
+        venue_id: i64,
+        name: &str,
+        token_hash: &[u8; 32],
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Device, StoreError> {
+        devices::add_pending_device(self, venue_id, name, token_hash, expires_at, now).await
+    }
+
+    async fn renew_device_enrolment(
+        &self,
+        venue_id: i64,
+        device_id: i64,
+        token_hash: &[u8; 32],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        devices::renew_device_enrolment(self, venue_id, device_id, token_hash, expires_at).await
+    }
+
+    async fn redeem_device_enrolment(
+        &self,
+        token_hash: &[u8; 32],
+        new_key_hash: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Device>, StoreError> {
+        devices::redeem_device_enrolment(self, token_hash, new_key_hash, now).await
+    }
+
+    async fn devices_of(&self, venue_id: i64) -> Result<Vec<Device>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE venue_id = $1 ORDER BY id"
+        ))
+        .bind(venue_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    async fn revoke_device(
+        &self,
+        venue_id: i64,
+        device_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        devices::revoke_device(self, venue_id, device_id, now).await
+    }
+
     async fn device_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<Device>, StoreError> {
-        sqlx::query(
-            "SELECT id, venue_id, name, created_at, upload_high_water FROM devices \
-             WHERE key_hash = $1",
-        )
+        sqlx::query(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE key_hash = $1 AND revoked_at IS NULL"
+        ))
         .bind(key_hash.to_vec())
         .fetch_optional(&self.pool)
         .await?
