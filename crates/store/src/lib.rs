@@ -22,7 +22,7 @@ pub use error::StoreError;
 pub use model::{
     Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
     EvidenceBody, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, Provider, ProviderKind,
-    Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
+    Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue, VenueManager,
 };
 pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -43,7 +43,7 @@ pub trait BulkWrite: Send {
     async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-/// Venues, their gate devices, check-ins, risk areas and the access log.
+/// Venues, their gate devices and managers, check-ins, risk areas and the access log.
 #[async_trait]
 pub trait Venues: Send + Sync {
     async fn add_venue(
@@ -165,6 +165,28 @@ pub trait Venues: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Checkin>, StoreError>;
+
+    /// Makes a person a manager of a venue, as of `now`; an existing assignment is returned as
+    /// it is. [`StoreError::NotFound`] if there is no such venue or person.
+    async fn assign_manager(
+        &self,
+        venue_id: i64,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<VenueManager, StoreError>;
+
+    /// A venue's managers, in id order.
+    async fn managers_of(&self, venue_id: i64) -> Result<Vec<VenueManager>, StoreError>;
+
+    /// Ends an assignment of the venue (by its id). False if the venue had none such.
+    async fn unassign_manager(&self, venue_id: i64, assignment_id: i64)
+    -> Result<bool, StoreError>;
+
+    /// The venues a person manages, in id order.
+    async fn venues_managed_by(&self, person_id: i64) -> Result<Vec<Venue>, StoreError>;
+
+    /// Whether a person manages a venue.
+    async fn manages(&self, person_id: i64, venue_id: i64) -> Result<bool, StoreError>;
 
     /// The person registered under a blind index, if any.
     async fn person_by_index(&self, index: &DocIndex) -> Result<Option<Person>, StoreError>;

@@ -213,6 +213,16 @@ pub struct Device {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A person who manages a venue in the gate app (see [`crate::Venues::assign_manager`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueManager {
+    /// The assignment's id.
+    pub id: i64,
+    pub venue_id: i64,
+    pub person_id: i64,
+    pub assigned_at: DateTime<Utc>,
+}
+
 /// How a check-in was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -25,6 +25,7 @@
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
 //!   the access log;
 //! - `devices.rs`: gate devices' enrolment by one-time token, and their revocation;
+//! - `managers.rs`: the people who manage a venue;
 //! - `residents.rs`: the [`Residents`] trait, each method handed to one of the three below;
 //! - `passkeys.rs`: passkeys and WebAuthn ceremonies in progress;
 //! - `dependants.rs`: a guardian's dependants and their cap;
@@ -54,6 +55,7 @@ mod declarations;
 mod dependants;
 mod devices;
 mod evidence;
+mod managers;
 mod meta;
 mod passes;
 mod passkeys;

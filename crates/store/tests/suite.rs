@@ -2026,6 +2026,7 @@ on_both!(
     revoked_devices_lose_their_key_and_their_link,
     a_renewed_link_replaces_the_token_and_then_the_key,
     racing_redemptions_enrol_a_device_once,
+    venue_managers_are_assigned_once_and_unassigned,
 );
 
 fn not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
@@ -2384,4 +2385,52 @@ async fn racing_redemptions_enrol_a_device_once(store: Arc<SqlStore>) {
             );
         }
     }
+}
+
+/// A person manages a venue once however often assigned; unassigning goes by the venue and
+/// the assignment's id.
+async fn venue_managers_are_assigned_once_and_unassigned(store: Arc<SqlStore>) {
+    let ps = people(&store, 2).await;
+    let (a, b) = (ps[0].id, ps[1].id);
+    let v = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let w = store
+        .add_venue("B", "mall", "东城区", "2", t(0))
+        .await
+        .unwrap();
+    let m1 = store.assign_manager(v.id, a, t(1)).await.unwrap();
+    assert_eq!((m1.venue_id, m1.person_id, m1.assigned_at), (v.id, a, t(1)));
+    assert_eq!(store.assign_manager(v.id, a, t(2)).await.unwrap(), m1);
+    assert!(not_found(store.assign_manager(9_999, a, t(2)).await));
+    assert!(not_found(store.assign_manager(v.id, 9_999_999, t(2)).await));
+    let m2 = store.assign_manager(w.id, a, t(3)).await.unwrap();
+    let m3 = store.assign_manager(v.id, b, t(4)).await.unwrap();
+
+    assert_eq!(
+        store.managers_of(v.id).await.unwrap(),
+        vec![m1.clone(), m3.clone()]
+    );
+    assert_eq!(
+        store.venues_managed_by(a).await.unwrap(),
+        vec![v.clone(), w.clone()]
+    );
+    assert_eq!(store.venues_managed_by(b).await.unwrap(), vec![v.clone()]);
+    assert!(store.manages(a, v.id).await.unwrap());
+    assert!(!store.manages(b, w.id).await.unwrap());
+
+    assert!(
+        !store.unassign_manager(w.id, m1.id).await.unwrap(),
+        "another venue's"
+    );
+    assert!(store.unassign_manager(v.id, m1.id).await.unwrap());
+    assert!(!store.unassign_manager(v.id, m1.id).await.unwrap());
+    assert_eq!(store.managers_of(v.id).await.unwrap(), vec![m3]);
+    assert_eq!(store.managers_of(w.id).await.unwrap(), vec![m2]);
+    assert_eq!(store.venues_managed_by(a).await.unwrap(), vec![w]);
+    assert!(!store.manages(a, v.id).await.unwrap());
+    let again = store.assign_manager(v.id, a, t(5)).await.unwrap();
+    assert!(again.id > m1.id);
+    assert_eq!(again.assigned_at, t(5));
 }

@@ -1,6 +1,6 @@
 //! Venues, gate devices, check-ins, risk areas and the access log on [`SqlStore`]. Device
-//! enrolment and revocation are in sql/devices.rs; the trait's methods for them are handed
-//! there.
+//! enrolment and revocation are in sql/devices.rs, venue managers in sql/managers.rs; the
+//! trait's methods for them are handed there.
 //!
 //! Check-ins arrive in batches of thousands (gates uploading what they recorded offline), so
 //! they are written with multi-row `INSERT`s that skip a (device, sequence number) already
@@ -16,12 +16,13 @@ use healthcode_domain::RiskLevel;
 use super::bulk::placeholders;
 use super::devices::{self, DEVICE_COLUMNS, device_from_row};
 use super::evidence::body_from_row;
+use super::managers;
 use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::Venues;
 use crate::error::{StoreError, no_nul};
 use crate::model::{
     Access, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device, NewCheckin,
-    NewRiskArea, Person, Purge, RiskArea, Venue,
+    NewRiskArea, Person, Purge, RiskArea, Venue, VenueManager,
 };
 
 /// Parameters per check-in row, and rows per `INSERT` (31,500 parameters: under SQLite's limit
@@ -40,7 +41,7 @@ fn subject_from(bytes: Vec<u8>) -> Result<[u8; 16], StoreError> {
         .map_err(|_| StoreError::Corrupt("subject is not 16 bytes".into()))
 }
 
-fn venue_from_row(r: &AnyRow) -> Result<Venue, StoreError> {
+pub(super) fn venue_from_row(r: &AnyRow) -> Result<Venue, StoreError> {
     Ok(Venue {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -413,6 +414,35 @@ impl Venues for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    async fn assign_manager(
+        &self,
+        venue_id: i64,
+        person_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<VenueManager, StoreError> {
+        managers::assign_manager(self, venue_id, person_id, now).await
+    }
+
+    async fn managers_of(&self, venue_id: i64) -> Result<Vec<VenueManager>, StoreError> {
+        managers::managers_of(self, venue_id).await
+    }
+
+    async fn unassign_manager(
+        &self,
+        venue_id: i64,
+        assignment_id: i64,
+    ) -> Result<bool, StoreError> {
+        managers::unassign_manager(self, venue_id, assignment_id).await
+    }
+
+    async fn venues_managed_by(&self, person_id: i64) -> Result<Vec<Venue>, StoreError> {
+        managers::venues_managed_by(self, person_id).await
+    }
+
+    async fn manages(&self, person_id: i64, venue_id: i64) -> Result<bool, StoreError> {
+        managers::manages(self, person_id, venue_id).await
     }
 
     async fn person_by_index(&self, index: &crate::DocIndex) -> Result<Option<Person>, StoreError> {
