@@ -21,8 +21,9 @@ use healthcode_domain::{
 pub use error::StoreError;
 pub use model::{
     Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
-    EvidenceBody, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, Provider, ProviderKind,
-    Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue, VenueManager,
+    EvidenceBody, HourCount, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, Provider,
+    ProviderKind, Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
+    VenueManager,
 };
 pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
 pub use vault::{DocIndex, Vault};
@@ -165,6 +166,16 @@ pub trait Venues: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Checkin>, StoreError>;
+
+    /// How many check-ins there were at a venue in each UTC hour of `[from, to)`, and how
+    /// many of them the door stopped, by hour; hours without any are left out. Flagged
+    /// check-ins count too. Counts only: nothing about who.
+    async fn hourly_checkins(
+        &self,
+        venue_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourCount>, StoreError>;
 
     /// Makes a person a manager of a venue, as of `now`; an existing assignment is returned as
     /// it is. [`StoreError::NotFound`] if there is no such venue or person.

@@ -223,6 +223,18 @@ pub struct VenueManager {
     pub assigned_at: DateTime<Utc>,
 }
 
+/// The check-ins at a venue in one hour (see [`crate::Venues::hourly_checkins`]): counts
+/// only, nothing about anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCount {
+    /// The start of the UTC hour.
+    pub hour: DateTime<Utc>,
+    /// Every check-in of the hour, flagged ones included.
+    pub checkins: i64,
+    /// Those the door stopped (not passed).
+    pub stopped: i64,
+}
+
 /// How a check-in was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2027,6 +2027,7 @@ on_both!(
     a_renewed_link_replaces_the_token_and_then_the_key,
     racing_redemptions_enrol_a_device_once,
     venue_managers_are_assigned_once_and_unassigned,
+    hourly_checkins_count_visits_and_stops,
 );
 
 fn not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
@@ -2433,4 +2434,65 @@ async fn venue_managers_are_assigned_once_and_unassigned(store: Arc<SqlStore>) {
     let again = store.assign_manager(v.id, a, t(5)).await.unwrap();
     assert!(again.id > m1.id);
     assert_eq!(again.assigned_at, t(5));
+}
+
+/// Check-ins in `[from, to)` are counted by UTC hour, stops and flagged rows included; hours
+/// without any are left out, and other venues' check-ins are not counted.
+async fn hourly_checkins_count_visits_and_stops(store: Arc<SqlStore>) {
+    let v = store
+        .add_venue("A", "mall", "东城区", "1", t(0))
+        .await
+        .unwrap();
+    let w = store
+        .add_venue("B", "mall", "东城区", "2", t(0))
+        .await
+        .unwrap();
+    let stopped = |at: DateTime<Utc>, seq: i64| {
+        let mut c = checkin(v.id, 5, at, Some((1, seq)));
+        c.passed = false;
+        c
+    };
+    let mut flagged = stopped(t(11) + Duration::minutes(40), 3);
+    flagged.flagged = true;
+    let rows = [
+        checkin(v.id, 1, t(9) + Duration::minutes(59), None),
+        checkin(v.id, 2, t(10), None),
+        stopped(t(10) + Duration::seconds(3_599), 1),
+        checkin(v.id, 3, t(11) + Duration::minutes(30), None),
+        stopped(t(11) + Duration::minutes(31), 2),
+        flagged,
+        checkin(v.id, 4, t(13) + Duration::minutes(5), None),
+        checkin(v.id, 4, t(14), None),
+        checkin(w.id, 6, t(10) + Duration::minutes(1), None),
+    ];
+    store.add_checkins(&rows, t(15)).await.unwrap();
+    let counts = |rows: Vec<healthcode_store::HourCount>| -> Vec<(DateTime<Utc>, i64, i64)> {
+        rows.into_iter()
+            .map(|h| (h.hour, h.checkins, h.stopped))
+            .collect()
+    };
+    assert_eq!(
+        counts(store.hourly_checkins(v.id, t(10), t(14)).await.unwrap()),
+        vec![(t(10), 2, 1), (t(11), 3, 2), (t(13), 1, 0)]
+    );
+    assert_eq!(
+        counts(
+            store
+                .hourly_checkins(v.id, t(10) + Duration::minutes(30), t(12))
+                .await
+                .unwrap()
+        ),
+        vec![(t(10), 1, 1), (t(11), 3, 2)]
+    );
+    assert_eq!(
+        counts(store.hourly_checkins(w.id, t(0), t(23)).await.unwrap()),
+        vec![(t(10), 1, 0)]
+    );
+    assert!(
+        store
+            .hourly_checkins(v.id, t(12), t(13))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

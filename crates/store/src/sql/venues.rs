@@ -21,8 +21,8 @@ use super::{Backend, SqlStore, doc_index_from, from_secs};
 use crate::Venues;
 use crate::error::{StoreError, no_nul};
 use crate::model::{
-    Access, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device, NewCheckin,
-    NewRiskArea, Person, Purge, RiskArea, Venue, VenueManager,
+    Access, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device, HourCount,
+    NewCheckin, NewRiskArea, Person, Purge, RiskArea, Venue, VenueManager,
 };
 
 /// Parameters per check-in row, and rows per `INSERT` (31,500 parameters: under SQLite's limit
@@ -414,6 +414,38 @@ impl Venues for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    async fn hourly_checkins(
+        &self,
+        venue_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        // `at` is Unix seconds on both backends, so the hour is integer arithmetic both
+        // compute alike: `at` less its remainder modulo 3,600, taken so that it is never
+        // negative (`%` keeps the dividend's sign on both).
+        const HOUR: &str = "at - (at % 3600 + 3600) % 3600";
+        let rows = sqlx::query(&format!(
+            "SELECT {HOUR} AS hour, COUNT(*) AS checkins, \
+             SUM(CASE WHEN passed = 0 THEN 1 ELSE 0 END) AS stopped \
+             FROM checkins WHERE venue_id = $1 AND at >= $2 AND at < $3 \
+             GROUP BY {HOUR} ORDER BY hour"
+        ))
+        .bind(venue_id)
+        .bind(from.timestamp())
+        .bind(to.timestamp())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HourCount {
+                    hour: from_secs(r.try_get("hour")?)?,
+                    checkins: r.try_get("checkins")?,
+                    stopped: r.try_get("stopped")?,
+                })
+            })
+            .collect()
     }
 
     async fn assign_manager(
