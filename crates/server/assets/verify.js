@@ -2,9 +2,9 @@
 // docs/FORMAT.md §2–§6 for a page that must decide with no network. It mirrors the Rust
 // verifier (crates/credential/src/verify.rs, through healthcode_verify::Trust::verify) and
 // trust list reader (crates/credential/src/trust_list.rs) check for check and in the same
-// order, so that the first refusal and its code are the same; the test
-// crates/e2e/tests/verifier_conformance.rs holds the two sides to that on the same codes and
-// trust list files.
+// order, so that the first refusal and its code are the same, and the door's rule of
+// crates/domain/src/venue.rs; the test crates/e2e/tests/verifier_conformance.rs holds the two
+// sides to that on the same codes, trust list files and doors.
 //
 // It exposes one global, HealthcodeVerify (docs/VERIFY.md, "The gate's offline verifier"):
 //
@@ -14,13 +14,15 @@
 //   const result = await verifier.verify(text, now);
 //   // { valid: true, format: "native", claims: {...} }
 //   // { valid: false, format: "native" | null, code: "<refusal code of docs/VERIFY.md>" }
+//   const { pass, reasons } = HealthcodeVerify.decide(entryPolicy, result.claims);
 //
 // `readTrustList` reads a trust list file (FORMAT.md §6.2) as TrustList::from_json does,
 // root signature included (§6.3). `lists` are trust lists so read, by the page or by the
 // server, in the JSON shape of the Rust `TrustList`: { region, sequence, keys: [{ kid,
 // public_key, not_before, not_after, usage }] }, kid and public_key in hex, times as RFC 3339
 // text or epoch seconds, usage as ["code"] (or wire numbers [1]). `now` is epoch seconds, a
-// Date or RFC 3339 text: the caller's clock, never read here.
+// Date or RFC 3339 text: the caller's clock, never read here. `decide` is the door's rule,
+// EntryPolicy::decide, with the reasons in the server's words.
 //
 // Text of another format (`HC1:`, `shc:/`) is not decided offline: the result is
 // { valid: false, format: "eu-dcc" | "shc", code: null } and the page asks the server.
@@ -960,10 +962,159 @@
     }
   }
 
+  // ---- The door's rule: EntryPolicy::decide (crates/domain/src/venue.rs) ----
+  // With each StopReason as the server shows it (crates/server/src/api/gate.rs,
+  // Reason::from(&StopReason)): a code and the texts of StopReason::text_zh and text_en,
+  // which read the labels below.
+
+  /// Colour (crates/domain/src/status.rs) by wire code (FORMAT.md §4), in order of severity:
+  /// serde name (and Colour::as_str), label_zh, label_en.
+  const COLOURS = [
+    { name: "green", zh: "未见异常", en: "No abnormality found" },
+    { name: "yellow", zh: "居家观察", en: "Home observation" },
+    { name: "red", zh: "集中观察", en: "Centralised observation" },
+  ];
+  /// ReminderKind by number; index 0 is no reminder.
+  const REMINDERS = [
+    null,
+    {
+      name: "case_county_stay",
+      zh: "14天内有本土疫情县(市、区、旗)旅居史",
+      en: "Stayed in a county with local cases within 14 days",
+    },
+    {
+      name: "inbound_quarantine",
+      zh: "入境人员集中隔离期满未满21天",
+      en: "Inbound quarantine ended less than 21 days ago",
+    },
+    {
+      name: "risk_link",
+      zh: "与风险区域、场所或病例存在时空关联",
+      en: "Time-and-place link to a risk area, venue or case",
+    },
+    {
+      name: "arrival_untested",
+      zh: "抵达后72小时内未进行核酸检测",
+      en: "No test within 72 hours of arrival",
+    },
+    {
+      name: "border_port_stay",
+      zh: "14天内有陆地边境口岸城市旅居史",
+      en: "Stayed near a land border port within 14 days",
+    },
+    {
+      name: "symptoms_declared",
+      zh: "自主申报有发热等症状，尚未进行核酸检测",
+      en: "Declared symptoms, no PCR test since",
+    },
+  ];
+  /// VaccinationState by wire code.
+  const VACCINATION = [
+    { name: "booster_complete", zh: "完成加强免疫", en: "Booster complete" },
+    { name: "primary_complete", zh: "完成基础免疫", en: "Primary series complete" },
+    { name: "primary_incomplete", zh: "未完成基础免疫", en: "Primary series incomplete" },
+    { name: "not_suitable", zh: "不适宜接种", en: "Not suitable for vaccination" },
+    { name: "no_record", zh: "未查询到接种信息", en: "No vaccination record found" },
+  ];
+  /// VaccinationRequirement by serde name: the states that meet it (met_by) and its texts.
+  const REQUIREMENTS = new Map([
+    [
+      "primary_complete",
+      { meets: [0, 1, 3], zh: "需完成基础免疫", en: "A complete primary vaccination" },
+    ],
+    ["booster_complete", { meets: [0, 3], zh: "需完成加强免疫", en: "A booster vaccination" }],
+  ]);
+
+  /// The index in `table` of a value given by wire code (as `verify` returns claims) or by
+  /// serde name (as the server serialises an EntryPolicy). Anything else is a TypeError: a
+  /// door never decides on a value it does not know.
+  function indexIn(table, value, what) {
+    if (typeof value === "number" && Number.isInteger(value) && table[value]) return value;
+    if (typeof value === "string") {
+      const i = table.findIndex((entry) => entry && entry.name === value);
+      if (i >= 0) return i;
+    }
+    throw new TypeError(`not a ${what}: ${value}`);
+  }
+
+  /// A u32 or null (an Option<u32>; serde reads a missing member as None).
+  function optionalCount(value, what) {
+    if (value === null || value === undefined) return null;
+    if (Number.isInteger(value) && value >= 0 && value <= 0xffffffff) return value;
+    throw new TypeError(`not a ${what}: ${value}`);
+  }
+
+  /// EntryPolicy::decide. `entryPolicy` is the JSON of an EntryPolicy (GET
+  /// /api/v1/gate/config's `entry_policy`), `claims` what `verify` returned as `claims` (or
+  /// the same fields with serde names). Returns { pass, reasons: [{ code, zh, en }] }: every
+  /// reason that applies, in the Rust order (colour, reminders, test, vaccination).
+  function decide(entryPolicy, claims) {
+    const maxColour = indexIn(COLOURS, entryPolicy.max_colour, "colour");
+    const hours = optionalCount(entryPolicy.test_within_hours, "number of hours");
+    let required = null;
+    if (entryPolicy.vaccination !== null && entryPolicy.vaccination !== undefined) {
+      required = REQUIREMENTS.get(entryPolicy.vaccination);
+      if (!required) throw new TypeError(`not a requirement: ${entryPolicy.vaccination}`);
+    }
+    if (typeof entryPolicy.reminders_block !== "boolean") {
+      throw new TypeError("reminders_block must be true or false");
+    }
+    const colour = indexIn(COLOURS, claims.colour, "colour");
+    const reminders = Array.from(claims.reminders, (r) => indexIn(REMINDERS, r, "reminder"));
+    const days = optionalCount(claims.test_recency_days, "test recency");
+    const state = indexIn(VACCINATION, claims.vaccination, "vaccination state");
+
+    const reasons = [];
+    if (colour > maxColour) {
+      const c = COLOURS[colour];
+      reasons.push({
+        code: "colour",
+        zh: `健康码为${c.zh}`,
+        en: `The code is ${c.name} (${c.en}); this venue admits ${COLOURS[maxColour].name} only`,
+      });
+    }
+    if (entryPolicy.reminders_block) {
+      for (const r of reminders) {
+        reasons.push({
+          code: "reminder",
+          zh: `弹窗:${REMINDERS[r].zh}`,
+          en: `A reminder is in force: ${REMINDERS[r].en}`,
+        });
+      }
+    }
+    if (hours !== null) {
+      // Policy::recency_hours: d days stand for a test within (d + 1) × 24 hours (computed
+      // exactly here, for any d a code may show).
+      const recent = days !== null && (days + 1) * 24 <= hours;
+      if (!recent) {
+        reasons.push({
+          code: "no_recent_test",
+          zh:
+            days !== null
+              ? `需${hours}小时内核酸阴性证明(最近一次为${days}天前)`
+              : `需${hours}小时内核酸阴性证明(无记录)`,
+          en:
+            days !== null
+              ? `A negative test within ${hours} hours is required; the last was ${days} day(s) ago`
+              : `A negative test within ${hours} hours is required; the code shows none`,
+        });
+      }
+    }
+    if (required && !required.meets.includes(state)) {
+      reasons.push({
+        code: "vaccination",
+        zh: required.zh,
+        en: `${required.en} is required; the code shows: ${VACCINATION[state].en}`,
+      });
+    }
+    return { pass: reasons.length === 0, reasons };
+  }
+
   window.HealthcodeVerify = Object.freeze({
     verifier,
     /// One-off: builds a verifier for `lists` and verifies `text` at `now`.
     verify: (text, lists, now) => verifier(lists).verify(text, now),
     readTrustList,
+    decide,
   });
 })();
