@@ -11,7 +11,13 @@
 //! truncation of the text, every flipped bit of the COSE bytes, changed characters at every
 //! position, and random single-byte mutations from a fixed seed. Any difference is printed as
 //! a table and fails the test.
+//!
+//! Reading a signed trust list file is held to the Rust side the same way (`readTrustList`
+//! against `TrustList::from_json`, in `verifier_conformance/trust_list_files.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "verifier_conformance/trust_list_files.rs"]
+mod trust_list_files;
 
 use anyhow::Result;
 use axum::Router;
