@@ -11,7 +11,17 @@
 //! truncation of the text, every flipped bit of the COSE bytes, changed characters at every
 //! position, and random single-byte mutations from a fixed seed. Any difference is printed as
 //! a table and fails the test.
+//!
+//! The rest of what a gate page decides offline is held to the Rust side the same way:
+//! reading a signed trust list file (`readTrustList` against `TrustList::from_json`, in
+//! `verifier_conformance/trust_list_files.rs`) and the door's rule (`decide` against
+//! `EntryPolicy::decide` with the server's reasons, in `verifier_conformance/door_decisions.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "verifier_conformance/door_decisions.rs"]
+mod door_decisions;
+#[path = "verifier_conformance/trust_list_files.rs"]
+mod trust_list_files;
 
 use anyhow::Result;
 use axum::Router;
