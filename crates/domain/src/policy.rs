@@ -44,6 +44,7 @@ struct CheckinsSection {
     default_stay_minutes: u32,
     max_future_skew_minutes: u32,
     co_presence: String,
+    trust_list_grace_hours: u32,
 }
 
 impl Default for CheckinsSection {
@@ -55,6 +56,7 @@ impl Default for CheckinsSection {
             default_stay_minutes: 60,
             max_future_skew_minutes: 5,
             co_presence: "co_presence".into(),
+            trust_list_grace_hours: 72,
         }
     }
 }
@@ -399,7 +401,9 @@ impl Policy {
 
     /// Hours a recency of `days` stands for: 0天 is within 24 hours, 1天 within 48, …
     pub fn recency_hours(days: u32) -> u32 {
-        (days + 1) * 24
+        // Saturating: a code may state any number of days, and a huge one must not wrap round
+        // to a recent test.
+        days.saturating_add(1).saturating_mul(24)
     }
 }
 
@@ -476,6 +480,9 @@ fn compile_checkins(c: &CheckinsSection) -> Result<CheckinRules, PolicyError> {
     if c.max_future_skew_minutes > 60 {
         return invalid("max_future_skew_minutes must be at most 60");
     }
+    if c.trust_list_grace_hours > 24 * 30 {
+        return invalid("trust_list_grace_hours must be at most 720");
+    }
     let Some(co_presence) = DesignationKind::parse(&c.co_presence) else {
         return invalid("co_presence: no such designation kind");
     };
@@ -487,6 +494,7 @@ fn compile_checkins(c: &CheckinsSection) -> Result<CheckinRules, PolicyError> {
         default_stay: minutes(c.default_stay_minutes),
         max_future_skew: minutes(c.max_future_skew_minutes),
         co_presence,
+        trust_list_grace: Duration::hours(i64::from(c.trust_list_grace_hours)),
     })
 }
 

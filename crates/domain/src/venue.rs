@@ -209,6 +209,10 @@ pub struct CheckinRules {
     pub max_future_skew: Duration,
     /// The designation a co-presence contact gets.
     pub co_presence: DesignationKind,
+    /// How long past its next update a gate may keep deciding offline on a trust list: until
+    /// then it warns that the list is stale; after, it admits no one (the list may still name
+    /// keys the region has withdrawn).
+    pub trust_list_grace: Duration,
 }
 
 impl CheckinRules {
@@ -324,6 +328,14 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_number_of_days_is_no_recent_test() {
+        // (d + 1) × 24 would wrap round to a few hours for these.
+        for days in [178_956_970, u32::MAX - 1, u32::MAX] {
+            assert!(!subway().decide(&shown(Some(days))).pass, "{days}");
+        }
+    }
+
+    #[test]
     fn every_reason_is_listed() {
         let mut event = subway();
         event.vaccination = Some(VaccinationRequirement::PrimaryComplete);
@@ -355,6 +367,7 @@ mod tests {
     #[test]
     fn overlap_uses_the_margin_on_both_sides() {
         let rules = CheckinRules {
+            trust_list_grace: Duration::hours(72),
             retention: Duration::days(21),
             lookback: Duration::days(14),
             margin: Duration::minutes(30),
