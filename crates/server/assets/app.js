@@ -94,7 +94,8 @@
         extensions: cred.getClientExtensionResults(),
       },
     });
-    location.assign(done.next || "/code");
+    const button = document.getElementById("signin-passkey");
+    location.assign((button && button.dataset.next) || done.next || "/code");
   }
 
   // The live code page.

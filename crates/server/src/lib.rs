@@ -31,7 +31,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -44,7 +44,7 @@ pub use api::gate::MAX_UPLOAD as MAX_CHECKIN_UPLOAD;
 pub use state::{AppState, ServerConfig};
 
 /// The largest offline upload of check-ins: 10,000 rows of about 150 bytes, with room.
-const UPLOAD_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const UPLOAD_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
@@ -90,7 +90,22 @@ pub fn router(state: AppState) -> Router {
             post(routes::venues::add_venue).get(routes::venues::list_venues),
         )
         .route("/venues/{id}", get(routes::venues::venue))
-        .route("/venues/{id}/devices", post(routes::venues::add_device))
+        .route(
+            "/venues/{id}/devices",
+            post(routes::venues::add_device).get(routes::venues::list_devices),
+        )
+        .route(
+            "/venues/{id}/devices/{device}/revoke",
+            post(routes::venues::revoke_device),
+        )
+        .route(
+            "/venues/{id}/managers",
+            post(routes::venues::add_manager).get(routes::venues::list_managers),
+        )
+        .route(
+            "/venues/{id}/managers/{assignment}",
+            delete(routes::venues::remove_manager),
+        )
         .route("/venues/{id}/poster", get(routes::venues::poster))
         .route("/gate/config", get(routes::gate::gate_config))
         .route("/gate/scan", post(routes::gate::gate_scan))

@@ -29,6 +29,14 @@ pub struct GateConfig {
     pub region: String,
     /// The region's signed trust list, as `GET /api/v1/trust-list` serves it.
     pub trust_list: serde_json::Value,
+    /// How long past the trust list's next update the gate may keep deciding offline
+    /// (`checkins.trust_list_grace_hours` of the policy); after that it admits no one.
+    #[serde(default)]
+    pub trust_list_grace_hours: u32,
+    /// Other regions' trust lists the server imported (root-pinned when imported), parsed:
+    /// a gate verifies their visitors' codes too, though it records no check-in for them.
+    #[serde(default)]
+    pub other_regions: Vec<serde_json::Value>,
     pub server_time: DateTime<Utc>,
 }
 

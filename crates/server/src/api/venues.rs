@@ -40,6 +40,12 @@ pub struct DeviceView {
     pub id: i64,
     pub venue_id: i64,
     pub name: String,
+    /// When a key holder or a browser took its credential (none yet: waiting for enrolment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// When it was revoked; its credential no longer works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl From<Device> for DeviceView {
@@ -48,6 +54,8 @@ impl From<Device> for DeviceView {
             id: d.id,
             venue_id: d.venue_id,
             name: d.name,
+            enrolled_at: d.enrolled_at,
+            revoked_at: d.revoked_at,
         }
     }
 }

@@ -34,18 +34,38 @@ pub async fn gate_config(
     State(state): State<AppState>,
     DeviceAuth(device): DeviceAuth,
 ) -> Result<Json<GateConfig>, ApiError> {
-    let venue = venue_or_404(&state, device.venue_id).await?;
-    let entry_policy = venue_policy(&state, &venue)?.clone();
+    config_for(&state, device).await.map(Json)
+}
+
+/// What `device` configures itself with (the API's device key and a gate page's browser
+/// credential both come here).
+pub(crate) async fn config_for(state: &AppState, device: Device) -> Result<GateConfig, ApiError> {
+    let venue = venue_or_404(state, device.venue_id).await?;
+    let entry_policy = venue_policy(state, &venue)?.clone();
     let trust_list = serde_json::from_str(&state.trust_list()).map_err(|_| ApiError::internal())?;
-    Ok(Json(GateConfig {
+    let own = state.region.id();
+    let other_regions = match state.verifier() {
+        Some(trust) => trust
+            .trust_lists()
+            .iter()
+            .filter(|l| l.region != own)
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ApiError::internal())?,
+        None => Vec::new(),
+    };
+    Ok(GateConfig {
         device: device.into(),
         venue: venue.into(),
         entry_policy,
         policy_version: state.policy.version.clone(),
         region: state.region.id().to_owned(),
         trust_list,
+        trust_list_grace_hours: u32::try_from(state.policy.checkins.trust_list_grace.num_hours())
+            .unwrap_or(0),
+        other_regions,
         server_time: state.clock.now(),
-    }))
+    })
 }
 
 /// A gate scanned a code: verify, apply the venue's entry policy, record the check-in.
@@ -179,6 +199,15 @@ pub async fn gate_upload(
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<UploadRequest>,
 ) -> Result<Json<UploadAnswer>, ApiError> {
+    upload_for(&state, device, body).await.map(Json)
+}
+
+/// Stores the check-ins `device` uploads (see [`gate_upload`]).
+pub(crate) async fn upload_for(
+    state: &AppState,
+    device: Device,
+    body: UploadRequest,
+) -> Result<UploadAnswer, ApiError> {
     if body.checkins.len() > MAX_UPLOAD {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -187,7 +216,7 @@ pub async fn gate_upload(
         ));
     }
     let now = state.clock.now();
-    let venue = venue_or_404(&state, device.venue_id).await?;
+    let venue = venue_or_404(state, device.venue_id).await?;
     let mut rows = Vec::with_capacity(body.checkins.len());
     let mut rejected = Vec::new();
     let mut seen = HashSet::with_capacity(body.checkins.len());
@@ -228,7 +257,7 @@ pub async fn gate_upload(
             reject("time_invalid", "time out of range".to_owned());
             continue;
         };
-        if let Err((code, message)) = check_time(&state, &device, at, now) {
+        if let Err((code, message)) = check_time(state, &device, at, now) {
             reject(code, message);
             continue;
         }
@@ -264,7 +293,7 @@ pub async fn gate_upload(
         .iter()
         .map(|r| (r.subject, r.at, r.passed && !r.flagged))
         .collect();
-    let designated = apply_areas_to(&state, &venue, &visits, now).await?;
+    let designated = apply_areas_to(state, &venue, &visits, now).await?;
     tracing::info!(
         device = device.id,
         received = body.checkins.len(),
@@ -280,14 +309,14 @@ pub async fn gate_upload(
             "gate upload dated check-ins well before its earlier uploads; kept for review"
         );
     }
-    Ok(Json(UploadAnswer {
+    Ok(UploadAnswer {
         received: body.checkins.len(),
         stored: stored.stored,
         duplicates: stored.duplicates + in_batch_duplicates,
         rejected,
         flagged,
         designated,
-    }))
+    })
 }
 
 /// Digital sentinel (数字哨兵): a gate looks a person up by document number (someone with no
@@ -298,10 +327,19 @@ pub async fn gate_lookup(
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<LookupRequest>,
 ) -> Result<Response, ApiError> {
+    lookup_for(&state, device, body).await
+}
+
+/// `device` looks a person up by document (see [`gate_lookup`]).
+pub(crate) async fn lookup_for(
+    state: &AppState,
+    device: Device,
+    body: LookupRequest,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let log = lookup_log(device.id, "sentinel_lookup", now);
     if let Some(refused) = limit_lookups(
-        &state,
+        state,
         device.id,
         &log,
         "too many document lookups from this device; wait and try again",
@@ -322,8 +360,8 @@ pub async fn gate_lookup(
             return Err(e.into());
         }
     };
-    let venue = venue_or_404(&state, device.venue_id).await?;
-    let entry = venue_policy(&state, &venue)?;
+    let venue = venue_or_404(state, device.venue_id).await?;
+    let entry = venue_policy(state, &venue)?;
     let Some(person) = state.store.person_by_document(&document).await? else {
         state.store.record_access(&log("not_found", 0)).await?;
         return Err(ApiError::new(
@@ -333,7 +371,7 @@ pub async fn gate_lookup(
         ));
     };
     state.store.record_access(&log("ok", 1)).await?;
-    answer_at_door(&state, &venue, entry, person.id, now).await
+    answer_at_door(state, &venue, entry, person.id, now).await
 }
 
 /// The access log's row for a gate's lookup (`action`) by a device: the outcome and the number

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use healthcode_credential::{PassClaims, issue_pass};
-use healthcode_store::PaperPass;
+use healthcode_store::{Device, PaperPass};
 
 use crate::api::gate::PassRequest;
 use crate::cache::CodeSubject;
@@ -55,10 +55,19 @@ pub async fn gate_pass(
     DeviceAuth(device): DeviceAuth,
     ApiJson(body): ApiJson<PassRequest>,
 ) -> Result<Response, ApiError> {
+    pass_for(&state, device, body).await
+}
+
+/// `device` was shown a paper pass (see [`gate_pass`]).
+pub(crate) async fn pass_for(
+    state: &AppState,
+    device: Device,
+    body: PassRequest,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let log = lookup_log(device.id, "pass_lookup", now);
     if let Some(refused) = limit_lookups(
-        &state,
+        state,
         device.id,
         &log,
         "too many pass and document lookups from this device; wait and try again",
@@ -111,7 +120,7 @@ pub async fn gate_pass(
         ));
     }
     state.store.record_access(&log("ok", 1)).await?;
-    let venue = venue_or_404(&state, device.venue_id).await?;
-    let entry = venue_policy(&state, &venue)?;
-    answer_at_door(&state, &venue, entry, pass.person_id, now).await
+    let venue = venue_or_404(state, device.venue_id).await?;
+    let entry = venue_policy(state, &venue)?;
+    answer_at_door(state, &venue, entry, pass.person_id, now).await
 }

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use healthcode_credential::{PlaceClaims, issue_place_code};
-use healthcode_domain::{EntryPolicy, Label};
-use healthcode_store::Venue;
+use healthcode_domain::{DocumentNumber, DocumentType, EntryPolicy, Label};
+use healthcode_store::{Access, Provider, StoreError, Venue};
 
 use crate::api::venues::{DeviceView, VenueView};
 use crate::auth::new_device_key;
@@ -241,9 +241,19 @@ pub async fn poster(
     ApiQuery(q): ApiQuery<PosterQuery>,
 ) -> Result<Response, ApiError> {
     let venue = venue_or_404(&state, id).await?;
-    let kind = venue_policy(&state, &venue)?;
+    poster_response(&state, &venue, q.format.as_deref())
+}
+
+/// The poster of `venue` in `format` (`svg`, the default, or `html`), for the operator's API
+/// and the venue manager's page alike.
+pub(crate) fn poster_response(
+    state: &AppState,
+    venue: &Venue,
+    format: Option<&str>,
+) -> Result<Response, ApiError> {
+    let kind = venue_policy(state, venue)?;
     // Issued as of the venue's registration, so that every print of a poster is the same.
-    let code = place_code(&state, venue.id, venue.created_at)?;
+    let code = place_code(state, venue.id, venue.created_at)?;
     let label = format!("{} {}", kind.label_zh, kind.label_en);
     let p = PosterVenue {
         id: venue.id,
@@ -256,7 +266,7 @@ pub async fn poster(
     let poster_failed = |e: crate::poster::PosterError| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
     };
-    let (content_type, body) = match q.format.as_deref() {
+    let (content_type, body) = match format {
         None | Some("svg") => (
             "image/svg+xml",
             poster_svg(&p, &code).map_err(poster_failed)?,
@@ -272,5 +282,179 @@ pub async fn poster(
             ));
         }
     };
-    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, POSTER_CSP),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A poster draws with inline style only and loads and runs nothing.
+const POSTER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
+                          base-uri 'none'; form-action 'none'";
+
+/// Every gate device of a venue, revoked ones included.
+pub async fn list_devices(
+    State(state): State<AppState>,
+    _op: Scoped<OperatorScope>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    venue_or_404(&state, id).await?;
+    let devices = state.store.devices_of(id).await?;
+    Ok(Json(devices.into_iter().map(DeviceView::from).collect()))
+}
+
+/// Revokes a gate device: its key (or its browser's credential) stops working at once.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Scoped(op, _): Scoped<OperatorScope>,
+    ApiPath((id, device_id)): ApiPath<(i64, i64)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = state.clock.now();
+    let was_live = state
+        .store
+        .revoke_device(id, device_id, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                "no such device at this venue",
+            ),
+            e => e.into(),
+        })?;
+    tracing::info!(
+        device = device_id,
+        venue = id,
+        operator = op.id,
+        "gate device revoked"
+    );
+    Ok(Json(
+        serde_json::json!({ "device_id": device_id, "revoked": true, "was_live": was_live }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagerIn {
+    document_type: String,
+    document_number: String,
+}
+
+/// A venue's manager as the operator sees them: the assignment and a masked name.
+#[derive(Debug, Serialize)]
+pub struct ManagerOut {
+    /// The assignment's number, for `DELETE /api/v1/venues/{id}/managers/{assignment}`.
+    id: i64,
+    venue_id: i64,
+    masked_name: String,
+    assigned_at: DateTime<Utc>,
+}
+
+fn manager_access(
+    op: &Provider,
+    action: &str,
+    outcome: &str,
+    records: u64,
+    at: DateTime<Utc>,
+) -> Access {
+    Access {
+        actor: format!("provider:{}", op.id),
+        action: action.to_owned(),
+        purpose: "venue management".to_owned(),
+        outcome: outcome.to_owned(),
+        records,
+        at,
+    }
+}
+
+/// Makes the registered person with this document a manager of the venue: they then manage
+/// it on `/venues` after signing in with their passkey. The look-up is in the access log.
+pub async fn add_manager(
+    State(state): State<AppState>,
+    Scoped(op, _): Scoped<OperatorScope>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ManagerIn>,
+) -> Result<(StatusCode, Json<ManagerOut>), ApiError> {
+    let now = state.clock.now();
+    let venue = venue_or_404(&state, id).await?;
+    let document = DocumentType::parse(&body.document_type)
+        .and_then(|k| DocumentNumber::parse(k, &body.document_number))?;
+    let Some(person) = state.store.person_by_document(&document).await? else {
+        state
+            .store
+            .record_access(&manager_access(&op, "assign_manager", "not_found", 0, now))
+            .await?;
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_registered",
+            "no one is registered with this document; the manager registers in the resident app first",
+        ));
+    };
+    state
+        .store
+        .record_access(&manager_access(&op, "assign_manager", "ok", 1, now))
+        .await?;
+    let m = state.store.assign_manager(venue.id, person.id, now).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ManagerOut {
+            id: m.id,
+            venue_id: m.venue_id,
+            masked_name: person.name.masked(),
+            assigned_at: m.assigned_at,
+        }),
+    ))
+}
+
+/// The managers of a venue (masked names; the read is in the access log).
+pub async fn list_managers(
+    State(state): State<AppState>,
+    Scoped(op, _): Scoped<OperatorScope>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<ManagerOut>>, ApiError> {
+    let now = state.clock.now();
+    venue_or_404(&state, id).await?;
+    let managers = state.store.managers_of(id).await?;
+    let mut out = Vec::with_capacity(managers.len());
+    for m in managers {
+        let person = state.store.person(m.person_id).await?;
+        out.push(ManagerOut {
+            id: m.id,
+            venue_id: m.venue_id,
+            masked_name: person.name.masked(),
+            assigned_at: m.assigned_at,
+        });
+    }
+    state
+        .store
+        .record_access(&manager_access(
+            &op,
+            "list_managers",
+            "ok",
+            u64::try_from(out.len()).unwrap_or(u64::MAX),
+            now,
+        ))
+        .await?;
+    Ok(Json(out))
+}
+
+/// Ends an assignment: that person no longer manages the venue.
+pub async fn remove_manager(
+    State(state): State<AppState>,
+    _op: Scoped<OperatorScope>,
+    ApiPath((id, assignment)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.unassign_manager(id, assignment).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_manager",
+            "no such manager of this venue",
+        ))
+    }
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// (name, content, type) of every asset.
 const FILES: &[(&str, &[u8], &str)] = &[
@@ -21,6 +22,13 @@ const FILES: &[(&str, &[u8], &str)] = &[
     ("checkin.js", include_bytes!("../../assets/checkin.js"), JS),
     ("pass.js", include_bytes!("../../assets/pass.js"), JS),
     ("verify.js", include_bytes!("../../assets/verify.js"), JS),
+    ("gate.js", include_bytes!("../../assets/gate.js"), JS),
+    ("gate-sw.js", include_bytes!("../../assets/gate-sw.js"), JS),
+    (
+        "gate-icon.svg",
+        include_bytes!("../../assets/gate-icon.svg"),
+        SVG,
+    ),
 ];
 
 struct Served {
@@ -56,6 +64,11 @@ pub fn path(name: &str) -> &'static str {
         .iter()
         .find(|s| s.name == name)
         .map_or("/assets/unknown", |s| s.path.as_str())
+}
+
+/// The content of asset `name` (empty for an unknown name).
+pub fn body(name: &str) -> &'static [u8] {
+    FILES.iter().find(|f| f.0 == name).map_or(&[][..], |f| f.1)
 }
 
 /// `GET /assets/{name}`: the asset with exactly that hashed name; any other name is 404, so

@@ -18,12 +18,14 @@ pub mod assets;
 mod checkin;
 mod declare;
 mod family;
+pub mod gate;
 pub mod i18n;
 pub mod live;
 mod pages;
 mod pass;
 mod passkeys;
 mod session;
+mod venues;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -41,6 +43,7 @@ pub use session::{CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE};
 /// nothing inline, nothing from elsewhere, never framed.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                         img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+                        worker-src 'self'; manifest-src 'self'; \
                         frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages and the requests their script makes.
@@ -80,6 +83,34 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/passkeys/register/finish", post(passkeys::register_finish))
         .route("/passkeys/signin/start", post(passkeys::signin_start))
         .route("/passkeys/signin/finish", post(passkeys::signin_finish))
+        .route("/gate", get(gate::scanner))
+        .route("/gate/enrol", get(gate::enrol_page).post(gate::enrol))
+        .route("/gate/leave", post(gate::leave))
+        .route("/gate/config", get(gate::config))
+        .route(
+            "/gate/checkins",
+            post(gate::upload).layer(DefaultBodyLimit::max(crate::UPLOAD_BODY_BYTES)),
+        )
+        .route("/gate/lookup", post(gate::lookup))
+        .route("/gate/pass", post(gate::pass))
+        .route(
+            "/gate/frame",
+            post(gate::frame).layer(DefaultBodyLimit::max(gate::MAX_FRAME_BYTES)),
+        )
+        .route("/gate/sw.js", get(gate::service_worker))
+        .route("/gate/manifest.webmanifest", get(gate::manifest))
+        .route("/venues", get(venues::list))
+        .route("/venues/{id}", get(venues::venue))
+        .route("/venues/{id}/poster", get(venues::poster))
+        .route("/venues/{id}/devices", post(venues::add_device))
+        .route(
+            "/venues/{id}/devices/{device}/link",
+            post(venues::relink_device),
+        )
+        .route(
+            "/venues/{id}/devices/{device}/revoke",
+            post(venues::revoke_device),
+        )
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -92,9 +123,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// load).
 async fn page_csp(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
+    // A route that set its own (the printed poster) keeps it.
+    if !response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+    }
     response
 }

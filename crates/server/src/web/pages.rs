@@ -323,10 +323,21 @@ pub async fn passkey(page: Page) -> Response {
 #[template(path = "signin.html")]
 struct SigninPage {
     page: Page,
+    /// Where to go once signed in, if not the code page.
+    next: &'static str,
 }
 
-pub async fn signin(page: Page) -> Response {
-    html(StatusCode::OK, SigninPage { page }.render())
+/// The sign-in page. `?next=/venues` comes back to the venue manager's pages; no other
+/// address is followed (an open redirect is a phishing tool).
+pub async fn signin(
+    page: Page,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let wants_venues = query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "next" && v == "/venues")
+    });
+    let next = if wants_venues { "/venues" } else { "" };
+    html(StatusCode::OK, SigninPage { page, next }.render())
 }
 
 /// `POST /signout`: ends this session (here and, within the cache backstop, on every node).
