@@ -6,9 +6,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
+#[allow(deprecated)]
+use chromiumoxide::cdp::browser_protocol::network::EmulateNetworkConditionsParams;
 use chromiumoxide::cdp::browser_protocol::page::{
     CaptureScreenshotFormat, CaptureScreenshotParams, GetLayoutMetricsParams, Viewport,
 };
+use chromiumoxide::cdp::browser_protocol::target::SetAutoAttachParams;
 use chromiumoxide::cdp::js_protocol::runtime::EvaluateParams;
 use chromiumoxide::element::Element;
 use serde::de::DeserializeOwned;
@@ -48,6 +51,20 @@ impl Page {
             .await
             .context("opening a tab")?;
         let problems = Problems::listen(&inner).await?;
+        // chromiumoxide asks each tab to attach the debugger to the workers it starts and to
+        // hold them until told to run; a service worker so held sometimes never runs ("Timed
+        // out while trying to start the Service Worker"). Nothing here drives workers, so
+        // they start unattached.
+        inner
+            .execute(
+                SetAutoAttachParams::builder()
+                    .auto_attach(false)
+                    .wait_for_debugger_on_start(false)
+                    .build()
+                    .map_err(|e| anyhow!("{e}"))?,
+            )
+            .await
+            .context("letting workers start on their own")?;
         let page = Self { inner, problems };
         page.goto(url).await?;
         Ok(page)
@@ -193,6 +210,45 @@ impl Page {
                 self.inner.execute(InsertTextParams::new(key)).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Types `text` and Enter as a keyboard-wedge scanner does: key after key into whatever
+    /// has the focus, with no click first (a gate page keeps its field focused; `selector`
+    /// names the page's tab to type into), every character a key press. `text` is ASCII, as
+    /// codes are.
+    pub async fn wedge(&self, selector: &str, text: &str) -> Result<()> {
+        let keyboard = self.element(selector).await?;
+        let mut buffer = [0u8; 4];
+        for c in text.chars() {
+            let key: &str = c.encode_utf8(&mut buffer);
+            if chromiumoxide::keys::get_key_definition(key).is_none() {
+                bail!("{c:?} has no key on a scanner's keyboard");
+            }
+            keyboard.press_key(key).await?;
+        }
+        keyboard.press_key("Enter").await?;
+        Ok(())
+    }
+
+    /// Takes the page off the network, or puts it back (DevTools' network emulation: the
+    /// page's requests fail and `navigator.onLine` follows).
+    // `Network.emulateNetworkConditions` is marked deprecated in the protocol in favour of
+    // per-request rules; it is still what takes a whole page offline.
+    #[allow(deprecated)]
+    pub async fn set_offline(&self, offline: bool) -> Result<()> {
+        self.inner
+            .execute(EmulateNetworkConditionsParams::new(
+                offline, 0.0, -1.0, -1.0,
+            ))
+            .await
+            .context("emulating the network")?;
+        Ok(())
+    }
+
+    /// Loads the page again and waits for it.
+    pub async fn reload(&self) -> Result<()> {
+        self.inner.reload().await.context("reloading")?;
         Ok(())
     }
 

@@ -241,3 +241,113 @@ pub async fn problems_besides_refused(page: &Page, refused: impl Fn(&str) -> boo
         .map(ToString::to_string)
         .collect()
 }
+
+/// A switch in front of the server: a TCP relay on its own port that can be cut, so that a
+/// page behind it (and its service worker) finds no server at all, as a gate whose network
+/// dropped does. Cutting it also ends the connections already open.
+pub struct NetSwitch {
+    /// The page's address through the switch, `http://localhost:PORT`.
+    pub base: String,
+    on: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl NetSwitch {
+    /// A switch, on, relaying to the server at `server_base` (`http://localhost:PORT`).
+    pub async fn to(server_base: &str) -> NetSwitch {
+        use std::sync::atomic::Ordering;
+        let upstream = server_base.replace("http://localhost", "127.0.0.1");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let on = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (on2, open2) = (on.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !on2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let upstream = upstream.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                let mut open = open2.lock().unwrap();
+                open.retain(|h| !h.is_finished());
+                open.push(relay);
+            }
+        });
+        NetSwitch {
+            base: format!("http://localhost:{port}"),
+            on,
+            open,
+        }
+    }
+
+    /// Connects (true) or cuts (false) the network.
+    pub fn set(&self, on: bool) {
+        self.on.store(on, std::sync::atomic::Ordering::SeqCst);
+        if !on {
+            for h in self.open.lock().unwrap().drain(..) {
+                h.abort();
+            }
+        }
+    }
+}
+
+/// A valid resident ID number (GB 11643) for person `n` born 1990-01-01 in Dongcheng.
+pub fn id_number(n: u32) -> String {
+    let body = format!("11010119900101{:03}", n % 1000);
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
+
+impl Server {
+    /// Registers a person through the API (development identity) and returns their session
+    /// token.
+    pub async fn enrol(&self, document_number: &str, name: &str) -> String {
+        let resp = reqwest::Client::new()
+            .post(self.api("/api/v1/enrol"))
+            .json(&json!({"document_type": "resident_id", "document_number": document_number, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The current code (text) of the person with session `token`.
+    pub async fn code_of(&self, token: &str) -> String {
+        let resp = reqwest::Client::new()
+            .get(self.api("/api/v1/me/code"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// The operator makes the registered person with this ID number a manager of the venue.
+    pub async fn assign_manager(&self, venue: i64, document_number: &str) {
+        let resp = reqwest::Client::new()
+            .post(self.api(&format!("/api/v1/venues/{venue}/managers")))
+            .bearer_auth(&self.operator_key)
+            .json(&json!({"document_type": "resident_id", "document_number": document_number}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+}
