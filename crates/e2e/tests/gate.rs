@@ -19,7 +19,7 @@ use common::{
 use healthcode_credential::{CodeClaims, issue_code};
 use healthcode_domain::{Colour, DocumentType, VaccinationState};
 use healthcode_e2e::{Browser, GrayImage, Options, Page, ProblemKind, write_y4m};
-use healthcode_store::Venues;
+use healthcode_store::{Residents, Store, Venues};
 
 const SHOTS: &str = "gate";
 /// The manager's ID number.
@@ -245,6 +245,56 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     )
     .await
     .unwrap();
+    // Someone without a phone: the ID check looks them up online (数字哨兵).
+    gate.click("#id-open").await.unwrap();
+    gate.type_into("#id-number", &id_number(1)).await.unwrap();
+    gate.click("#id-submit").await.unwrap();
+    gate.wait_until(
+        "document.getElementById('result').dataset.verdict === 'PASS' && !document.getElementById('result').hidden",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let text = gate.text("#result").await.unwrap();
+    assert!(text.contains("张*"), "{text}");
+    shot(&gate, SHOTS, "id-check").await;
+    // A paper pass (HCZ1:) is resolved online to its holder's current status.
+    let person = server
+        .store
+        .person_by_document(
+            &healthcode_domain::DocumentNumber::parse(DocumentType::ResidentId, DOC).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let serial = server
+        .store
+        .issue_paper_pass(person.id, now())
+        .await
+        .unwrap();
+    let pass_text = healthcode_credential::issue_pass(
+        &healthcode_credential::PassClaims {
+            region: "CN-BJ".into(),
+            serial,
+            issued_at: now(),
+            masked_name: "李*".into(),
+            masked_document: "11**************2X".into(),
+            document_type: DocumentType::ResidentId,
+        },
+        &code_key(),
+    )
+    .unwrap();
+    let (verdict, text) = scan(&gate, &pass_text).await;
+    assert_eq!(verdict, "STOP", "{text}");
+    assert!(text.contains("健康码为集中观察"), "{text}");
+
+    // And it clears itself again.
+    gate.wait_until(
+        "document.getElementById('result').hidden",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
 
     // 20 more people, each with a code issued while online.
     let mut codes = Vec::new();
@@ -381,6 +431,51 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     assert!(scroll_width(&gate).await <= 320.0);
     shot(&gate, SHOTS, "scanner-320").await;
     gate_browser.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_gate_warns_of_a_stale_trust_list_and_stops_everyone_on_an_expired_one() {
+    // Overdue by an hour: a warning, decisions as usual.
+    let server = Server::start_with_list_due(-chrono::Duration::hours(1)).await;
+    let park = server.venue("天坛公园", "park", "东城区").await;
+    let code = server
+        .code_of(&server.enrol(&id_number(3), "周小红").await)
+        .await;
+    let Some(manager) = Browser::launch_or_skip(Options::default()).await.unwrap() else {
+        return;
+    };
+    let link = device_link(&server, &manager, park).await;
+    manager.close().await.unwrap();
+    let browser = Browser::launch(Options::default()).await.unwrap();
+    let gate = enrol_gate(&browser, &link, &server.base).await;
+    gate.wait_until("!document.getElementById('gate-warning').hidden", WAIT)
+        .await
+        .unwrap();
+    let warning = gate.text("#gate-warning").await.unwrap();
+    assert!(warning.contains("核验密钥待更新"), "{warning}");
+    let (verdict, _) = scan(&gate, &code).await;
+    assert_eq!(verdict, "PASS");
+    shot(&gate, SHOTS, "stale-list").await;
+    browser.close().await.unwrap();
+
+    // Overdue by more than the policy's 72 hours: everyone is stopped, with the reason.
+    let server = Server::start_with_list_due(-chrono::Duration::hours(73)).await;
+    let park = server.venue("天坛公园", "park", "东城区").await;
+    let code = server
+        .code_of(&server.enrol(&id_number(3), "周小红").await)
+        .await;
+    let manager = Browser::launch(Options::default()).await.unwrap();
+    let link = device_link(&server, &manager, park).await;
+    manager.close().await.unwrap();
+    let browser = Browser::launch(Options::default()).await.unwrap();
+    let gate = enrol_gate(&browser, &link, &server.base).await;
+    let warning = gate.text("#gate-warning").await.unwrap();
+    assert!(warning.contains("核验密钥已过期"), "{warning}");
+    let (verdict, text) = scan(&gate, &code).await;
+    assert_eq!(verdict, "STOP", "{text}");
+    assert!(text.contains("核验密钥已过期，请联网更新"), "{text}");
+    shot(&gate, SHOTS, "expired-list").await;
+    browser.close().await.unwrap();
 }
 
 /// A 640 × 480 camera picture of the QR of `text`, black on white with a wide margin.

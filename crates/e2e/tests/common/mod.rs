@@ -52,6 +52,11 @@ pub struct Server {
 impl Server {
     /// The server on a free port, with one lab and one operator.
     pub async fn start() -> Server {
+        Server::start_with_list_due(chrono::Duration::days(7)).await
+    }
+
+    /// The server, its trust list due for renewal `due_in` from now (negative: overdue).
+    pub async fn start_with_list_due(due_in: chrono::Duration) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("e2e.db").display());
         let store = Arc::new(
@@ -79,8 +84,8 @@ impl Server {
         let trust_list = TrustList {
             region: "CN-BJ".into(),
             sequence: 1,
-            issued_at: now() - chrono::Duration::days(1),
-            next_update: now() + chrono::Duration::days(7),
+            issued_at: now() + due_in - chrono::Duration::days(8),
+            next_update: now() + due_in,
             root_public_key: root.public_key(),
             keys: vec![TrustedKey {
                 kid: code.kid(),
