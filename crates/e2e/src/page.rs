@@ -218,6 +218,14 @@ impl Page {
     /// names the page's tab to type into), every character a key press. `text` is ASCII, as
     /// codes are.
     pub async fn wedge(&self, selector: &str, text: &str) -> Result<()> {
+        self.wedge_without_enter(selector, text).await?;
+        self.element(selector).await?.press_key("Enter").await?;
+        Ok(())
+    }
+
+    /// [`Page::wedge`] cut short: the keys of `text` and no Enter, as a scanner that lost the
+    /// code half-way.
+    pub async fn wedge_without_enter(&self, selector: &str, text: &str) -> Result<()> {
         let keyboard = self.element(selector).await?;
         let mut buffer = [0u8; 4];
         for c in text.chars() {
@@ -227,7 +235,6 @@ impl Page {
             }
             keyboard.press_key(key).await?;
         }
-        keyboard.press_key("Enter").await?;
         Ok(())
     }
 

@@ -197,6 +197,17 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     );
     assert_eq!(history["checkins"][0]["venue"], "北海公园", "{history}");
 
+    // Half a read (no Enter) is dropped after a moment; the next scan is whole.
+    gate.wedge_without_enter("#scan-input", "HCN1:ABC")
+        .await
+        .unwrap();
+    gate.wait_until(
+        "document.getElementById('scan-input').value === ''",
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("half a code is dropped");
+
     // The same code again within seconds: shown again, not a second check-in.
     let (verdict, text) = scan(&gate, &code).await;
     assert_eq!(verdict, "PASS");
