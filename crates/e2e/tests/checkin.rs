@@ -12,11 +12,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    DOC, Server, WAIT, code_key, now, problems_besides_refused, register, scroll_width, shot,
+    DOC, Server, WAIT, camera_picture, code_key, now, problems_besides_refused, register,
+    scroll_width, shot,
 };
 use healthcode_credential::{PlaceClaims, issue_place_code};
 use healthcode_domain::PlaceShortCode;
-use healthcode_e2e::{Browser, GrayImage, Options, write_y4m};
+use healthcode_e2e::{Browser, Options, write_y4m};
 
 /// Where the screenshots go, under target/e2e/.
 const SHOTS: &str = "checkin";
@@ -32,29 +33,6 @@ fn place_code(venue_id: i64) -> String {
         &code_key(),
     )
     .unwrap()
-}
-
-/// A 640 × 480 camera picture of the QR of `text`, black on white, centred with a wide white
-/// margin, as a phone held up to a poster sees it.
-fn camera_picture(text: &str) -> GrayImage {
-    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
-    let modules = qr.width();
-    let colors = qr.to_colors();
-    let (width, height) = (640u32, 480u32);
-    // Four modules of quiet zone each side, as the QR standard asks, and more around it.
-    let scale = (height as usize - 40) / (modules + 8);
-    let side = modules * scale;
-    let left = (width as usize - side) / 2;
-    let top = (height as usize - side) / 2;
-    GrayImage::from_fn(width, height, |x, y| {
-        let (x, y) = (x as usize, y as usize);
-        let dark = x >= left
-            && y >= top
-            && x < left + side
-            && y < top + side
-            && colors[(y - top) / scale * modules + (x - left) / scale] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
 }
 
 #[tokio::test]

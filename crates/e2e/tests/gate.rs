@@ -14,11 +14,12 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    DOC, NetSwitch, Server, WAIT, code_key, id_number, now, register, scroll_width, shot,
+    DOC, NetSwitch, Server, WAIT, camera_picture, code_key, id_number, now, register, scan,
+    scroll_width, shot,
 };
 use healthcode_credential::{CodeClaims, issue_code};
 use healthcode_domain::{Colour, DocumentType, VaccinationState};
-use healthcode_e2e::{Browser, GrayImage, Options, Page, ProblemKind, write_y4m};
+use healthcode_e2e::{Browser, Options, Page, ProblemKind, write_y4m};
 use healthcode_store::{Residents, Store, Venues};
 
 const SHOTS: &str = "gate";
@@ -90,28 +91,6 @@ async fn enrol_gate(browser: &Browser, link: &str, base: &str) -> Page {
     .await
     .expect("a service worker controls the page");
     page
-}
-
-/// Scans `code` as a wedge scanner does and waits for the result on screen: (verdict, the
-/// texts shown).
-async fn scan(page: &Page, code: &str) -> (String, String) {
-    let before: u32 = page
-        .eval("Number(document.getElementById('result').dataset.shown || 0)")
-        .await
-        .unwrap();
-    page.wedge("#scan-input", code).await.unwrap();
-    page.wait_until(
-        &format!("Number(document.getElementById('result').dataset.shown || 0) > {before}"),
-        WAIT,
-    )
-    .await
-    .unwrap();
-    let verdict: String = page
-        .eval("document.getElementById('result').dataset.verdict || ''")
-        .await
-        .unwrap();
-    let text = page.text("#result").await.unwrap();
-    (verdict, text)
 }
 
 fn expired_code() -> String {
@@ -444,21 +423,31 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     gate_browser.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_gate_warns_of_a_stale_trust_list_and_stops_everyone_on_an_expired_one() {
-    // Overdue by an hour: a warning, decisions as usual.
-    let server = Server::start_with_list_due(-chrono::Duration::hours(1)).await;
+/// A server whose trust list is `due_in` from its next update (negative: overdue), a gate of
+/// a park enrolled on it, and the code of a person with nothing against them: or `None` when
+/// there is no Chromium to run.
+async fn gate_with_list_due(due_in: chrono::Duration) -> Option<(Server, Browser, Page, String)> {
+    let server = Server::start_with_list_due(due_in).await;
     let park = server.venue("天坛公园", "park", "东城区").await;
     let code = server
         .code_of(&server.enrol(&id_number(3), "周小红").await)
         .await;
-    let Some(manager) = Browser::launch_or_skip(Options::default()).await.unwrap() else {
-        return;
-    };
+    let manager = Browser::launch_or_skip(Options::default()).await.unwrap()?;
     let link = device_link(&server, &manager, park).await;
     manager.close().await.unwrap();
     let browser = Browser::launch(Options::default()).await.unwrap();
     let gate = enrol_gate(&browser, &link, &server.base).await;
+    Some((server, browser, gate, code))
+}
+
+#[tokio::test]
+async fn a_gate_warns_of_a_stale_trust_list_and_stops_everyone_on_an_expired_one() {
+    // Overdue by an hour: a warning, decisions as usual.
+    let Some((_server, browser, gate, code)) =
+        gate_with_list_due(-chrono::Duration::hours(1)).await
+    else {
+        return;
+    };
     gate.wait_until("!document.getElementById('gate-warning').hidden", WAIT)
         .await
         .unwrap();
@@ -470,16 +459,9 @@ async fn a_gate_warns_of_a_stale_trust_list_and_stops_everyone_on_an_expired_one
     browser.close().await.unwrap();
 
     // Overdue by more than the policy's 72 hours: everyone is stopped, with the reason.
-    let server = Server::start_with_list_due(-chrono::Duration::hours(73)).await;
-    let park = server.venue("天坛公园", "park", "东城区").await;
-    let code = server
-        .code_of(&server.enrol(&id_number(3), "周小红").await)
-        .await;
-    let manager = Browser::launch(Options::default()).await.unwrap();
-    let link = device_link(&server, &manager, park).await;
-    manager.close().await.unwrap();
-    let browser = Browser::launch(Options::default()).await.unwrap();
-    let gate = enrol_gate(&browser, &link, &server.base).await;
+    let (_server, browser, gate, code) = gate_with_list_due(-chrono::Duration::hours(73))
+        .await
+        .unwrap();
     let warning = gate.text("#gate-warning").await.unwrap();
     assert!(warning.contains("核验密钥已过期"), "{warning}");
     let (verdict, text) = scan(&gate, &code).await;
@@ -487,27 +469,6 @@ async fn a_gate_warns_of_a_stale_trust_list_and_stops_everyone_on_an_expired_one
     assert!(text.contains("核验密钥已过期，请联网更新"), "{text}");
     shot(&gate, SHOTS, "expired-list").await;
     browser.close().await.unwrap();
-}
-
-/// A 640 × 480 camera picture of the QR of `text`, black on white with a wide margin.
-fn camera_picture(text: &str) -> GrayImage {
-    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
-    let modules = qr.width();
-    let colors = qr.to_colors();
-    let (width, height) = (640u32, 480u32);
-    let scale = (height as usize - 40) / (modules + 8);
-    let side = modules * scale;
-    let left = (width as usize - side) / 2;
-    let top = (height as usize - side) / 2;
-    GrayImage::from_fn(width, height, |x, y| {
-        let (x, y) = (x as usize, y as usize);
-        let dark = x >= left
-            && y >= top
-            && x < left + side
-            && y < top + side
-            && colors[(y - top) / scale * modules + (x - left) / scale] == qrcode::Color::Dark;
-        image::Luma([if dark { 0 } else { 255 }])
-    })
 }
 
 #[tokio::test]

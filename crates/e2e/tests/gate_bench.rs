@@ -51,22 +51,8 @@ async fn checkins(server: &Server, venue: i64) -> i64 {
 async fn scan_times(page: &Page, codes: &[String]) -> Vec<f64> {
     let mut out = Vec::new();
     for code in codes {
-        let before: u32 = page
-            .eval("Number(document.getElementById('result').dataset.shown || 0)")
-            .await
-            .unwrap();
-        page.wedge("#scan-input", code).await.unwrap();
-        page.wait_until(
-            &format!("Number(document.getElementById('result').dataset.shown || 0) > {before}"),
-            WAIT,
-        )
-        .await
-        .unwrap();
-        let verdict: String = page
-            .eval("document.getElementById('result').dataset.verdict")
-            .await
-            .unwrap();
-        assert_eq!(verdict, "PASS");
+        let (verdict, text) = common::scan(page, code).await;
+        assert_eq!(verdict, "PASS", "{text}");
         let ms: String = page
             .eval("document.getElementById('result').dataset.ms")
             .await

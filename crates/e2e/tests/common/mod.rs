@@ -356,3 +356,48 @@ impl Server {
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     }
 }
+
+/// A 640 × 480 camera picture of the QR of `text`, black on white, centred with a wide white
+/// margin, as a phone held up to a poster sees it.
+pub fn camera_picture(text: &str) -> healthcode_e2e::GrayImage {
+    let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let modules = qr.width();
+    let colors = qr.to_colors();
+    let (width, height) = (640u32, 480u32);
+    // Four modules of quiet zone each side, as the QR standard asks, and more around it.
+    let scale = (height as usize - 40) / (modules + 8);
+    let side = modules * scale;
+    let left = (width as usize - side) / 2;
+    let top = (height as usize - side) / 2;
+    healthcode_e2e::GrayImage::from_fn(width, height, |x, y| {
+        let (x, y) = (x as usize, y as usize);
+        let dark = x >= left
+            && y >= top
+            && x < left + side
+            && y < top + side
+            && colors[(y - top) / scale * modules + (x - left) / scale] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}
+
+/// Scans `code` at a gate page as a wedge scanner does and waits for the result on screen:
+/// (verdict, the texts shown).
+pub async fn scan(page: &Page, code: &str) -> (String, String) {
+    let before: u32 = page
+        .eval("Number(document.getElementById('result').dataset.shown || 0)")
+        .await
+        .unwrap();
+    page.wedge("#scan-input", code).await.unwrap();
+    page.wait_until(
+        &format!("Number(document.getElementById('result').dataset.shown || 0) > {before}"),
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let verdict: String = page
+        .eval("document.getElementById('result').dataset.verdict || ''")
+        .await
+        .unwrap();
+    let text = page.text("#result").await.unwrap();
+    (verdict, text)
+}
