@@ -109,7 +109,7 @@ async fn gate_page_figures() {
     }
 
     // 1. Verification in the page and in Rust, on the same code.
-    const ROUNDS: usize = 500;
+    const ROUNDS: usize = 1000;
     let js = format!(
         "(async () => {{
             const kept = await new Promise((ok, no) => {{
@@ -122,16 +122,19 @@ async fn gate_page_figures() {
             }});
             const v = HealthcodeVerify.verifier([kept.list]);
             const code = {code:?};
+            // The page's clock is coarse (0.1 ms): time batches of 50 and take the mean of each.
             const times = [];
-            for (let i = 0; i < {ROUNDS}; i++) {{
+            for (let b = 0; b < {ROUNDS} / 50; b++) {{
               const t0 = performance.now();
-              const r = await v.verify(code, new Date());
-              const d = HealthcodeVerify.decide(kept.config.entry_policy, r.claims);
-              if (!d.pass) throw new Error('not a pass');
-              times.push(performance.now() - t0);
+              for (let i = 0; i < 50; i++) {{
+                const r = await v.verify(code, new Date());
+                const d = HealthcodeVerify.decide(kept.config.entry_policy, r.claims);
+                if (!d.pass) throw new Error('not a pass');
+              }}
+              times.push((performance.now() - t0) / 50);
             }}
             times.sort((a, b) => a - b);
-            return [times[Math.floor(times.length / 2)], times[Math.floor(times.length * 0.99)]];
+            return [times[Math.floor(times.length / 2)], times[times.length - 1]];
           }})()",
         code = codes[0]
     );
@@ -146,7 +149,7 @@ async fn gate_page_figures() {
     }
     let (rust_median, _) = summary(rust);
     println!(
-        "in-page verify+decide: median {:.3} ms, p99 {:.3} ms; Rust verify: median {:.3} ms (ratio {:.1})",
+        "in-page verify+decide: median of batch means {:.3} ms, slowest batch {:.3} ms; Rust verify: median {:.3} ms (ratio {:.1})",
         page_times[0],
         page_times[1],
         rust_median,
@@ -199,13 +202,31 @@ async fn gate_page_figures() {
     let started = Instant::now();
     switch.set(true);
     gate.set_offline(false).await.unwrap();
-    gate.wait_until(
-        "document.getElementById('count-queue').textContent === '0'",
-        Duration::from_secs(120),
-    )
-    .await
-    .unwrap();
+    // Done when the server holds them all and the page's queue is empty.
+    let queue_len = "(async () => {
+        const db = await new Promise((ok, no) => {
+          const r = indexedDB.open('healthcode-gate', 1);
+          r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error);
+        });
+        return await new Promise((ok) => {
+          const c = db.transaction(['queue']).objectStore('queue').count();
+          c.onsuccess = () => ok(c.result);
+        });
+      })()";
+    loop {
+        let queued: u32 = gate.eval(queue_len).await.unwrap();
+        if queued == 0 && checkins(&server, park).await - before >= 10_000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "upload unfinished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let took = started.elapsed();
+    // Another round of the page's retries finds nothing more to send.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let after = checkins(&server, park).await;
     assert_eq!(after - before, 10_000, "nothing lost or doubled");
     println!(
