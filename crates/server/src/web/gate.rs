@@ -194,15 +194,6 @@ pub async fn enrol(
     Ok(response)
 }
 
-/// Unbinds this browser (the device itself stays until its manager revokes it).
-pub async fn leave(State(state): State<AppState>) -> Response {
-    let mut response = Json(json!({ "enrolled": false })).into_response();
-    if let Ok(v) = HeaderValue::from_str(&gate_cookie(&state, "", 0)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
 /// The gate's configuration: venue, entry policy, trust lists, server time.
 pub async fn config(
     State(state): State<AppState>,

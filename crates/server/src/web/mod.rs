@@ -85,7 +85,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/passkeys/signin/finish", post(passkeys::signin_finish))
         .route("/gate", get(gate::scanner))
         .route("/gate/enrol", get(gate::enrol_page).post(gate::enrol))
-        .route("/gate/leave", post(gate::leave))
         .route("/gate/config", get(gate::config))
         .route(
             "/gate/checkins",
