@@ -161,6 +161,16 @@ impl TrustList {
         text: &str,
         pinned_root: Option<&[u8; 32]>,
     ) -> Result<TrustList, TrustListError> {
+        // §6.3 step 1: a JSON object. serde would also fill the struct from an array of its
+        // members in order; that form is no trust-list file.
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Err(TrustListError::Json(
+                "the file is not a JSON object".to_owned(),
+            ));
+        }
         let file: TrustListFile =
             serde_json::from_str(text).map_err(|e| TrustListError::Json(e.to_string()))?;
         if file.format != TRUST_LIST_FORMAT || file.version != TRUST_LIST_VERSION {

@@ -615,9 +615,8 @@
   /// exactly once and no other; `format`, `region` and `cose` strings, `version` an integer of
   /// 0 to 2⁶⁴ − 1 written without fraction or exponent (serde_json reads `1.0`, `1e0`, `-0` or
   /// a larger integer as a float, and a float is no u64); strings without raw control
-  /// characters, with paired surrogates only; nothing after the value. serde also fills a
-  /// struct from an array of its fields in order, so `["healthcode-trust-list", 1, region,
-  /// cose]` is read as the object is: that is the Rust reader's behaviour, mirrored here.
+  /// characters, with paired surrogates only; nothing after the value; an object, never an
+  /// array of the members (which serde alone would accept).
   function readFileMembers(text) {
     let at = 0;
     const bad = () => {
@@ -720,13 +719,9 @@
         at++;
       }
       for (const name of FILE_MEMBERS) if (!(name in members)) bad(); // missing field
-    } else if (first === "[") {
-      FILE_MEMBERS.forEach((name, i) => {
-        if (i > 0) eat(",");
-        members[name] = value(name);
-      });
-      eat("]");
     } else {
+      // FORMAT.md §6.3 step 1: a JSON object (an array of the members is refused, as the
+      // Rust reader refuses it before serde would fill the struct from one).
       bad();
     }
     ws();
