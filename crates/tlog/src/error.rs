@@ -1,11 +1,13 @@
-//! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]) and a Merkle
-//! proof or a request for one ([`ProofError`]).
+//! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
+//! proof or a request for one ([`ProofError`]), and tiles and entry bundles ([`TileError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
 //! which are public, and never entry contents.
 
 use thiserror::Error;
+
+use crate::tile::Tile;
 
 /// Why bytes or text are not a [`Hash`](crate::Hash).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -49,4 +51,41 @@ pub enum ProofError {
     /// A root or proof was asked for a size the in-memory tree has not reached.
     #[error("tree size {size} is beyond the {len} leaves held")]
     SizeBeyondTree { size: u64, len: u64 },
+}
+
+/// Why tile coordinates, a tile path, tile data or an entry bundle were refused (C2SP
+/// tlog-tiles).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TileError {
+    /// The level is above 63.
+    #[error("tile level {0} is above 63")]
+    Level(u8),
+    /// The width is 0 or more than 256.
+    #[error("tile width {0} is not between 1 and 256")]
+    Width(u16),
+    /// The tile's hashes are not all complete subtrees of a tree of this size.
+    #[error("tile {tile} is not part of a tree of size {size}")]
+    BeyondTree { tile: Tile, size: u64 },
+    /// A tile path does not have the form `tile/<L>/<N>[.p/<W>]` or `tile/entries/<N>[.p/<W>]`
+    /// with canonical numbers.
+    #[error("malformed tile path: {0}")]
+    Path(&'static str),
+    /// Tile data is not the tile's width times 32 bytes.
+    #[error("tile data is {actual} bytes where {expected} are needed")]
+    DataLength { expected: usize, actual: usize },
+    /// A tile needed to compute a root was not supplied.
+    #[error("tile {0} is needed and was not supplied")]
+    Missing(Tile),
+    /// An entry is too long for the big-endian u16 length prefix of an entry bundle.
+    #[error("an entry of {0} bytes is longer than an entry bundle allows (65535)")]
+    EntryTooLong(usize),
+    /// An entry bundle would hold more than 256 entries.
+    #[error("an entry bundle holds at most 256 entries, not {0}")]
+    TooManyEntries(usize),
+    /// An entry bundle ends inside a length prefix or an entry.
+    #[error("the entry bundle is truncated")]
+    TruncatedBundle,
+    /// An entry bundle holds a number of entries other than its tile's width.
+    #[error("the entry bundle holds {actual} entries where its path says {expected}")]
+    BundleCount { expected: u16, actual: usize },
 }

@@ -7,20 +7,32 @@
 //!   proofs for any size it has reached.
 //! - [`verify_inclusion`] and [`verify_consistency`] check those proofs (RFC 9162 §2.1.3.2,
 //!   §2.1.4.2), each refusal a [`ProofError`] variant.
+//! - [`Tile`], [`tiles_for_size`], [`parse_tile_path`], [`tile_hashes`] and
+//!   [`root_from_tiles`] serve and read the tree as C2SP tlog-tiles; [`encode_entry_bundle`]
+//!   and [`parse_entry_bundle`] are its entry bundles.
 //!
 //! What this crate does not own: what an entry holds or how it is hashed into a leaf beyond
 //! [`leaf_hash`], storage, HTTP, reading the clock, and where keys and their randomness come
 //! from. SHA-256 comes from `sha2`; nothing cryptographic is implemented here.
 
+mod bundle;
+mod decimal;
 mod error;
 mod hash;
 mod proof;
+mod tile;
 mod tree;
 
-pub use error::{HashError, ProofError};
+pub use bundle::{MAX_ENTRY_LEN, encode_entry_bundle, parse_entry_bundle};
+pub use error::{HashError, ProofError, TileError};
 pub use hash::{HASH_LEN, Hash, empty_root, leaf_hash, node_hash};
 pub use proof::{
     consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
     verify_inclusion,
+};
+pub use tile::{
+    MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, Tile, TilePath, encode_tile_index, parse_tile_path,
+    root_from_tiles, tile_for, tile_from_bytes, tile_hashes, tile_to_bytes, tiles_for_root,
+    tiles_for_size,
 };
 pub use tree::{MemoryTree, root_of};
