@@ -1,5 +1,6 @@
 //! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
-//! proof or a request for one ([`ProofError`]), and tiles and entry bundles ([`TileError`]).
+//! proof or a request for one ([`ProofError`]), tiles and entry bundles ([`TileError`]), and
+//! signed notes and their keys ([`NoteError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
@@ -88,4 +89,39 @@ pub enum TileError {
     /// An entry bundle holds a number of entries other than its tile's width.
     #[error("the entry bundle holds {actual} entries where its path says {expected}")]
     BundleCount { expected: u16, actual: usize },
+}
+
+/// Why a signed note, a key name or a key was refused (C2SP signed-note).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NoteError {
+    /// The note is not laid out as text, blank line and signature lines, or has bytes a note
+    /// may not contain.
+    #[error("malformed note: {0}")]
+    Malformed(&'static str),
+    /// A key name is empty or holds a space, a plus sign or a control character.
+    #[error(
+        "invalid key name: names are non-empty, without spaces, plus signs or control characters"
+    )]
+    KeyName,
+    /// A verifier key is not `<name>+<8 hex digits>+<base64>`.
+    #[error("malformed verifier key: {0}")]
+    VerifierKey(&'static str),
+    /// A verifier key's key ID is not the one its name and public key give.
+    #[error("the verifier key's ID does not match its name and public key")]
+    KeyIdMismatch,
+    /// A verifier key is of a signature type other than Ed25519 (0x01).
+    #[error("unsupported signature type 0x{0:02x}; only Ed25519 (0x01) is supported")]
+    UnsupportedAlgorithm(u8),
+    /// Nothing to sign with.
+    #[error("a note needs at least one signer")]
+    NoSigner,
+    /// Two of the given verifiers share a key name and key ID.
+    #[error("two verifiers share key name {name} and ID {key_id:08x}")]
+    AmbiguousKey { name: String, key_id: u32 },
+    /// A signature from a known key does not verify: the note was altered or not signed by it.
+    #[error("the signature by {name} ({key_id:08x}) does not verify")]
+    BadSignature { name: String, key_id: u32 },
+    /// No signature is by a known key.
+    #[error("the note has no signature by a known key")]
+    NoKnownSignature,
 }

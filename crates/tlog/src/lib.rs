@@ -10,22 +10,29 @@
 //! - [`Tile`], [`tiles_for_size`], [`parse_tile_path`], [`tile_hashes`] and
 //!   [`root_from_tiles`] serve and read the tree as C2SP tlog-tiles; [`encode_entry_bundle`]
 //!   and [`parse_entry_bundle`] are its entry bundles.
+//! - [`Note`], [`NoteSigner`] and [`NoteVerifier`] are C2SP signed notes with Ed25519 keys.
 //!
 //! What this crate does not own: what an entry holds or how it is hashed into a leaf beyond
 //! [`leaf_hash`], storage, HTTP, reading the clock, and where keys and their randomness come
-//! from. SHA-256 comes from `sha2`; nothing cryptographic is implemented here.
+//! from (a [`NoteSigner`] is made from a seed). SHA-256 comes from `sha2`, Ed25519 from
+//! `ed25519-dalek`; nothing cryptographic is implemented here.
 
 mod bundle;
 mod decimal;
 mod error;
 mod hash;
+mod note;
 mod proof;
 mod tile;
 mod tree;
 
 pub use bundle::{MAX_ENTRY_LEN, encode_entry_bundle, parse_entry_bundle};
-pub use error::{HashError, ProofError, TileError};
+pub use error::{HashError, NoteError, ProofError, TileError};
 pub use hash::{HASH_LEN, Hash, empty_root, leaf_hash, node_hash};
+pub use note::{
+    ED25519, MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, is_valid_key_name,
+    key_id,
+};
 pub use proof::{
     consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
     verify_inclusion,
