@@ -1,6 +1,7 @@
 //! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
-//! proof or a request for one ([`ProofError`]), tiles and entry bundles ([`TileError`]), and
-//! signed notes and their keys ([`NoteError`]).
+//! proof or a request for one ([`ProofError`]), tiles and entry bundles ([`TileError`]),
+//! signed notes and their keys ([`NoteError`]), checkpoints ([`CheckpointError`]) and tlog
+//! proofs ([`TlogProofError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
@@ -124,4 +125,32 @@ pub enum NoteError {
     /// No signature is by a known key.
     #[error("the note has no signature by a known key")]
     NoKnownSignature,
+}
+
+/// Why a checkpoint was refused (C2SP tlog-checkpoint).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CheckpointError {
+    /// The signed note around the checkpoint was refused.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The note text is not origin, tree size, root hash and non-empty extension lines.
+    #[error("malformed checkpoint: {0}")]
+    Malformed(&'static str),
+    /// The checkpoint is for another log.
+    #[error("the checkpoint is for log {found:?}, not {expected:?}")]
+    Origin { expected: String, found: String },
+}
+
+/// Why a tlog proof was refused (C2SP tlog-proof).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TlogProofError {
+    /// The text is not header, optional extra, index, proof hashes, blank line, checkpoint.
+    #[error("malformed tlog proof: {0}")]
+    Malformed(&'static str),
+    /// The checkpoint inside the proof was refused.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The inclusion proof does not bind the entry to the checkpoint's root.
+    #[error(transparent)]
+    Inclusion(#[from] ProofError),
 }
