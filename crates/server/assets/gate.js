@@ -172,11 +172,13 @@
     }
     rootProblem = false;
     if (!pinned) await kvPut("root", read.list.root_public_key);
+    // The device's clock, corrected by the server's as of now (not at all if unreadable).
+    const offset = Date.parse(fresh.server_time) - Date.now();
     const kept = {
       config: fresh,
       list: read.list,
       fetchedAt: Date.now(),
-      offsetMs: Date.parse(fresh.server_time) - Date.now(),
+      offsetMs: Number.isFinite(offset) ? offset : 0,
     };
     await kvPut("config", kept);
     await useConfig(kept);
