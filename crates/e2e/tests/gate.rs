@@ -417,6 +417,13 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     assert!(csp.is_empty(), "{csp:?}");
 
     // At 320 px in large text nothing is cut off.
+    gate.click("#switch-size").await.unwrap();
+    gate.wait_until(
+        "document.documentElement.classList.contains('large') && document.body.dataset.ready === '1'",
+        WAIT,
+    )
+    .await
+    .unwrap();
     gate.set_viewport(320, 640).await.unwrap();
     assert!(scroll_width(&gate).await <= 320.0);
     shot(&gate, SHOTS, "scanner-320").await;
