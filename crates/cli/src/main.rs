@@ -1,10 +1,11 @@
 //! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`, `trust`,
-//! `import`, `certlogic`.
+//! `import`, `certlogic`, `backup`, `restore`.
 //!
 //! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
 //! for the server (through `SystemClock`) and installs logging.
 
+mod backup;
 mod bench;
 mod config;
 mod demo;
@@ -99,6 +100,12 @@ enum Command {
         #[command(subcommand)]
         command: gate::GateCommand,
     },
+    /// Copy the embedded database while the server runs (keys are backed up separately;
+    /// docs/OPERATIONS.md). For PostgreSQL, use pg_dump.
+    Backup(BackupArgs),
+    /// Put a backup in place as the data directory's database, after checking it is undamaged
+    /// and that the directory's keys open it. Stop the server first.
+    Restore(RestoreArgs),
     /// Import a provider's file of evidence (docs/IMPORT.md), into the database or through a
     /// running server.
     Import {
@@ -154,6 +161,32 @@ struct DataArgs {
     /// Configuration file (TOML); flags and environment variables take precedence.
     #[arg(long, env = "HEALTHCODE_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The backup file to write (owner-only, 0600).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// The data directory (keys/ must be the ones the backup was made with) and the database:
+    /// only the embedded one is restored here; PostgreSQL is restored with pg_restore.
+    #[command(flatten)]
+    data: DataArgs,
+    /// The backup file, as `healthcode backup` wrote it.
+    #[arg(long)]
+    from: PathBuf,
+    /// Replace a database the directory already has (it is kept, renamed aside).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone)]
@@ -476,6 +509,36 @@ async fn run(command: Command) -> Result<()> {
                     .with_context(|| format!("cannot write {}", path.display()))?,
                 None => println!("{text}"),
             }
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let file = FileConfig::load(args.data.config.as_deref())?;
+            let data_dir = file.data_dir(args.data.data_dir.as_deref());
+            let source = backup::source_url(
+                &data_dir,
+                file.database_url(args.data.database_url.as_deref()),
+            )?;
+            let size = backup::backup(&source, &args.out, args.force).await?;
+            println!(
+                "database copied to {} ({size} bytes); it does not hold the keys: back up {} separately",
+                args.out.display(),
+                data_dir.join("keys").display()
+            );
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let file = FileConfig::load(args.data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(args.data.data_dir.as_deref()))?;
+            backup::restorable(&dir, file.database_url(args.data.database_url.as_deref()))?;
+            let done = backup::restore(&dir, &args.from, args.force, SystemClock.now()).await?;
+            if let Some(aside) = done.set_aside {
+                println!("the previous database is kept as {}", aside.display());
+            }
+            println!(
+                "restored {} into {}; the keys in keys/ open it",
+                args.from.display(),
+                dir.path.join("healthcode.db").display()
+            );
             Ok(())
         }
         Command::Trust { command } => run_trust(command).await,
