@@ -19,6 +19,10 @@ pub struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     listen: Option<SocketAddr>,
+    /// Where Prometheus metrics are served without a token (`--metrics-listen`).
+    metrics_listen: Option<SocketAddr>,
+    /// The token `/metrics` asks for on the main listener (`--metrics-token`).
+    metrics_token: Option<String>,
     region: Option<String>,
     timezone: Option<String>,
     policy: Option<PathBuf>,
@@ -71,6 +75,14 @@ impl FileConfig {
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
         })
+    }
+
+    pub fn metrics_listen(&self, flag: Option<SocketAddr>) -> Option<SocketAddr> {
+        flag.or(self.metrics_listen)
+    }
+
+    pub fn metrics_token(&self, flag: Option<&str>) -> Option<String> {
+        flag.or(self.metrics_token.as_deref()).map(str::to_owned)
     }
 
     pub fn region(&self, flag: Option<&str>) -> String {

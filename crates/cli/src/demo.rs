@@ -36,6 +36,12 @@ pub struct DemoFile {
     /// Venues, each with one gate device.
     #[serde(default)]
     pub venues: Vec<DemoVenue>,
+    /// Where the server's Prometheus metrics are read (docs/OPERATIONS.md), if they are served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_url: Option<String>,
+    /// The bearer token `metrics_url` asks for, when it is on the main listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -256,6 +262,8 @@ pub async fn seed(
         },
         residents,
         venues,
+        metrics_url: None,
+        metrics_token: None,
     })
 }
 

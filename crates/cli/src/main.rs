@@ -262,6 +262,15 @@ struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "HEALTHCODE_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// Serve Prometheus metrics (`GET /metrics`) on a listener of its own at this address,
+    /// without a token: bind it where only the monitoring system reaches. Off by default.
+    #[arg(long, env = "HEALTHCODE_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Serve `GET /metrics` on the main listener too, to requests with `Authorization: Bearer
+    /// TOKEN`; without it the main listener has no /metrics. Prefer the environment variable:
+    /// a flag shows in the process list.
+    #[arg(long, env = "HEALTHCODE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Args)]
@@ -709,6 +718,10 @@ struct Prepared {
     store: Arc<dyn Store>,
     state: AppState,
     listen: SocketAddr,
+    /// Where the metrics listener binds, if there is one.
+    metrics_listen: Option<SocketAddr>,
+    /// The token `/metrics` asks for on the main listener, if it is served there.
+    metrics_token: Option<String>,
     keys: setup::Keys,
     trust_reload: std::time::Duration,
 }
@@ -778,6 +791,14 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     };
     file.apply(&flags, &mut config)?;
     let listen = file.listen(args.listen);
+    let metrics_listen = file.metrics_listen(args.metrics_listen);
+    let metrics_token = file.metrics_token(args.metrics_token.as_deref());
+    if let Some(token) = &metrics_token {
+        config.metrics_token = Some(
+            healthcode_server::metrics::MetricsToken::new(token)
+                .context("the metrics token is empty")?,
+        );
+    }
     config.public_url = match &args.public_url {
         Some(url) => {
             let parsed =
@@ -817,6 +838,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         store,
         state,
         listen,
+        metrics_listen,
+        metrics_token,
         keys,
         trust_reload: std::time::Duration::from_secs(args.trust_reload_secs.max(1)),
     })
@@ -827,6 +850,21 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", p.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match p.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen for metrics on {at}"))?,
+        ),
+        None => None,
+    };
+    let metrics_url = match &metrics_listener {
+        Some(l) => Some(format!("http://{}/metrics", l.local_addr()?)),
+        None => p
+            .metrics_token
+            .is_some()
+            .then(|| format!("http://{addr}/metrics")),
+    };
     let demo_resident = demo.as_ref().and_then(|d| {
         d.residents
             .iter()
@@ -838,6 +876,8 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
     });
     if let Some(mut demo) = demo {
         demo.base_url = format!("http://{addr}");
+        demo.metrics_url.clone_from(&metrics_url);
+        demo.metrics_token.clone_from(&p.metrics_token);
         let path = p.dir.path.join("demo.json");
         // The demo's residents' session tokens are in it: the owner's alone.
         files::write_atomically(
@@ -860,7 +900,22 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
             resident.0, resident.1
         );
     }
+    if let Some(url) = &metrics_url {
+        let how = if metrics_listener.is_some() {
+            "no token"
+        } else {
+            "Authorization: Bearer with the metrics token"
+        };
+        println!("Prometheus metrics at {url} ({how})");
+    }
     tracing::info!(%addr, "listening");
+    let metrics = metrics_listener.map(|l| {
+        tokio::spawn(healthcode_server::metrics::serve(
+            l,
+            p.state.clone(),
+            std::future::pending(),
+        ))
+    });
     let resign = tokio::spawn(resign_trust_list(
         p.state.clone(),
         p.keys,
@@ -874,6 +929,9 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
     let served = healthcode_server::serve(listener, p.state, shutdown_signal()).await;
     resign.abort();
     reload.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     served?;
     tracing::info!("stopped");
     Ok(())
@@ -941,6 +999,11 @@ async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
 async fn demo(args: DemoArgs) -> Result<()> {
     let mut serve_args = args.serve.clone();
     serve_args.dev_identity = true;
+    // The demo serves its metrics on the main listener, with a token of its own unless given
+    // one; demo.json says where and with what.
+    serve_args
+        .metrics_token
+        .get_or_insert_with(healthcode_server::auth::new_metrics_token);
     let prepared = prepare(&serve_args).await?;
     let demo_path = prepared.dir.path.join("demo.json");
     let existing = std::fs::read(&demo_path)

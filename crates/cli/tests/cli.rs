@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use support::{BIN, free_port, http, read_demo, start, wait_ready};
+use support::{BIN, free_port, get_text, http, read_demo, start, wait_ready};
 
 /// Starts `serve` on `data_dir` and `url`, expects it to refuse, and returns what it said.
 fn serve_refused(data_dir: &Path, url: &str) -> String {
@@ -102,6 +102,27 @@ fn demo_contract_and_walkthrough() {
         reminders > 10 && no_data > 3 && stale > 10,
         "{reminders} {no_data} {stale}"
     );
+
+    // The demo serves its metrics on the main listener with a token of its own: those reads
+    // are counted under the route's pattern, and nothing personal is in the text.
+    let metrics_url = demo["metrics_url"].as_str().expect("metrics_url");
+    assert_eq!(metrics_url, format!("{base}/metrics"));
+    let metrics_token = demo["metrics_token"].as_str().expect("metrics_token");
+    assert!(metrics_token.starts_with("hcm_"));
+    assert_eq!(get_text(metrics_url, "hcm_wrong").0, 401);
+    let (s, metrics) = get_text(metrics_url, metrics_token);
+    assert_eq!(s, 200, "{metrics}");
+    assert!(
+        metrics.contains(
+            "healthcode_http_requests_total{route=\"/api/v1/me/status\",method=\"GET\",status=\"200\",class=\"2xx\"} "
+        ),
+        "{metrics}"
+    );
+    let first = &residents[0];
+    for personal in ["token", "document_number", "name"] {
+        let value = first[personal].as_str().expect("a string");
+        assert!(!metrics.contains(value), "{personal} in the metrics");
+    }
 
     // The walk-through: a green resident's code verifies; the CDC designates; the next code is red.
     let r = residents

@@ -136,4 +136,8 @@ fn the_readme_walkthrough_works_verbatim() {
         stdout.contains("\"code\":\"document_number_check_digit\""),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("healthcode_http_requests_total{route=\"/api/v1/me/status\",method=\"GET\",status=\"200\",class=\"2xx\"} "),
+        "{stdout}"
+    );
 }

@@ -9,6 +9,8 @@
 //! are kept until they end (or the backstop).
 //!
 //! Personal data in it is what a code shows anyway: masked name and document.
+//!
+//! Every lookup is counted as a hit or a miss (`metrics::cache_lookup`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use healthcode_domain::{DocumentType, Evidence};
 use healthcode_store::DocIndex;
+
+use crate::metrics::{self, CacheKind};
 
 /// What a code needs about a person besides the evidence.
 #[derive(Debug, Clone)]
@@ -101,9 +105,12 @@ impl Cache {
     }
 
     pub fn session(&self, token_hash: &[u8; 32], now: DateTime<Utc>) -> Option<i64> {
-        let map = self.sessions.read().ok()?;
-        let (id, until) = map.get(token_hash)?;
-        (now < *until).then_some(*id)
+        let found = self.sessions.read().ok().and_then(|map| {
+            let (id, until) = map.get(token_hash)?;
+            (now < *until).then_some(*id)
+        });
+        metrics::cache_lookup(CacheKind::Session, found.is_some());
+        found
     }
 
     /// Caches a session that ends at `expires_at`.
@@ -140,9 +147,12 @@ impl Cache {
     }
 
     pub fn person(&self, person_id: i64, now: DateTime<Utc>) -> Option<Entry> {
-        let people = self.people.read().ok()?;
-        let e = people.by_id.get(&person_id)?;
-        (now - e.loaded_at < self.ttl && now >= e.loaded_at).then(|| e.clone())
+        let found = self.people.read().ok().and_then(|people| {
+            let e = people.by_id.get(&person_id)?;
+            (now - e.loaded_at < self.ttl && now >= e.loaded_at).then(|| e.clone())
+        });
+        metrics::cache_lookup(CacheKind::Person, found.is_some());
+        found
     }
 
     /// Wraps what was read from the store, and caches it unless an invalidation happened
@@ -180,7 +190,13 @@ impl Cache {
 
     /// The code last signed for a person, if it is still cached.
     pub fn code(&self, person_id: i64) -> Option<Arc<IssuedCode>> {
-        self.people.read().ok()?.codes.get(&person_id).cloned()
+        let found = self
+            .people
+            .read()
+            .ok()
+            .and_then(|people| people.codes.get(&person_id).cloned());
+        metrics::cache_lookup(CacheKind::Code, found.is_some());
+        found
     }
 
     /// Keeps a signed code for reuse, unless the person was invalidated since `epoch`.

@@ -7,8 +7,12 @@
 //! become visible out of id order: the feed may show id 101 while 100 is still in flight. An
 //! id the cursor skips over is kept as a gap and looked up again on every poll until it
 //! appears or [`GAP_WAIT`] passes (ids also go missing for good, when a transaction rolls back).
+//!
+//! Where the reader stands is kept in [`FeedStatus`] for the metrics: changes carry no time,
+//! so the feed's lag is told from when its last complete read started.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use healthcode_store::Change;
@@ -74,6 +78,40 @@ impl Cursor {
     }
 }
 
+/// Where a server's change feed stands.
+#[derive(Debug, Default)]
+pub struct FeedStatus(Mutex<FeedSnapshot>);
+
+/// [`FeedStatus`] at one moment.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FeedSnapshot {
+    /// When the last read that reached the end of the feed started: every change committed
+    /// before then has been applied. `None` until the first such read.
+    pub caught_up_at: Option<Instant>,
+    /// The highest evidence id applied.
+    pub high_water: i64,
+    /// Skipped ids still looked for.
+    pub gaps: usize,
+}
+
+impl FeedStatus {
+    /// The status now.
+    pub fn snapshot(&self) -> FeedSnapshot {
+        match self.0.lock() {
+            Ok(s) => *s,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Records where the reader stands after a complete read.
+    fn set(&self, snapshot: FeedSnapshot) {
+        match self.0.lock() {
+            Ok(mut s) => *s = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
+    }
+}
+
 /// Runs until the task is dropped.
 pub async fn watch(state: AppState) {
     let mut cursor = loop {
@@ -89,16 +127,29 @@ pub async fn watch(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = poll(&state, &mut cursor).await {
-            // Without the feed the cache could go stale: drop it and read through.
-            tracing::warn!(error = %e, "change feed: read failed; cache cleared");
-            state.cache.clear_people();
-            state.live.notify_all();
+        let started = Instant::now();
+        match poll(&state, &mut cursor).await {
+            Ok(gaps) => state.feed.set(FeedSnapshot {
+                caught_up_at: Some(started),
+                high_water: cursor.last(),
+                gaps,
+            }),
+            Err(e) => {
+                // Without the feed the cache could go stale: drop it and read through.
+                crate::metrics::feed_failed();
+                tracing::warn!(error = %e, "change feed: read failed; cache cleared");
+                state.cache.clear_people();
+                state.live.notify_all();
+            }
         }
     }
 }
 
-async fn poll(state: &AppState, cursor: &mut Cursor) -> Result<(), healthcode_store::StoreError> {
+/// Reads the feed to its end and looks for the open gaps; returns how many gaps are left.
+async fn poll(
+    state: &AppState,
+    cursor: &mut Cursor,
+) -> Result<usize, healthcode_store::StoreError> {
     loop {
         let changes = state.store.evidence_changes(cursor.last(), BATCH).await?;
         invalidate(state, &changes);
@@ -108,16 +159,18 @@ async fn poll(state: &AppState, cursor: &mut Cursor) -> Result<(), healthcode_st
         }
     }
     let gaps = cursor.open_gaps(Instant::now());
-    if !gaps.is_empty() {
-        let filled = state.store.evidence_changes_at(&gaps).await?;
-        invalidate(state, &filled);
-        cursor.filled(&filled);
+    if gaps.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    let filled = state.store.evidence_changes_at(&gaps).await?;
+    invalidate(state, &filled);
+    cursor.filled(&filled);
+    Ok(gaps.len().saturating_sub(filled.len()))
 }
 
 fn invalidate(state: &AppState, changes: &[Change]) {
     if !changes.is_empty() {
+        crate::metrics::feed_applied(changes.len());
         state
             .cache
             .invalidate(changes.iter().flat_map(|c| c.subjects.iter()));

@@ -1,7 +1,7 @@
 //! healthcode's HTTP API: a thin axum layer over the domain, the store and the credential
 //! crates. One module per area under `routes`; the JSON shapes clients rely on in `api`;
-//! authentication in `extract`; limits in `limits`. Handlers read the clock once and pass
-//! `now` down.
+//! authentication in `extract`; limits in `limits`; operations metrics in `metrics`. Handlers
+//! read the clock once and pass `now` down.
 //!
 //! What this crate does not own: rules (domain), persistence (store), the code format
 //! (credential), process setup and key files (the `healthcode` binary).
@@ -17,6 +17,7 @@ mod headers;
 pub mod identity;
 pub mod import;
 pub mod limits;
+pub mod metrics;
 pub mod poster;
 mod routes;
 pub mod state;
@@ -151,7 +152,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(limits::overload_error))
+                .layer(HandleErrorLayer::new(limits::import_overload_error))
                 .load_shed()
                 .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
                     Semaphore::new(state.config.max_imports),
@@ -182,9 +183,15 @@ pub fn router(state: AppState) -> Router {
                     Semaphore::new(state.config.max_in_flight),
                 ))),
         );
-    Router::new()
+    let mut outside = Router::new()
         .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
+        .route("/readyz", get(routes::health::readyz));
+    // Metrics on the main listener only with a token to ask for; otherwise the path is
+    // unknown here (a listener of its own may serve it: `metrics::serve`).
+    if state.config.metrics_token.is_some() {
+        outside = outside.route("/metrics", get(metrics::scrape_with_token));
+    }
+    outside
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .merge(limited)
         .layer(axum::middleware::from_fn(text::refuse_control_in_uri))
@@ -194,6 +201,9 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outermost, so that refusals (shed, rate-limited) carry the headers too.
         .layer(axum::middleware::from_fn(headers::security_headers))
+        // A layer on the router runs after routing, so the route's pattern is known; this one
+        // sees every answer, refusals included.
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -255,7 +265,8 @@ impl Drop for ClientSlot {
 /// (`ServerConfig::max_connections`), for the server and per client
 /// (`max_connections_per_client`): beyond either a new connection is closed at once, so that
 /// held-open connections cannot exhaust the process's file descriptors, nor one client take
-/// every slot. Requests' own time is bounded by the router's timeouts.
+/// every slot. Requests' own time is bounded by the router's timeouts. Open connections and
+/// refused ones are counted in the metrics.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -263,6 +274,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let watcher = tokio::spawn(changes::watch(state.clone()));
     let purger = tokio::spawn(venues::purge_periodically(state.clone()));
+    let upkeep = tokio::spawn(metrics::upkeep(state.metrics.clone()));
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let header_read_timeout = state.config.header_read_timeout;
     let per_client = ClientConnections::new(state.config.max_connections_per_client);
@@ -286,14 +298,17 @@ pub async fn serve(
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             // At the cap: closed at once rather than queued.
+            metrics::connection_refused(metrics::ConnectionCap::Server);
             drop(stream);
             continue;
         };
         let Some(client_slot) = per_client.take(peer.ip()) else {
             // This client holds its share already.
+            metrics::connection_refused(metrics::ConnectionCap::Client);
             drop(stream);
             continue;
         };
+        let counted = metrics::Open::connection();
         // The rate limiter tells clients apart by the peer address (`limits::client_key`).
         let service = tower::ServiceExt::map_request(
             app.clone(),
@@ -315,6 +330,7 @@ pub async fn serve(
             }
             drop(client_slot);
             drop(slot);
+            drop(counted);
         });
     }
     drop(listener);
@@ -323,5 +339,6 @@ pub async fn serve(
     graceful.shutdown().await;
     watcher.abort();
     purger.abort();
+    upkeep.abort();
     Ok(())
 }

@@ -13,6 +13,8 @@
 //! map whose locks cannot be poisoned, so a panic elsewhere neither opens nor closes the
 //! limit. Time comes from the server's [`Clock`] (its monotonic reading), so tests move it by
 //! hand.
+//!
+//! Every refusal is counted (`crate::metrics`): rate-limited, shed, timed out.
 
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -32,6 +34,7 @@ use governor::{Quota, RateLimiter};
 
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::metrics;
 use crate::state::AppState;
 
 /// Keys held before idle ones are swept.
@@ -183,6 +186,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     if let Some(ip) = client
         && let Err(wait) = state.limiter.check_address(ip)
     {
+        metrics::rate_limited(metrics::RateLimited::Client);
         return rate_limited(
             "too many requests from this address; wait and try again",
             wait,
@@ -191,9 +195,21 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
-/// Turns the load-shedding and timeout layers' errors into JSON 503s.
+/// Turns the load-shedding and timeout layers' errors into JSON 503s; a request shed is
+/// counted against `max_in_flight`.
 pub async fn overload_error(err: BoxError) -> Response {
+    refusal(err, metrics::Shed::InFlight)
+}
+
+/// [`overload_error`] for the import endpoints, whose requests are shed by `max_imports`.
+pub async fn import_overload_error(err: BoxError) -> Response {
+    refusal(err, metrics::Shed::Imports)
+}
+
+/// The 503 for a timeout or a request shed by `limit`, counted.
+fn refusal(err: BoxError, limit: metrics::Shed) -> Response {
     if err.is::<tower::timeout::error::Elapsed>() {
+        metrics::timed_out();
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
@@ -202,6 +218,7 @@ pub async fn overload_error(err: BoxError) -> Response {
         .into_response();
     }
     if err.is::<tower::load_shed::error::Overloaded>() {
+        metrics::shed(limit);
         let mut resp = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",

@@ -1,5 +1,6 @@
 //! What every handler can reach: the store, the policy, the region, the code-signing key,
-//! the published trust list, the identity provider, the clock, the cache and the limits.
+//! the published trust list, the identity provider, the clock, the cache, the limits, the
+//! change feed's position and the metrics recorder's handle.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     /// The address people open the pages at. Its host name scopes passkeys (an IP address
     /// cannot: browsers refuse it), and an https address makes cookies `Secure`.
     pub public_url: String,
+    /// The token `GET /metrics` asks for on the main listener; without one, the main listener
+    /// has no `/metrics` (a listener of its own can serve it: `metrics::serve`).
+    pub metrics_token: Option<crate::metrics::MetricsToken>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +80,7 @@ impl Default for ServerConfig {
             },
             purge_every: Duration::from_secs(3600),
             public_url: "http://localhost:8080".to_owned(),
+            metrics_token: None,
         }
     }
 }
@@ -118,6 +123,10 @@ pub struct Shared {
     pub live: Arc<crate::web::live::Live>,
     /// The passkey relying party; `None` when `public_url` has no host name.
     pub passkeys: Option<Arc<crate::web::PasskeyConfig>>,
+    /// Where this server's change feed stands (`changes::watch`), for its metrics.
+    pub feed: crate::changes::FeedStatus,
+    /// The process's metrics recorder (`metrics::recorder`).
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
@@ -151,6 +160,8 @@ impl AppState {
                 .and_then(|u| crate::web::PasskeyConfig::new(&u, "健康宝 healthcode"))
                 .map(Arc::new),
             config: Arc::new(config),
+            feed: crate::changes::FeedStatus::default(),
+            metrics: crate::metrics::recorder(),
         }))
     }
 }

@@ -21,8 +21,8 @@ use healthcode_domain::{
 pub use error::StoreError;
 pub use model::{
     Access, Change, Checkin, CheckinMethod, CheckinsStored, CoPresent, CurrentRecord, Device,
-    EvidenceBody, HourCount, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, Provider,
-    ProviderKind, Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
+    EvidenceBody, HourCount, NewCheckin, NewRiskArea, Outcome, PaperPass, Person, PoolUse,
+    Provider, ProviderKind, Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
     VenueManager,
 };
 pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
@@ -450,6 +450,11 @@ pub trait Store: Venues + Residents + Send + Sync + 'static {
     /// writes are serialised anyway (SQLite), more where the database writes in parallel.
     fn parallel_batches(&self) -> usize {
         1
+    }
+
+    /// How much of each connection pool is in use now; empty where there is no pool.
+    fn pool_use(&self) -> Vec<PoolUse> {
+        Vec::new()
     }
 
     /// A deliberate correction of revision `supersedes`, which must be the current one

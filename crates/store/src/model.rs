@@ -175,6 +175,20 @@ pub struct Revision {
     pub received_at: DateTime<Utc>,
 }
 
+/// How much of one connection pool is in use, for the server's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Which pool: `main` (every read, and writes where the database takes them in
+    /// parallel), or `writer` (SQLite's one writing connection).
+    pub pool: &'static str,
+    /// Connections open, idle or not.
+    pub open: u32,
+    /// Open connections not lent to anyone.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// One row of the change feed: an evidence row's id and the people whose status it changes
 /// (its subject, and the previous subject when a correction moved the record).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -85,6 +85,8 @@ pub struct SqlStore {
     pool: AnyPool,
     /// Where writes go: on SQLite, a pool of one connection; otherwise `pool` itself.
     writer: AnyPool,
+    /// Whether `writer` is a pool of its own rather than `pool` again.
+    separate_writer: bool,
     backend: Backend,
     vault: Arc<Vault>,
     /// Serialises write transactions on SQLite; `None` on PostgreSQL.
@@ -180,17 +182,18 @@ impl SqlStore {
         // cache then holds the indexes a bulk import keeps inserting into (a batch going to
         // whichever pooled connection is free would find a cold cache, and re-read pages from
         // the file). An in-memory database exists per connection, so there it is the pool.
-        let writer = match backend {
-            Backend::Sqlite if !in_memory => {
-                pool_options(backend, 1, SQLITE_WRITER_CACHE_KIB, true)
-                    .connect_with(options)
-                    .await?
-            }
-            _ => pool.clone(),
+        let separate_writer = backend == Backend::Sqlite && !in_memory;
+        let writer = if separate_writer {
+            pool_options(backend, 1, SQLITE_WRITER_CACHE_KIB, true)
+                .connect_with(options)
+                .await?
+        } else {
+            pool.clone()
         };
         let store = SqlStore {
             pool,
             writer,
+            separate_writer,
             backend,
             vault,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
@@ -206,6 +209,22 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The pools' use now: the main pool, and SQLite's writing connection where it has one
+    /// of its own.
+    pub fn pool_use(&self) -> Vec<crate::PoolUse> {
+        let of = |name, pool: &AnyPool| crate::PoolUse {
+            pool: name,
+            open: pool.size(),
+            idle: pool.num_idle(),
+            max: pool.options().get_max_connections(),
+        };
+        let mut pools = vec![of("main", &self.pool)];
+        if self.separate_writer {
+            pools.push(of("writer", &self.writer));
+        }
+        pools
     }
 
     pub async fn close(&self) {

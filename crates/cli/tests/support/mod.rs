@@ -89,6 +89,24 @@ pub fn http(method: &str, url: &str, bearer: &str, body: Option<Value>) -> (u16,
     })
 }
 
+/// A GET answered in text (not JSON): its status and body.
+pub fn get_text(url: &str, bearer: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    })
+}
+
 pub fn read_demo(dir: &Path) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {

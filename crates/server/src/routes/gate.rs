@@ -403,6 +403,7 @@ pub(crate) async fn limit_lookups(
     match state.sentinel_limiter.check(&device_id) {
         Ok(()) => Ok(None),
         Err(wait) => {
+            crate::metrics::rate_limited(crate::metrics::RateLimited::Sentinel);
             state.store.record_access(&log("rate_limited", 0)).await?;
             Ok(Some(rate_limited(message, wait)))
         }

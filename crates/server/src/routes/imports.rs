@@ -5,7 +5,8 @@
 //! import's report (see [`crate::import`]): 200 when stored, 422 when an atomic import had
 //! rejected rows and stored nothing. A file refused whole is 422 with the usual error body.
 //! An atomic import's body is received whole (into a temporary file) before anything is
-//! written.
+//! written. Rows stored and rejected are counted in the metrics by kind: a streamed import's
+//! as each batch is stored, an atomic one's when it commits.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
@@ -83,6 +84,7 @@ async fn run(
     };
     let now = state.clock.now();
     let cache = state.cache.clone();
+    let mut counted = 0;
     let report = import::run(
         state.store.clone(),
         state.policy.clone(),
@@ -91,10 +93,24 @@ async fn run(
         state.region.tz(),
         now,
         options,
-        move |p| cache.invalidate(p.touched),
+        move |p| {
+            cache.invalidate(p.touched);
+            // A streamed import's batches are stored when counted; an atomic one's only at
+            // its commit, counted below.
+            if !q.atomic {
+                crate::metrics::import_rows(category, p.report.accepted.saturating_sub(counted), 0);
+                counted = p.report.accepted;
+            }
+        },
     )
     .await
     .map_err(import_error)?;
+    let committed_at_end = if report.atomic && report.committed {
+        report.accepted
+    } else {
+        0
+    };
+    crate::metrics::import_rows(category, committed_at_end, report.rejected_count);
     if report.atomic && report.committed {
         // Batches were invalidated as they were written, before the commit made them
         // visible: a read in between may have cached the old evidence again.

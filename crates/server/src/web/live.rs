@@ -8,6 +8,7 @@
 //! status itself, so a missed or doubled signal costs one fetch and nothing more.
 //!
 //! One watch channel per person with an open page; a channel goes when its last page does.
+//! Open streams are counted in the `healthcode_live_streams_open` gauge (`crate::metrics`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -56,6 +57,8 @@ struct Subscription {
     subject: DocIndex,
     changes: watch::Receiver<u64>,
     closing: watch::Receiver<bool>,
+    /// This stream, counted in the metrics until dropped.
+    _counted: crate::metrics::Open,
 }
 
 impl Drop for Subscription {
@@ -89,6 +92,7 @@ impl Live {
             subject,
             changes,
             closing: self.closing.subscribe(),
+            _counted: crate::metrics::Open::live_stream(),
         })
     }
 

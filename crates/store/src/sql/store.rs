@@ -112,6 +112,10 @@ impl Store for SqlStore {
         batches::parallel_batches(self)
     }
 
+    fn pool_use(&self) -> Vec<crate::PoolUse> {
+        self.pool_use()
+    }
+
     async fn begin_bulk(&self) -> Result<Box<dyn BulkWrite>, StoreError> {
         batches::begin_bulk(self).await
     }
