@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DOC, Server, WAIT, problems_besides_refused, register, scroll_width, shot};
+use common::{DOC, Server, WAIT, now, problems_besides_refused, register, scroll_width, shot};
 use healthcode_e2e::{Browser, Options};
 
 /// Where the screenshots go, under target/e2e/.
@@ -37,10 +37,21 @@ async fn a_resident_declares_symptoms_and_an_arrival_and_sees_the_reminders() {
     page.click("#declare-link").await.unwrap();
     page.wait_for("#symptoms-submit", WAIT).await.unwrap();
     shot(&page, SHOTS, "01-declare").await;
+    // The onset yesterday (local): a test sampled ten minutes ago is then after it, even just
+    // after midnight in Beijing.
+    let yesterday = (now().with_timezone(&chrono_tz::Asia::Shanghai) - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    page.eval::<String>(&format!(
+        "document.getElementById('onset').value = {yesterday:?}"
+    ))
+    .await
+    .unwrap();
     let onset: String = page
         .eval("document.getElementById('onset').value")
         .await
         .unwrap();
+    assert_eq!(onset, yesterday);
     page.click("#symptoms-submit").await.unwrap();
     page.wait_for("#form-errors", WAIT).await.unwrap();
     assert!(
