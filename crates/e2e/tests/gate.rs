@@ -20,7 +20,7 @@ use common::{
 use healthcode_credential::{CodeClaims, issue_code};
 use healthcode_domain::{Colour, DocumentType, VaccinationState};
 use healthcode_e2e::{Browser, Options, Page, ProblemKind, write_y4m};
-use healthcode_store::{Residents, Store, Venues};
+use healthcode_store::{Residents, Store};
 
 const SHOTS: &str = "gate";
 /// The manager's ID number.
@@ -292,18 +292,7 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
         let token = server.enrol(&id_number(100 + n), "路人").await;
         codes.push(server.code_of(&token).await);
     }
-    let before = server
-        .store
-        .hourly_checkins(
-            park,
-            now() - chrono::Duration::days(1),
-            now() + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.checkins)
-        .sum::<i64>();
+    let before = server.checkins_at(park).await;
 
     // The network goes: the page and its service worker find no server. The page reloads
     // from what the service worker kept and decides 10 codes, reloads again (a closed tab
@@ -351,18 +340,7 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     )
     .await
     .unwrap();
-    let during = server
-        .store
-        .hourly_checkins(
-            park,
-            now() - chrono::Duration::days(1),
-            now() + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.checkins)
-        .sum::<i64>();
+    let during = server.checkins_at(park).await;
     assert_eq!(
         during, before,
         "nothing reached the server while it was cut off"
@@ -377,33 +355,11 @@ async fn a_gate_enrolled_by_its_manager_decides_online_and_offline() {
     )
     .await
     .unwrap();
-    let after = server
-        .store
-        .hourly_checkins(
-            park,
-            now() - chrono::Duration::days(1),
-            now() + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.checkins)
-        .sum::<i64>();
+    let after = server.checkins_at(park).await;
     assert_eq!(after - before, 20);
     // A second upload of the same queue (a reload racing the first) would be duplicates.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let later = server
-        .store
-        .hourly_checkins(
-            park,
-            now() - chrono::Duration::days(1),
-            now() + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.checkins)
-        .sum::<i64>();
+    let later = server.checkins_at(park).await;
     assert_eq!(later, after, "exactly once");
     // Requests failed while the network was cut; nothing else went wrong.
     let csp: Vec<String> = gate

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use common::{NetSwitch, Server, WAIT, id_number, now};
 use healthcode_e2e::{Browser, Options, Page};
-use healthcode_store::Venues;
 
 const MANAGER: &str = "110101198001010053";
 
@@ -30,21 +29,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn summary(mut v: Vec<f64>) -> (f64, f64) {
     v.sort_by(f64::total_cmp);
     (percentile(&v, 0.5), percentile(&v, 0.99))
-}
-
-async fn checkins(server: &Server, venue: i64) -> i64 {
-    server
-        .store
-        .hourly_checkins(
-            venue,
-            now() - chrono::Duration::days(1),
-            now() + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|h| h.checkins)
-        .sum()
 }
 
 /// Scans each code and returns the page's own scan-to-paint times, in ms.
@@ -176,7 +160,7 @@ async fn gate_page_figures() {
     .unwrap();
 
     // 3. 10,000 queued check-ins, uploaded in one go.
-    let before = checkins(&server, park).await;
+    let before = server.checkins_at(park).await;
     switch.set(false);
     gate.set_offline(true).await.unwrap();
     let fill = "(async () => {
@@ -215,7 +199,7 @@ async fn gate_page_figures() {
       })()";
     loop {
         let queued: u32 = gate.eval(queue_len).await.unwrap();
-        if queued == 0 && checkins(&server, park).await - before >= 10_000 {
+        if queued == 0 && server.checkins_at(park).await - before >= 10_000 {
             break;
         }
         assert!(
@@ -227,7 +211,7 @@ async fn gate_page_figures() {
     let took = started.elapsed();
     // Another round of the page's retries finds nothing more to send.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let after = checkins(&server, park).await;
+    let after = server.checkins_at(park).await;
     assert_eq!(after - before, 10_000, "nothing lost or doubled");
     println!(
         "10,000 queued check-ins uploaded in {:.2} s; server holds exactly 10,000 more",

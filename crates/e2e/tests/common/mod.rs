@@ -344,6 +344,22 @@ impl Server {
         body["code"].as_str().unwrap().to_owned()
     }
 
+    /// How many check-ins venue `venue` holds from yesterday to tomorrow (counts only).
+    pub async fn checkins_at(&self, venue: i64) -> i64 {
+        use healthcode_store::Venues;
+        self.store
+            .hourly_checkins(
+                venue,
+                now() - chrono::Duration::days(1),
+                now() + chrono::Duration::days(1),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.checkins)
+            .sum()
+    }
+
     /// The operator makes the registered person with this ID number a manager of the venue.
     pub async fn assign_manager(&self, venue: i64, document_number: &str) {
         let resp = reqwest::Client::new()

@@ -77,9 +77,9 @@ async fn device_of(parts: &Parts, state: &AppState) -> Result<Option<Device>, Ap
     Ok(state.store.device_by_key(&secret_hash(key)).await?)
 }
 
-fn gate_cookie(state: &AppState, key: &str, max_age: i64) -> String {
+fn gate_cookie(state: &AppState, key: &str) -> String {
     format!(
-        "{GATE_COOKIE}={key}; Path=/gate; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        "{GATE_COOKIE}={key}; Path=/gate; Max-Age={GATE_COOKIE_SECS}; HttpOnly; SameSite=Strict{}",
         if state.secure_cookies() {
             "; Secure"
         } else {
@@ -188,7 +188,7 @@ pub async fn enrol(
         "next": "/gate",
     }))
     .into_response();
-    if let Ok(v) = HeaderValue::from_str(&gate_cookie(&state, &key, GATE_COOKIE_SECS)) {
+    if let Ok(v) = HeaderValue::from_str(&gate_cookie(&state, &key)) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(response)

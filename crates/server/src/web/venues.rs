@@ -10,7 +10,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -425,5 +425,4 @@ fn not_found(page: &Page) -> Response {
         page.lang,
         &ApiError::new(StatusCode::NOT_FOUND, "unknown_device", "no such device"),
     )
-    .into_response()
 }
