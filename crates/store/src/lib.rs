@@ -7,6 +7,7 @@
 //! server). No sqlx type appears in its public API.
 
 mod error;
+pub mod leaf;
 mod model;
 mod sql;
 pub mod vault;
