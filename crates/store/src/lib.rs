@@ -14,6 +14,9 @@ pub mod vault;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use healthcode_tlog::NoteSigner;
+
+use crate::leaf::Receipt;
 
 use healthcode_domain::{
     Declared, DesignationKind, DocumentNumber, Evidence, PersonName, PhoneNumber,
@@ -26,7 +29,9 @@ pub use model::{
     Provider, ProviderKind, Purge, Revision, RiskArea, Stored, StoredPasskey, Submission, Venue,
     VenueManager,
 };
-pub use sql::{Backend, BatchOutcome, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore};
+pub use sql::{
+    Backend, BatchOutcome, Integrated, LogAudit, MAX_DEPENDANTS, MAX_SESSIONS, SqlStore,
+};
 pub use vault::{DocIndex, Vault};
 
 /// An import in one transaction (see [`Store::begin_bulk`]). Dropped without a commit, it
@@ -361,9 +366,46 @@ pub trait Residents: Send + Sync {
     async fn live_paper_pass(&self, person_id: i64) -> Result<Option<PaperPass>, StoreError>;
 }
 
+/// The transparency log (docs/FORMAT.md §10): leaves are written by the other traits' writes,
+/// in their transactions; this is sequencing them into the tree and reading it back.
+#[async_trait]
+pub trait Log: Send + Sync {
+    /// Takes up to `max` leaves not yet in the tree into it, writes the tiles they change and
+    /// a checkpoint of log `origin` signed by `signer`, in one transaction; of several nodes
+    /// on one database one integrates at a time. With nothing new it changes nothing, except
+    /// that an empty log gets a checkpoint of size 0.
+    async fn integrate_log(
+        &self,
+        signer: &NoteSigner,
+        origin: &str,
+        max: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Integrated, StoreError>;
+
+    /// The newest signed checkpoint and its size, if there is one.
+    async fn log_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError>;
+
+    /// A hash tile (`level` 0 and up) or an entry bundle (`level` −1) at `width`, as C2SP
+    /// tlog-tiles serves it; `None` if the log has not that many hashes or entries there.
+    async fn log_tile(
+        &self,
+        level: i64,
+        index: u64,
+        width: u16,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The receipts of every evidence revision about `subject`, oldest first, without their
+    /// proofs (the tree's to add): the record as stored, its salt, entry and index.
+    async fn log_receipts(&self, subject: &DocIndex) -> Result<Vec<Receipt>, StoreError>;
+
+    /// Checks every leaf against its stored record, every record for its leaf, and the
+    /// leaves against the newest checkpoint (an inspector's audit with database access).
+    async fn audit_log(&self) -> Result<LogAudit, StoreError>;
+}
+
 /// Everything the server keeps.
 #[async_trait]
-pub trait Store: Venues + Residents + Send + Sync + 'static {
+pub trait Store: Venues + Residents + Log + Send + Sync + 'static {
     /// The keyed blind index of a document, used to key evidence and find people.
     fn blind_index(&self, document: &DocumentNumber) -> DocIndex;
 

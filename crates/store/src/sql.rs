@@ -22,6 +22,8 @@
 //! - `subjects.rs`: where a subject's evidence is found, and moving recent entries;
 //! - `changes.rs`: the change feed;
 //! - `meta.rs`: the master-key check and pinned values;
+//! - `log.rs`: the transparency log: leaves beside each change, the sequencer, tiles,
+//!   checkpoints, receipts and the inspector's audit;
 //! - `venues.rs`: the [`Venues`] trait: venues, devices, check-ins, risk areas, purges and
 //!   the access log;
 //! - `devices.rs`: gate devices' enrolment by one-time token, and their revocation;
@@ -55,6 +57,7 @@ mod declarations;
 mod dependants;
 mod devices;
 mod evidence;
+mod log;
 mod managers;
 mod meta;
 mod passes;
@@ -69,6 +72,7 @@ mod venues;
 
 pub use bulk::BatchOutcome;
 pub use dependants::MAX_DEPENDANTS;
+pub use log::{Integrated, LogAudit};
 pub use people::MAX_SESSIONS;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -21,7 +21,7 @@ use sqlx::{AnyConnection, Row};
 use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
 use super::revisions::{content_hash, decide_submit};
 use super::subjects::{self, subject_key};
-use super::{Backend, doc_index_from, to_revision};
+use super::{Backend, doc_index_from, log, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Stored, Submission};
 use crate::vault::DocIndex;
@@ -211,11 +211,22 @@ async fn record_inserted(
     let ids = insert_rows(backend, conn, batch, &rows, now).await?;
     let mut skipped = Vec::new();
     let mut entries = Vec::with_capacity(ids.len());
+    let mut leaves = Vec::with_capacity(ids.len());
     for row in rows {
         let s = &batch[row.index];
         match ids.get(&(s.provider_id, s.record_id.clone())) {
             Some(&id) => {
                 entries.push((subject_key(&row.subject), id));
+                leaves.push(log::evidence_leaf(
+                    id,
+                    s.provider_id,
+                    &s.record_id,
+                    row.revision,
+                    &row.subject,
+                    &row.body,
+                    now.timestamp(),
+                    false,
+                )?);
                 results[row.index] = Some(Ok(Stored {
                     id,
                     revision: to_revision(row.revision)?,
@@ -228,6 +239,7 @@ async fn record_inserted(
         }
     }
     subjects::note(backend, conn, &entries).await?;
+    log::append(backend, conn, &leaves).await?;
     Ok(skipped)
 }
 

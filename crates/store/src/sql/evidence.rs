@@ -144,6 +144,50 @@ impl Columns {
     }
 }
 
+/// The body as [`body_from_row`] reads it back once stored: its typed times to the second
+/// (the columns hold Unix seconds). What the transparency log commits to, so that a record
+/// read back matches its leaf.
+pub(super) fn as_stored(body: &EvidenceBody) -> EvidenceBody {
+    let s = |t: &DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(*t);
+    match body {
+        EvidenceBody::Test {
+            kind,
+            outcome,
+            sampled_at,
+            resulted_at,
+        } => EvidenceBody::Test {
+            kind: *kind,
+            outcome: *outcome,
+            sampled_at: s(sampled_at),
+            resulted_at: s(resulted_at),
+        },
+        EvidenceBody::Vaccination { kind, at } => EvidenceBody::Vaccination {
+            kind: kind.clone(),
+            at: s(at),
+        },
+        EvidenceBody::Designation {
+            kind,
+            started_at,
+            ends_at,
+            released_at,
+            exposure,
+        } => EvidenceBody::Designation {
+            kind: *kind,
+            started_at: s(started_at),
+            ends_at: ends_at.as_ref().map(s),
+            released_at: released_at.as_ref().map(s),
+            exposure: exposure.clone(),
+        },
+        EvidenceBody::Declaration {
+            declared,
+            declared_at,
+        } => EvidenceBody::Declaration {
+            declared: declared.clone(),
+            declared_at: s(declared_at),
+        },
+    }
+}
+
 pub(super) fn body_from_row(r: &AnyRow) -> Result<EvidenceBody, StoreError> {
     let category: String = r.try_get("category")?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("evidence row: {what}"));

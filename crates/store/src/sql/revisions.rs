@@ -13,7 +13,7 @@ use healthcode_domain::DesignationKind;
 
 use super::evidence::{INSERT_EVIDENCE, NewEvidence, body_from_row};
 use super::subjects::{self, subject_key};
-use super::{SqlStore, bulk, doc_index_from, from_secs, to_revision};
+use super::{SqlStore, bulk, doc_index_from, from_secs, log, to_revision};
 use crate::error::StoreError;
 use crate::model::{EvidenceBody, Outcome, Revision, Stored, Submission};
 use crate::vault::DocIndex;
@@ -179,6 +179,17 @@ async fn write_once(
         .await?
         .try_get("id")?;
     subjects::note(store.backend, &mut tx, &[(subject_key(&subject), id)]).await?;
+    let leaf = log::evidence_leaf(
+        id,
+        provider_id,
+        record_id,
+        revision,
+        &subject,
+        &body,
+        now.timestamp(),
+        matches!(w, Write::Release { .. }),
+    )?;
+    log::append(store.backend, &mut tx, &[leaf]).await?;
     tx.commit().await?;
     drop(guard);
     store.noted(1);

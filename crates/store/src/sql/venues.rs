@@ -16,8 +16,8 @@ use healthcode_domain::RiskLevel;
 use super::bulk::placeholders;
 use super::devices::{self, DEVICE_COLUMNS, device_from_row};
 use super::evidence::body_from_row;
-use super::managers;
 use super::{Backend, SqlStore, doc_index_from, from_secs};
+use super::{log, managers};
 use crate::Venues;
 use crate::error::{StoreError, no_nul};
 use crate::model::{
@@ -529,18 +529,39 @@ impl Venues for SqlStore {
                 break;
             }
         }
-        let _guard = self.write_guard().await;
+        let (guard, mut tx) = self.begin_write().await?;
+        let count = i64::try_from(deleted).unwrap_or(i64::MAX);
         let row = sqlx::query(
             "INSERT INTO purges (day, deleted, cutoff, at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(day)
-        .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
+        .bind(count)
         .bind(cutoff.timestamp())
         .bind(now.timestamp())
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await?;
+        let id: i64 = row.try_get("id")?;
+        let record = log::record_bytes(&log::PurgeRecord {
+            table: "purges",
+            id,
+            day,
+            deleted: count,
+            cutoff: cutoff.timestamp(),
+            at: now.timestamp(),
+        })?;
+        let leaf = log::NewLeaf {
+            kind: "purge",
+            time: now.timestamp(),
+            actor: "system".into(),
+            source: log::PURGE,
+            source_id: id,
+            record,
+        };
+        log::append(self.backend, &mut tx, &[leaf]).await?;
+        tx.commit().await?;
+        drop(guard);
         Ok(Purge {
-            id: row.try_get("id")?,
+            id,
             day: day.to_owned(),
             deleted,
             cutoff: from_secs(cutoff.timestamp())?,
@@ -605,6 +626,27 @@ impl Venues for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let record = log::record_bytes(&log::RiskAreaRecord {
+            table: "risk_areas",
+            id,
+            name: &area.name,
+            level: area.level.as_str(),
+            district: area.district.as_deref(),
+            venues: &venue_ids,
+            starts_at: area.starts_at.timestamp(),
+            ends_at: area.ends_at.map(|t| t.timestamp()),
+            provider: area.provider_id,
+            created_at: now.timestamp(),
+        })?;
+        let leaf = log::NewLeaf {
+            kind: "risk-area",
+            time: now.timestamp(),
+            actor: format!("provider/{}", area.provider_id),
+            source: log::RISK_AREA,
+            source_id: id,
+            record,
+        };
+        log::append(self.backend, &mut tx, &[leaf]).await?;
         tx.commit().await?;
         drop(guard);
         Ok(RiskArea {
@@ -648,16 +690,34 @@ impl Venues for SqlStore {
         id: i64,
         released_at: DateTime<Utc>,
     ) -> Result<RiskArea, StoreError> {
-        {
-            let _guard = self.write_guard().await;
-            sqlx::query(
-                "UPDATE risk_areas SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
-            )
-            .bind(released_at.timestamp())
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+        let (guard, mut tx) = self.begin_write().await?;
+        let released = sqlx::query(
+            "UPDATE risk_areas SET released_at = $1 WHERE id = $2 AND released_at IS NULL \
+             RETURNING provider_id",
+        )
+        .bind(released_at.timestamp())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = released {
+            let provider: i64 = row.try_get("provider_id")?;
+            let record = log::record_bytes(&log::ReleaseRecord {
+                table: "risk_areas",
+                id,
+                released_at: released_at.timestamp(),
+            })?;
+            let leaf = log::NewLeaf {
+                kind: "risk-area-release",
+                time: released_at.timestamp(),
+                actor: format!("provider/{provider}"),
+                source: log::RISK_AREA_RELEASE,
+                source_id: id,
+                record,
+            };
+            log::append(self.backend, &mut tx, &[leaf]).await?;
         }
+        tx.commit().await?;
+        drop(guard);
         self.risk_area(id).await?.ok_or(StoreError::NotFound)
     }
 
