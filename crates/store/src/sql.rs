@@ -102,6 +102,9 @@ pub struct SqlStore {
     filing: Arc<AtomicBool>,
     /// Recent entries at which they are moved.
     file_at: u64,
+    /// Whether changes write their transparency-log leaves (always, except in the benchmark
+    /// that measures what writing them costs: [`SqlStore::without_log_writes`]).
+    log_writes: bool,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -204,11 +207,20 @@ impl SqlStore {
             recent: Arc::new(AtomicU64::new(0)),
             filing: Arc::new(AtomicBool::new(false)),
             file_at: subjects::FILE_AT,
+            log_writes: true,
         };
         store
             .recent
             .store(store.recent_subjects().await?, Ordering::Relaxed);
         Ok(store)
+    }
+
+    /// The same store writing no transparency-log leaves: for measuring, in one build, what
+    /// writing them costs (`healthcode bench log`). Never for serving: a change without its
+    /// leaf is what the inspector's audit reports.
+    pub fn without_log_writes(mut self) -> SqlStore {
+        self.log_writes = false;
+        self
     }
 
     pub fn backend(&self) -> Backend {

@@ -68,14 +68,15 @@ async fn batch_once(
     let mut attempt = 0;
     loop {
         let (guard, mut tx) = store.begin_write().await?;
-        let written = match bulk::write_batch(store.backend, &mut tx, batch, now).await {
-            Ok(outcome) => tx
-                .commit()
-                .await
-                .map(|()| outcome)
-                .map_err(StoreError::from),
-            Err(e) => Err(e),
-        };
+        let written =
+            match bulk::write_batch(store.backend, store.log_writes, &mut tx, batch, now).await {
+                Ok(outcome) => tx
+                    .commit()
+                    .await
+                    .map(|()| outcome)
+                    .map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
         drop(guard);
         if let Ok(outcome) = &written {
             store.noted(inserted(outcome));
@@ -122,7 +123,7 @@ impl BulkWrite for SqlBulk {
             .tx
             .as_mut()
             .ok_or_else(|| StoreError::Database("the transaction has ended".into()))?;
-        let outcome = bulk::write_batch(backend, tx, batch, now).await?;
+        let outcome = bulk::write_batch(backend, self.store.log_writes, tx, batch, now).await?;
         self.noted += inserted(&outcome);
         // An all-or-nothing import of millions of rows would otherwise fill `subject_recent`
         // with all of them before its commit: it moves them itself, inside its transaction.

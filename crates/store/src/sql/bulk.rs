@@ -63,6 +63,7 @@ struct NewRow {
 /// Writes `batch` on `conn`, inside the caller's transaction.
 pub(super) async fn write_batch(
     backend: Backend,
+    log_writes: bool,
     conn: &mut AnyConnection,
     batch: &[Submission],
     now: DateTime<Utc>,
@@ -74,7 +75,7 @@ pub(super) async fn write_batch(
     let mut lost_rounds = 0;
     while !pending.is_empty() {
         let (round, later) = split_round(batch, &pending);
-        let lost = write_round(backend, conn, batch, &round, now, &mut results).await?;
+        let lost = write_round(backend, log_writes, conn, batch, &round, now, &mut results).await?;
         if !lost.is_empty() {
             lost_rounds += 1;
             if lost_rounds > MAX_LOST_ROUNDS {
@@ -123,6 +124,7 @@ fn split_round(batch: &[Submission], pending: &[usize]) -> (Vec<usize>, Vec<usiz
 /// submissions that lost their record to a concurrent writer.
 async fn write_round(
     backend: Backend,
+    log_writes: bool,
     conn: &mut AnyConnection,
     batch: &[Submission],
     round: &[usize],
@@ -144,7 +146,7 @@ async fn write_round(
             }
         })
         .collect();
-    let existing = record_inserted(backend, conn, batch, fresh, now, results).await?;
+    let existing = record_inserted(backend, log_writes, conn, batch, fresh, now, results).await?;
     if existing.is_empty() {
         return Ok(existing);
     }
@@ -188,7 +190,7 @@ async fn write_round(
         }
     }
     flip_current(backend, conn, &mut flips).await?;
-    lost.extend(record_inserted(backend, conn, batch, rows, now, results).await?);
+    lost.extend(record_inserted(backend, log_writes, conn, batch, rows, now, results).await?);
     Ok(lost)
 }
 
@@ -196,6 +198,7 @@ async fn write_round(
 /// was skipped because its record (or revision) exists.
 async fn record_inserted(
     backend: Backend,
+    log_writes: bool,
     conn: &mut AnyConnection,
     batch: &[Submission],
     mut rows: Vec<NewRow>,
@@ -217,16 +220,18 @@ async fn record_inserted(
         match ids.get(&(s.provider_id, s.record_id.clone())) {
             Some(&id) => {
                 entries.push((subject_key(&row.subject), id));
-                leaves.push(log::evidence_leaf(
-                    id,
-                    s.provider_id,
-                    &s.record_id,
-                    row.revision,
-                    &row.subject,
-                    &row.body,
-                    now.timestamp(),
-                    false,
-                )?);
+                if log_writes {
+                    leaves.push(log::evidence_leaf(
+                        id,
+                        s.provider_id,
+                        &s.record_id,
+                        row.revision,
+                        &row.subject,
+                        &row.body,
+                        now.timestamp(),
+                        false,
+                    )?);
+                }
                 results[row.index] = Some(Ok(Stored {
                     id,
                     revision: to_revision(row.revision)?,
@@ -239,7 +244,9 @@ async fn record_inserted(
         }
     }
     subjects::note(backend, conn, &entries).await?;
-    log::append(backend, conn, &leaves).await?;
+    if log_writes {
+        log::append(backend, conn, &leaves).await?;
+    }
     Ok(skipped)
 }
 
