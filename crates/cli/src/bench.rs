@@ -9,8 +9,11 @@
 //!   check-ins (`healthcode demo generate checkins`) loaded into the embedded database; the
 //!   cases are written beside the file so that `scripts/bench-copresence.sh` can ask DuckDB
 //!   the same question.
+//! - `bench log`: the transparency log's import, sequencing, proof and submit figures
+//!   (`bench/log.rs`).
 
 mod live;
+mod log;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -41,6 +44,9 @@ pub enum BenchCommand {
     /// Open code pages (live event streams) on a running demo; how fast a status change
     /// reaches them, and their memory.
     Live(live::LiveBench),
+    /// The transparency log: importing with leaves, sequencing, inclusion proofs, and what
+    /// logging costs a single submit.
+    Log(log::LogBench),
 }
 
 #[derive(Args)]
@@ -85,6 +91,7 @@ pub async fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Checkins(a) => checkins(a).await,
         BenchCommand::Copresence(a) => copresence(a).await,
         BenchCommand::Live(a) => live::live(a).await,
+        BenchCommand::Log(a) => log::log(a).await,
     }
 }
 

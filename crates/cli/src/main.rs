@@ -823,6 +823,27 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         code_key = %hex::encode(keys.code.kid()),
         "prepared"
     );
+    // The log is named by the address it is served at, without the scheme (C2SP
+    // tlog-checkpoint's origin), and pinned with its key like the other keys: a node given a
+    // different log key or address would sign checkpoints no auditor accepts.
+    let origin = format!(
+        "{}/log",
+        config
+            .public_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+    );
+    let log_key = healthcode_server::log::LogKey::new(&origin, &keys.log.seed())
+        .with_context(|| format!("{origin} cannot name a log"))?;
+    let verifier = log_key.verifier().to_string();
+    if let Some(other) = store.pin("log_key", verifier.as_bytes()).await? {
+        anyhow::bail!(
+            "this node's transparency log key is {verifier} but the database's log is {}: copy \
+             keys/log.key from an existing node and give every node the same --public-url \
+             (docs/SECURITY.md)",
+            String::from_utf8_lossy(&other)
+        );
+    }
     let state = AppState::new(
         store.clone(),
         policy,
@@ -833,6 +854,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         clock,
         config,
     );
+    state.set_log(log_key);
     Ok(Prepared {
         dir,
         store,

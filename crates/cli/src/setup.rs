@@ -4,6 +4,7 @@
 //! - `keys/master.key` — 32 random bytes; field encryption and blind index keys derive from it.
 //! - `keys/code-signing.key` — Ed25519 seed that signs codes.
 //! - `keys/root.key` — Ed25519 seed of the region root key that signs the trust list.
+//! - `keys/log.key` — Ed25519 seed that signs the transparency log's checkpoints.
 //! - `keys/code-signing.json` — the code key's validity period.
 //! - `healthcode.db` — the embedded database, unless `--database-url` names another.
 //! - `trust-list.json` — the signed trust list, rewritten at every start.
@@ -42,6 +43,8 @@ pub struct Keys {
     pub code_not_before: DateTime<Utc>,
     pub code_not_after: DateTime<Utc>,
     pub root: SigningKey,
+    /// Signs the transparency log's checkpoints (docs/FORMAT.md §10).
+    pub log: SigningKey,
 }
 
 impl DataDir {
@@ -105,6 +108,7 @@ impl DataDir {
     pub fn keys(&self, now: DateTime<Utc>) -> Result<Keys> {
         let code = signing_key(&self.path.join("keys/code-signing.key"))?;
         let root = signing_key(&self.path.join("keys/root.key"))?;
+        let log = signing_key(&self.path.join("keys/log.key"))?;
         let info_path = self.path.join("keys/code-signing.json");
         let info = match std::fs::read_to_string(&info_path) {
             Ok(text) => serde_json::from_str::<CodeKeyInfo>(&text)
@@ -137,6 +141,7 @@ impl DataDir {
             code_not_before: info.not_before,
             code_not_after: info.not_after,
             root,
+            log,
         })
     }
 }

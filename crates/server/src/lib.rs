@@ -17,6 +17,7 @@ mod headers;
 pub mod identity;
 pub mod import;
 pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod poster;
 mod routes;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::dependants::status),
         )
         .route("/me/logout", post(routes::residents::logout))
+        .route("/me/receipts", get(log::my_receipts))
         .route(
             "/me/logout-everywhere",
             post(routes::residents::logout_everywhere),
@@ -172,6 +174,9 @@ pub fn router(state: AppState) -> Router {
     let limited = Router::new()
         .nest("/api/v1", api.merge(imports))
         .merge(pages)
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/tile/{*rest}", get(log::tile))
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
@@ -275,6 +280,7 @@ pub async fn serve(
     let watcher = tokio::spawn(changes::watch(state.clone()));
     let purger = tokio::spawn(venues::purge_periodically(state.clone()));
     let upkeep = tokio::spawn(metrics::upkeep(state.metrics.clone()));
+    let sequencer = tokio::spawn(log::sequence_periodically(state.clone()));
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let header_read_timeout = state.config.header_read_timeout;
     let per_client = ClientConnections::new(state.config.max_connections_per_client);
@@ -338,6 +344,7 @@ pub async fn serve(
     live.close();
     graceful.shutdown().await;
     watcher.abort();
+    sequencer.abort();
     purger.abort();
     upkeep.abort();
     Ok(())

@@ -127,6 +127,8 @@ pub struct Shared {
     pub feed: crate::changes::FeedStatus,
     /// The process's metrics recorder (`metrics::recorder`).
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The transparency log's key, once the binary has set it ([`Shared::set_log`]).
+    log: std::sync::OnceLock<Arc<crate::log::LogKey>>,
 }
 
 impl AppState {
@@ -162,6 +164,7 @@ impl AppState {
             config: Arc::new(config),
             feed: crate::changes::FeedStatus::default(),
             metrics: crate::metrics::recorder(),
+            log: std::sync::OnceLock::new(),
         }))
     }
 }
@@ -193,6 +196,17 @@ impl Shared {
         if let Ok(mut v) = self.verifier.write() {
             *v = Some(Arc::new(trust));
         }
+    }
+
+    /// Sequences and serves the transparency log under `key` (set once, before serving;
+    /// a second key is ignored).
+    pub fn set_log(&self, key: crate::log::LogKey) {
+        let _ = self.log.set(Arc::new(key));
+    }
+
+    /// The transparency log's key, if the log is on.
+    pub fn log(&self) -> Option<Arc<crate::log::LogKey>> {
+        self.log.get().cloned()
     }
 
     /// Serves a newly signed trust list from now on.

@@ -26,6 +26,18 @@ pub fn noon() -> DateTime<Utc> {
         .expect("valid")
 }
 
+/// The seed of the test servers' transparency-log key.
+pub const LOG_SEED: [u8; 32] = [4; 32];
+
+/// The log key of a test server: named by its public address, as `healthcode serve` names it.
+pub fn log_key(state: &AppState) -> healthcode_server::log::LogKey {
+    let origin = format!(
+        "{}/log",
+        state.config.public_url.trim_start_matches("http://")
+    );
+    healthcode_server::log::LogKey::new(&origin, &LOG_SEED).expect("log origin")
+}
+
 pub const DOC: &str = "11010519491231002X";
 pub const DOC_B: &str = "110101199003070011";
 
@@ -236,6 +248,7 @@ impl Builder {
             clock.clone(),
             config,
         );
+        state.set_log(log_key(&state));
         tokio::spawn(healthcode_server::serve(
             listener,
             state.clone(),
@@ -292,6 +305,7 @@ impl TestApp {
             self.clock.clone(),
             config,
         );
+        state.set_log(log_key(&state));
         tokio::spawn(healthcode_server::serve(
             listener,
             state.clone(),
