@@ -1,7 +1,8 @@
 //! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
 //! proof or a request for one ([`ProofError`]), tiles and entry bundles ([`TileError`]),
-//! signed notes and their keys ([`NoteError`]), checkpoints ([`CheckpointError`]) and tlog
-//! proofs ([`TlogProofError`]).
+//! signed notes and their keys ([`NoteError`]), checkpoints ([`CheckpointError`]), tlog
+//! proofs ([`TlogProofError`]) and witnesses' cosignatures and quorums
+//! ([`CosignatureError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
@@ -153,4 +154,32 @@ pub enum TlogProofError {
     /// The inclusion proof does not bind the entry to the checkpoint's root.
     #[error(transparent)]
     Inclusion(#[from] ProofError),
+}
+
+/// Why a cosignature, a cosigner's key or a quorum of cosignatures was refused (C2SP
+/// tlog-cosignature).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CosignatureError {
+    /// A key name, verifier key or signature line was refused as in a signed note.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// A verifier key is of a signature type other than the Ed25519 cosignature's (0x04).
+    #[error("a cosignature key is of type 0x04, not 0x{0:02x}")]
+    KeyType(u8),
+    /// A timestamp above 2^63 - 1, which tlog-cosignature forbids.
+    #[error("timestamp {0} is above 2^63 - 1")]
+    Timestamp(u64),
+    /// The signature line is by a key other than this cosigner's (its name or key ID differ).
+    #[error("the signature line is by {name} ({key_id:08x}), not this cosigner")]
+    OtherKey { name: String, key_id: u32 },
+    /// The bytes after the key ID are not an 8-byte timestamp and a 64-byte Ed25519 signature.
+    #[error("a cosignature is 72 bytes after the key ID, not {0}")]
+    Length(usize),
+    /// The cosignature by a known cosigner does not verify: the note's text was altered, the
+    /// timestamp changed, or the line was not made by this key.
+    #[error("the cosignature by {name} ({key_id:08x}) does not verify")]
+    BadSignature { name: String, key_id: u32 },
+    /// Fewer distinct witnesses cosigned than the policy asks.
+    #[error("{found} of the witnesses cosigned where {needed} are needed")]
+    NotEnough { needed: usize, found: usize },
 }
