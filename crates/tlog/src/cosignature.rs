@@ -19,7 +19,7 @@
 //! checkpoint ([`add_cosignatures`]) and the k-of-n policy a client applies
 //! ([`witnessed`]). It does not own whether the log signed the checkpoint
 //! ([`crate::Checkpoint::open`]), the ML-DSA-44 `subtree/v1` type, which it does not
-//! implement, or what a witness checks before it cosigns.
+//! implement, or what a witness checks before it cosigns ([`crate::Witness`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -309,7 +309,7 @@ pub fn witnessed(
 }
 
 /// Adds to `note` (a log's signed checkpoint) the cosignatures among `signatures` (a
-/// witness's answer to tlog-witness's add-checkpoint) that are by `witnesses`, each
+/// witness's answer, [`crate::parse_add_checkpoint_response`]) that are by `witnesses`, each
 /// in place of an earlier line by the same witness key, and returns how many were added.
 ///
 /// Lines by other keys are ignored, as tlog-witness asks of clients. Every line by a listed
