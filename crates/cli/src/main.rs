@@ -1,5 +1,5 @@
 //! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`, `trust`,
-//! `import`, `certlogic`, `backup`, `restore`.
+//! `import`, `certlogic`, `backup`, `restore`, `witness`.
 //!
 //! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
@@ -17,6 +17,7 @@ mod setup;
 mod trust;
 mod venues;
 mod verify;
+mod witness;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,6 +113,9 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Cosign other transparency logs' checkpoints as a C2SP tlog-witness, never two roots for
+    /// one size nor a smaller tree after a larger; `witness key` prints the witness's key.
+    Witness(witness::WitnessArgs),
 }
 
 #[derive(Subcommand)]
@@ -554,6 +558,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Venues { command } => venues::run(command).await,
         Command::Purge(args) => venues::purge(args).await,
         Command::Bench { command } => bench::run(command).await,
+        Command::Witness(args) => witness::run(args).await,
         Command::Verify(_)
         | Command::Import { .. }
         | Command::Gate { .. }

@@ -1,7 +1,9 @@
 //! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
 //! proof or a request for one ([`ProofError`]), tiles, entry bundles and proofs computed from
 //! tiles ([`TileError`]), signed notes and their keys ([`NoteError`]), checkpoints
-//! ([`CheckpointError`]) and tlog proofs ([`TlogProofError`]).
+//! ([`CheckpointError`]), tlog proofs ([`TlogProofError`]), witnesses' cosignatures and
+//! quorums ([`CosignatureError`]) and a witness's refusals of a log's checkpoint
+//! ([`WitnessError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
@@ -162,4 +164,69 @@ pub enum TlogProofError {
     /// The inclusion proof does not bind the entry to the checkpoint's root.
     #[error(transparent)]
     Inclusion(#[from] ProofError),
+}
+
+/// Why a cosignature, a cosigner's key or a quorum of cosignatures was refused (C2SP
+/// tlog-cosignature).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CosignatureError {
+    /// A key name, verifier key or signature line was refused as in a signed note.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// A verifier key is of a signature type other than the Ed25519 cosignature's (0x04).
+    #[error("a cosignature key is of type 0x04, not 0x{0:02x}")]
+    KeyType(u8),
+    /// A timestamp above 2^63 - 1, which tlog-cosignature forbids.
+    #[error("timestamp {0} is above 2^63 - 1")]
+    Timestamp(u64),
+    /// The signature line is by a key other than this cosigner's (its name or key ID differ).
+    #[error("the signature line is by {name} ({key_id:08x}), not this cosigner")]
+    OtherKey { name: String, key_id: u32 },
+    /// The bytes after the key ID are not an 8-byte timestamp and a 64-byte Ed25519 signature.
+    #[error("a cosignature is 72 bytes after the key ID, not {0}")]
+    Length(usize),
+    /// The cosignature by a known cosigner does not verify: the note's text was altered, the
+    /// timestamp changed, or the line was not made by this key.
+    #[error("the cosignature by {name} ({key_id:08x}) does not verify")]
+    BadSignature { name: String, key_id: u32 },
+    /// Fewer distinct witnesses cosigned than the policy asks.
+    #[error("{found} of the witnesses cosigned where {needed} are needed")]
+    NotEnough { needed: usize, found: usize },
+}
+
+/// Why a witness refused a log's checkpoint (C2SP tlog-witness, add-checkpoint). Each variant
+/// has the HTTP status the specification gives it: [`WitnessError::status`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WitnessError {
+    /// The request body is not an old size line, consistency proof lines, a blank line and a
+    /// signed checkpoint (400).
+    #[error("malformed add-checkpoint request: {0}")]
+    Malformed(&'static str),
+    /// The old size is above the checkpoint's size (400).
+    #[error("the old size {old} is above the checkpoint's size {size}")]
+    OldSizeAboveSize { old: u64, size: u64 },
+    /// This witness does not witness the log of this origin (404).
+    #[error("unknown log {0:?}")]
+    UnknownLog(String),
+    /// No signature by the log's key verifies, or one by its key does not (403).
+    #[error("the checkpoint is not signed by the log's key: {0}")]
+    Signature(NoteError),
+    /// The old size is not the size of the latest checkpoint this witness cosigned for the log
+    /// (409, with that size in the body).
+    #[error("the old size {old} is not the witnessed size {size}")]
+    OldSizeMismatch { old: u64, size: u64 },
+    /// The checkpoint has the size of the one this witness cosigned, with another root: the
+    /// log forked (409).
+    #[error("a different root for the witnessed size {size}: the log forked")]
+    Fork { size: u64 },
+    /// The consistency proof does not prove the witnessed tree a prefix of the checkpoint's
+    /// (422).
+    #[error("the consistency proof does not verify: {0}")]
+    Proof(ProofError),
+    /// A checkpoint of the empty tree whose root is not the empty tree's (422).
+    #[error("a checkpoint of size 0 whose root is not the empty tree's")]
+    EmptyTreeRoot,
+    /// The cosignature could not be made (500): the time is above 2^63 - 1 seconds.
+    #[error(transparent)]
+    Cosign(CosignatureError),
 }

@@ -17,14 +17,22 @@
 //! - [`Note`], [`NoteSigner`] and [`NoteVerifier`] are C2SP signed notes with Ed25519 keys.
 //! - [`Checkpoint`] is C2SP tlog-checkpoint, the signed tree head.
 //! - [`TlogProof`] is C2SP tlog-proof, one entry's offline-verifiable proof.
+//! - [`CosignatureSigner`] and [`CosignatureVerifier`] are C2SP tlog-cosignature's Ed25519
+//!   `cosignature/v1`; [`add_cosignatures`] moves a witness's onto a checkpoint and
+//!   [`witnessed`] checks a k-of-n policy over them.
+//! - [`Witness`] is the decision of a C2SP tlog-witness on an [`AddCheckpoint`] request;
+//!   [`add_checkpoint_request`], [`parse_add_checkpoint_response`] and [`parse_tlog_size`]
+//!   are the log's end of that call.
 //!
 //! What this crate does not own: what an entry holds or how it is hashed into a leaf beyond
-//! [`leaf_hash`], storage, HTTP, reading the clock, where keys and their randomness come from
-//! (a [`NoteSigner`] is made from a seed), and any policy over witnesses. SHA-256 comes from
+//! [`leaf_hash`], storage (a witness's [`LogState`] is passed in and handed back), HTTP,
+//! reading the clock, where keys and their randomness come from (signers are made from a
+//! seed), and which witnesses, or how many, a client should trust. SHA-256 comes from
 //! `sha2`, Ed25519 from `ed25519-dalek`; nothing cryptographic is implemented here.
 
 mod bundle;
 mod checkpoint;
+mod cosignature;
 mod decimal;
 mod error;
 mod hash;
@@ -34,10 +42,18 @@ mod tile;
 mod tile_proof;
 mod tlog_proof;
 mod tree;
+mod witness;
 
 pub use bundle::{MAX_ENTRY_LEN, encode_entry_bundle, parse_entry_bundle};
 pub use checkpoint::Checkpoint;
-pub use error::{CheckpointError, HashError, NoteError, ProofError, TileError, TlogProofError};
+pub use cosignature::{
+    COSIGNATURE_V1, Cosignature, CosignatureSigner, CosignatureVerifier, MAX_TIMESTAMP,
+    add_cosignatures, witnessed,
+};
+pub use error::{
+    CheckpointError, CosignatureError, HashError, NoteError, ProofError, TileError, TlogProofError,
+    WitnessError,
+};
 pub use hash::{HASH_LEN, Hash, empty_root, leaf_hash, node_hash};
 pub use note::{
     ED25519, MAX_SIGNATURES, Note, NoteSignature, NoteSigner, NoteVerifier, is_valid_key_name,
@@ -58,3 +74,7 @@ pub use tile_proof::{
 };
 pub use tlog_proof::{TLOG_PROOF_HEADER, TlogProof};
 pub use tree::{MemoryTree, root_of};
+pub use witness::{
+    AddCheckpoint, Cosigned, LogState, MAX_CONSISTENCY_PROOF_LINES, TLOG_SIZE_CONTENT_TYPE,
+    Witness, add_checkpoint_request, parse_add_checkpoint_response, parse_tlog_size,
+};

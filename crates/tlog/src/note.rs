@@ -7,9 +7,10 @@
 //!
 //! This module owns the note layout ([`Note::parse`], [`Note`]'s `Display`), signing
 //! ([`Note::sign`] with [`NoteSigner`]s), verifying ([`Note::verify`], [`Note::open`] with
-//! [`NoteVerifier`]s), key names and key IDs. It does not own what the text says (a
-//! [`crate::Checkpoint`] is one such text), where keys are kept, or signature types other than
-//! Ed25519, whose signatures it treats as from unknown keys.
+//! [`NoteVerifier`]s), key names, key IDs and the verifier key layout. It does not own what
+//! the text says (a [`crate::Checkpoint`] is one such text), where keys are kept, or
+//! signature types other than Ed25519, whose signatures it treats as from unknown keys:
+//! witnesses' timestamped cosignatures (type 0x04) are [`crate::CosignatureVerifier`]'s.
 
 use std::fmt;
 use std::str::FromStr;
@@ -43,13 +44,74 @@ pub fn is_valid_key_name(name: &str) -> bool {
 /// The key ID of an Ed25519 key: the first four bytes, big-endian, of
 /// SHA-256(name || 0x0A || 0x01 || public key).
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+    typed_key_id(name, ED25519, public_key)
+}
+
+/// The key ID of a key of signature type `algorithm`: the first four bytes, big-endian, of
+/// SHA-256(name || 0x0A || algorithm || public key) (C2SP signed-note, "Signatures").
+pub(crate) fn typed_key_id(name: &str, algorithm: u8, public_key: &[u8]) -> u32 {
     let mut hasher = Sha256::new();
     hasher.update(name.as_bytes());
     hasher.update(b"\n");
-    hasher.update([ED25519]);
+    hasher.update([algorithm]);
     hasher.update(public_key);
     let digest = hasher.finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+/// The parts of a verifier key `<name>+<hex key ID>+<base64(type || public key)>`, its key ID
+/// not yet checked against the key.
+pub(crate) struct VerifierKeyParts<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) key_id: u32,
+    pub(crate) algorithm: u8,
+    pub(crate) public_key: Vec<u8>,
+}
+
+/// Splits a verifier key into its parts: a valid key name, exactly eight lowercase hex digits,
+/// and canonical base64 of at least the type byte.
+pub(crate) fn parse_verifier_key(vkey: &str) -> Result<VerifierKeyParts<'_>, NoteError> {
+    let (name, rest) = vkey
+        .split_once('+')
+        .ok_or(NoteError::VerifierKey("no + after the name"))?;
+    let (id, key) = rest
+        .split_once('+')
+        .ok_or(NoteError::VerifierKey("no + after the key ID"))?;
+    if !is_valid_key_name(name) {
+        return Err(NoteError::KeyName);
+    }
+    if id.len() != 8 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(NoteError::VerifierKey(
+            "the key ID is not 8 lowercase hex digits",
+        ));
+    }
+    let key_id =
+        u32::from_str_radix(id, 16).map_err(|_| NoteError::VerifierKey("the key ID is not hex"))?;
+    let key = STANDARD
+        .decode(key)
+        .map_err(|_| NoteError::VerifierKey("the key is not base64"))?;
+    let Some((&algorithm, public_key)) = key.split_first() else {
+        return Err(NoteError::VerifierKey("the key is empty"));
+    };
+    Ok(VerifierKeyParts {
+        name,
+        key_id,
+        algorithm,
+        public_key: public_key.to_vec(),
+    })
+}
+
+/// Writes a verifier key: `<name>+<hex key ID>+<base64(type || public key)>`.
+pub(crate) fn write_verifier_key(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    key_id: u32,
+    algorithm: u8,
+    public_key: &[u8],
+) -> fmt::Result {
+    let mut key = vec![algorithm];
+    key.extend_from_slice(public_key);
+    write!(f, "{name}+{key_id:08x}+{}", STANDARD.encode(key))
 }
 
 /// A named Ed25519 key that signs notes.
@@ -146,35 +208,14 @@ impl NoteVerifier {
     /// Reads a verifier key, `<name>+<8 lowercase hex digits>+<base64(0x01 || key)>`, and
     /// checks that its key ID is the one its name and key give.
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
-        let (name, rest) = vkey
-            .split_once('+')
-            .ok_or(NoteError::VerifierKey("no + after the name"))?;
-        let (id, key) = rest
-            .split_once('+')
-            .ok_or(NoteError::VerifierKey("no + after the key ID"))?;
-        if !is_valid_key_name(name) {
-            return Err(NoteError::KeyName);
+        let parts = parse_verifier_key(vkey)?;
+        if parts.algorithm != ED25519 {
+            return Err(NoteError::UnsupportedAlgorithm(parts.algorithm));
         }
-        if id.len() != 8 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(NoteError::VerifierKey(
-                "the key ID is not 8 lowercase hex digits",
-            ));
-        }
-        let id = u32::from_str_radix(id, 16)
-            .map_err(|_| NoteError::VerifierKey("the key ID is not hex"))?;
-        let key = STANDARD
-            .decode(key)
-            .map_err(|_| NoteError::VerifierKey("the key is not base64"))?;
-        let Some((&algorithm, public_key)) = key.split_first() else {
-            return Err(NoteError::VerifierKey("the key is empty"));
-        };
-        if algorithm != ED25519 {
-            return Err(NoteError::UnsupportedAlgorithm(algorithm));
-        }
-        let public_key = <[u8; 32]>::try_from(public_key)
+        let public_key = <[u8; 32]>::try_from(parts.public_key.as_slice())
             .map_err(|_| NoteError::VerifierKey("an Ed25519 key is 32 bytes"))?;
-        let verifier = NoteVerifier::new(name, &public_key)?;
-        if verifier.key_id != id {
+        let verifier = NoteVerifier::new(parts.name, &public_key)?;
+        if verifier.key_id != parts.key_id {
             return Err(NoteError::KeyIdMismatch);
         }
         Ok(verifier)
@@ -209,15 +250,7 @@ impl NoteVerifier {
 
 impl fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut key = vec![ED25519];
-        key.extend_from_slice(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            STANDARD.encode(key)
-        )
+        write_verifier_key(f, &self.name, self.key_id, ED25519, self.key.as_bytes())
     }
 }
 
@@ -245,6 +278,37 @@ pub struct NoteSignature {
 }
 
 impl NoteSignature {
+    /// The line of key `name` with key ID `key_id` and these signature bytes.
+    pub(crate) fn new(name: &str, key_id: u32, signature: Vec<u8>) -> NoteSignature {
+        NoteSignature {
+            name: name.to_owned(),
+            key_id,
+            signature,
+        }
+    }
+
+    /// Reads signature lines and nothing else, as a witness answers (C2SP tlog-witness,
+    /// add-checkpoint): one or more lines, each ending in a newline, at most
+    /// [`MAX_SIGNATURES`]. Signatures are not checked.
+    pub fn parse_lines(text: &str) -> Result<Vec<NoteSignature>, NoteError> {
+        check_no_controls(text)?;
+        let Some(lines) = text.strip_suffix('\n') else {
+            return Err(NoteError::Malformed(if text.is_empty() {
+                "no signature"
+            } else {
+                "the last signature line does not end with a newline"
+            }));
+        };
+        let mut signatures = Vec::new();
+        for line in lines.split('\n') {
+            if signatures.len() == MAX_SIGNATURES {
+                return Err(NoteError::Malformed("more than 100 signatures"));
+            }
+            signatures.push(NoteSignature::parse(line)?);
+        }
+        Ok(signatures)
+    }
+
     /// The key name.
     pub fn name(&self) -> &str {
         &self.name
@@ -359,20 +423,7 @@ impl Note {
             "no blank line between the text and the signatures",
         ))?;
         let (text, lines) = (&msg[..=split], &msg[split + 2..]);
-        let Some(lines) = lines.strip_suffix('\n') else {
-            return Err(NoteError::Malformed(if lines.is_empty() {
-                "no signature"
-            } else {
-                "the last signature line does not end with a newline"
-            }));
-        };
-        let mut signatures = Vec::new();
-        for line in lines.split('\n') {
-            if signatures.len() == MAX_SIGNATURES {
-                return Err(NoteError::Malformed("more than 100 signatures"));
-            }
-            signatures.push(NoteSignature::parse(line)?);
-        }
+        let signatures = NoteSignature::parse_lines(lines)?;
         Ok(Note {
             text: text.to_owned(),
             signatures,
@@ -394,6 +445,24 @@ impl Note {
     /// The signature lines, in order.
     pub fn signatures(&self) -> &[NoteSignature] {
         &self.signatures
+    }
+
+    /// Adds a signature line, unchecked, in place of any line by the same key name and key ID
+    /// (so that a newer cosignature by one witness replaces its older one), else at the end.
+    pub fn add_signature(&mut self, signature: NoteSignature) -> Result<(), NoteError> {
+        if let Some(same) = self
+            .signatures
+            .iter_mut()
+            .find(|s| s.name == signature.name && s.key_id == signature.key_id)
+        {
+            *same = signature;
+            return Ok(());
+        }
+        if self.signatures.len() == MAX_SIGNATURES {
+            return Err(NoteError::Malformed("more than 100 signatures"));
+        }
+        self.signatures.push(signature);
+        Ok(())
     }
 
     /// Checks the signatures by known keys and returns them.
