@@ -828,25 +828,29 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         code_key = %hex::encode(keys.code.kid()),
         "prepared"
     );
-    // The log is named by the address it is served at, without the scheme (C2SP
-    // tlog-checkpoint's origin), and pinned with its key like the other keys: a node given a
-    // different log key or address would sign checkpoints no auditor accepts.
-    let origin = format!(
+    // The log is named by the address it is first served at, without the scheme (C2SP
+    // tlog-checkpoint's origin), and keeps that name for good: the database pins it, as it
+    // pins the log's key, so that a restart on another port or address goes on signing the
+    // same log, and a node given a different log key refuses to start.
+    let first_origin = format!(
         "{}/log",
         config
             .public_url
             .trim_start_matches("https://")
             .trim_start_matches("http://")
     );
+    let origin = match store.pin("log_origin", first_origin.as_bytes()).await? {
+        Some(pinned) => String::from_utf8(pinned).context("the pinned log origin is not text")?,
+        None => first_origin,
+    };
     let log_key = healthcode_server::log::LogKey::new(&origin, &keys.log.seed())
         .with_context(|| format!("{origin} cannot name a log"))?;
     let verifier = log_key.verifier().to_string();
-    if let Some(other) = store.pin("log_key", verifier.as_bytes()).await? {
+    if let Some(other) = store.pin("log_key", &keys.log.public_key()).await? {
         anyhow::bail!(
-            "this node's transparency log key is {verifier} but the database's log is {}: copy \
-             keys/log.key from an existing node and give every node the same --public-url \
-             (docs/SECURITY.md)",
-            String::from_utf8_lossy(&other)
+            "this node's transparency log key is {verifier} but the database's log was signed \
+             by another key ({}): copy keys/log.key from an existing node (docs/SECURITY.md)",
+            hex::encode(other)
         );
     }
     let state = AppState::new(

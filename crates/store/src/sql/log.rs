@@ -724,7 +724,19 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
                 }
             };
             let record = match source.as_str() {
-                EVIDENCE => evidence.get(&source_id).cloned(),
+                EVIDENCE => match evidence.get(&source_id) {
+                    Some((record, category, actor, time)) => {
+                        let kind_fits = entry.kind == *category || entry.kind == "release";
+                        if !kind_fits || entry.actor != *actor || entry.time != *time {
+                            report.problem(format!(
+                                "{source} {source_id} (leaf {leaf_id}): the leaf's kind, actor \
+                                 or time is not the record's"
+                            ));
+                        }
+                        Some(record.clone())
+                    }
+                    None => None,
+                },
                 RISK_AREA => risk_area_record(store, source_id).await?,
                 RISK_AREA_RELEASE => release_record(store, source_id).await?,
                 PURGE => purge_record(store, source_id).await?,
@@ -833,11 +845,14 @@ async fn audit_tree(store: &SqlStore, report: &mut LogAudit) -> Result<(), Store
     Ok(())
 }
 
-/// The record bytes of the evidence rows among `ids`, by id.
+/// An evidence row's record bytes, category, actor and time of receipt.
+type EvidenceLeafParts = (Vec<u8>, String, String, i64);
+
+/// What the leaves of the evidence rows among `ids` should say, by id.
 async fn evidence_records(
     store: &SqlStore,
     ids: &[i64],
-) -> Result<std::collections::HashMap<i64, Vec<u8>>, StoreError> {
+) -> Result<std::collections::HashMap<i64, EvidenceLeafParts>, StoreError> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
     let (Some(low), Some(high)) = (ids.iter().min(), ids.iter().max()) else {
         return Ok(out);
@@ -848,7 +863,16 @@ async fn evidence_records(
         .fetch_all(&store.pool)
         .await?;
     for r in &rows {
-        out.insert(r.try_get("id")?, record_of_evidence(r)?);
+        let provider: i64 = r.try_get("provider_id")?;
+        out.insert(
+            r.try_get("id")?,
+            (
+                record_of_evidence(r)?,
+                r.try_get("category")?,
+                format!("provider/{provider}"),
+                r.try_get("received_at")?,
+            ),
+        );
     }
     Ok(out)
 }
