@@ -13,6 +13,7 @@ mod files;
 mod gate;
 mod generate;
 mod import;
+mod inspect;
 mod setup;
 mod trust;
 mod venues;
@@ -745,7 +746,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
     let store: Arc<dyn Store> = dir
         .store(file.database_url(args.data.database_url.as_deref()))
         .await?;
-    let keys = dir.keys(now)?;
+    let mut keys = dir.keys(now)?;
     if keys.code_not_after - now < chrono::Duration::days(30) {
         tracing::warn!(
             not_after = %keys.code_not_after,
@@ -773,12 +774,6 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
             );
         }
     }
-    let trust_list = keys.trust_list(region.id(), now)?;
-    files::write_atomically(
-        &dir.trust_list_path(),
-        trust_list.as_bytes(),
-        files::Access::Default,
-    )?;
     let mut config = ServerConfig::default();
     let flags = config::Limits {
         rate_limit_per_second: args.rate_limit_per_second,
@@ -853,6 +848,13 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
             hex::encode(other)
         );
     }
+    keys.log_verifier = Some(verifier.clone());
+    let trust_list = keys.trust_list(region.id(), now)?;
+    files::write_atomically(
+        &dir.trust_list_path(),
+        trust_list.as_bytes(),
+        files::Access::Default,
+    )?;
     let state = AppState::new(
         store.clone(),
         policy,

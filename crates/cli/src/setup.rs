@@ -45,6 +45,9 @@ pub struct Keys {
     pub root: SigningKey,
     /// Signs the transparency log's checkpoints (docs/FORMAT.md §10).
     pub log: SigningKey,
+    /// The log's note verifier key, listed in the trust list once the server has named its
+    /// log (the origin is pinned in the database).
+    pub log_verifier: Option<String>,
 }
 
 impl DataDir {
@@ -142,6 +145,7 @@ impl DataDir {
             code_not_after: info.not_after,
             root,
             log,
+            log_verifier: None,
         })
     }
 }
@@ -156,6 +160,7 @@ impl Keys {
             issued_at: now,
             next_update: now + Duration::days(TRUST_LIST_REFRESH_DAYS),
             root_public_key: self.root.public_key(),
+            log: self.log_verifier.clone(),
             keys: vec![TrustedKey {
                 kid: self.code.kid(),
                 public_key: self.code.public_key(),

@@ -67,6 +67,7 @@ fn verifier(key: &SigningKey) -> Verifier {
                 issued_at: at(1_777_593_600),
                 next_update: at(1_778_198_400),
                 root_public_key: root.public_key(),
+                log: None,
                 keys,
             }
         })

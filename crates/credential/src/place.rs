@@ -189,6 +189,7 @@ mod tests {
             issued_at: time(IAT - 86_400),
             next_update: time(IAT + 86_400),
             root_public_key: SigningKey::from_seed(&[1u8; 32]).public_key(),
+            log: None,
             keys: vec![TrustedKey::new(
                 key().public_key(),
                 time(IAT - 86_400),

@@ -32,6 +32,11 @@ const LIST_ISSUED_AT: u64 = 4;
 const LIST_NEXT_UPDATE: u64 = 5;
 const LIST_ROOT: u64 = 6;
 const LIST_KEYS: u64 = 7;
+/// The region's transparency log: its note verifier key (docs/FORMAT.md §10.3). Optional.
+const LIST_LOG: u64 = 8;
+
+/// The longest log verifier key a list may carry.
+const MAX_LOG_KEY: usize = 512;
 /// Keys of each entry of [`LIST_KEYS`].
 const KEY_KID: u64 = 1;
 const KEY_PUBLIC: u64 = 2;
@@ -124,6 +129,10 @@ pub struct TrustList {
     #[serde(with = "hex")]
     pub root_public_key: [u8; 32],
     pub keys: Vec<TrustedKey>,
+    /// The note verifier key of the region's transparency log, `<origin>+<key id>+<key>`
+    /// (C2SP signed-note), if the list names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 /// The JSON wrapper. `region` is informative; the signed map is authoritative.
@@ -216,6 +225,14 @@ impl TrustList {
         if self.region.is_empty() {
             return Err("region is empty");
         }
+        if let Some(log) = &self.log
+            && (log.is_empty()
+                || log.len() > MAX_LOG_KEY
+                || log.split('+').count() != 3
+                || log.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err("the log key is not a note verifier key <origin>+<key id>+<key>");
+        }
         if self.next_update <= self.issued_at {
             return Err("next_update must be after issued_at");
         }
@@ -251,7 +268,7 @@ impl TrustList {
 
     fn to_cbor(&self) -> Result<Vec<u8>, IssueError> {
         let mut e = Encoder::with_capacity(96 + self.keys.len() * 72);
-        e.map(7);
+        e.map(if self.log.is_some() { 8 } else { 7 });
         e.uint(LIST_VERSION);
         e.uint(TRUST_LIST_VERSION);
         e.uint(LIST_REGION);
@@ -282,6 +299,10 @@ impl TrustList {
                 e.uint(u64::from(usage.number()));
             }
         }
+        if let Some(log) = &self.log {
+            e.uint(LIST_LOG);
+            e.text(log);
+        }
         Ok(e.into_bytes())
     }
 
@@ -297,6 +318,7 @@ impl TrustList {
         let mut next_update = None;
         let mut root = None;
         let mut keys = None;
+        let mut log = None;
         for _ in 0..pairs {
             match d
                 .uint()
@@ -332,6 +354,10 @@ impl TrustList {
                     set_once(&mut root, v)?;
                 }
                 LIST_KEYS => set_once(&mut keys, decode_keys(&mut d)?)?,
+                LIST_LOG => {
+                    let v = d.text().map_err(|e| e.explain("the log key is not text"))?;
+                    set_once(&mut log, v.to_owned())?;
+                }
                 _ => return Err("unknown list key"),
             }
         }
@@ -348,6 +374,7 @@ impl TrustList {
             next_update: next_update.ok_or("next_update missing")?,
             root_public_key: root.ok_or("root key missing")?,
             keys: keys.ok_or("keys missing")?,
+            log,
         })
     }
 }

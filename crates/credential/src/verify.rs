@@ -257,6 +257,7 @@ mod tests {
             issued_at: time(IAT - 86_400),
             next_update: time(IAT + 86_400),
             root_public_key: root.public_key(),
+            log: None,
             keys: vec![TrustedKey::new(
                 key().public_key(),
                 time(IAT - 86_400),

@@ -218,3 +218,26 @@ fn list_serializes_for_people() {
     assert_eq!(json["keys"][0]["kid"], hex::encode(example_key().kid()));
     assert_eq!(json["next_update"], "2026-05-08T00:00:00Z");
 }
+
+#[test]
+fn a_list_may_name_its_regions_log() {
+    let log = "beijing.example/log+2fcd1b6f+ARtq1NmcVyCn2yp6uPwbqrLPOpVW2T9cDVJDUYpZxxcz";
+    let list = TrustList {
+        log: Some(log.to_owned()),
+        ..example_list()
+    };
+    let text = list.sign(&example_root()).expect("sign");
+    let back = TrustList::from_json(&text, None).expect("verify");
+    assert_eq!(back.log.as_deref(), Some(log));
+    assert_eq!(back, list);
+    // Without one, the list is the version-1 map of seven members it always was.
+    let plain = TrustList::from_json(&signed(), None).expect("verify");
+    assert_eq!(plain.log, None);
+    for bad in ["", "no plus signs", "a+b", "a b+1+2", &"x+".repeat(300)] {
+        let list = TrustList {
+            log: Some(bad.to_owned()),
+            ..example_list()
+        };
+        assert!(list.sign(&example_root()).is_err(), "{bad:?}");
+    }
+}

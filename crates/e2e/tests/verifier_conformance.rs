@@ -97,6 +97,7 @@ fn trust_lists() -> Vec<TrustList> {
         issued_at: time(IAT - 86_400),
         next_update: time(IAT + 6 * 86_400),
         root_public_key: SigningKey::from_seed(&[2; 32]).public_key(),
+        log: None,
         keys,
     };
     let new = tj(
@@ -119,6 +120,7 @@ fn trust_lists() -> Vec<TrustList> {
         issued_at: time(IAT - 86_400),
         next_update: time(IAT + 6 * 86_400),
         root_public_key: SigningKey::from_seed(&[3; 32]).public_key(),
+        log: None,
         keys: UNUSABLE_KEYS
             .iter()
             .map(|&k| TrustedKeyParts(k).listed(Y2026, Y2026_END, vec![KeyUsage::Code]))

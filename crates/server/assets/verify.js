@@ -781,6 +781,7 @@
         else if (key === 5n) once(list, "nextUpdateMs", d.epochTime());
         else if (key === 6n) once(list, "root", d.byteStringOf(32));
         else if (key === 7n) once(list, "keys", decodeKeys(d, once, bad));
+        else if (key === 8n) once(list, "log", d.text()); // the log's verifier key
         else bad(); // unknown list key
       }
       if (!d.isEmpty()) bad();
@@ -791,6 +792,14 @@
     if (!("version" in list) || list.version !== TRUST_LIST_VERSION) bad();
     for (const name of ["region", "sequence", "issuedMs", "nextUpdateMs", "root", "keys"]) {
       if (!(name in list)) bad();
+    }
+    // trust_list.rs check: a note verifier key, <origin>+<key id>+<key>.
+    if ("log" in list) {
+      const log = list.log;
+      const bytes = new TextEncoder().encode(log).length;
+      if (bytes === 0 || bytes > 512 || log.split("+").length !== 3 || /[\s\p{Cc}]/u.test(log)) {
+        bad();
+      }
     }
     return list;
   }

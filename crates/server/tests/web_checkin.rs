@@ -258,6 +258,7 @@ async fn frames_without_a_place_code_of_this_region_are_refused_and_record_nothi
         issued_at: now - Duration::days(1),
         next_update: now + Duration::days(7),
         root_public_key: shanghai_root.public_key(),
+        log: None,
         keys: vec![TrustedKey {
             kid: shanghai.kid(),
             public_key: shanghai.public_key(),

@@ -64,6 +64,7 @@ impl Region {
             issued_at: at("2026-05-01T00:00:00Z"),
             next_update: at("2026-05-08T00:00:00Z"),
             root_public_key: self.root.public_key(),
+            log: None,
             keys: keys
                 .iter()
                 .map(|k| {

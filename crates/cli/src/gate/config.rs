@@ -104,6 +104,7 @@ mod tests {
             issued_at: now,
             next_update: now + TimeDelta::days(7),
             root_public_key: root.public_key(),
+            log: None,
             keys: vec![TrustedKey {
                 kid: code.kid(),
                 public_key: code.public_key(),

@@ -53,6 +53,7 @@ pub fn example_list() -> TrustList {
         issued_at: at("2026-05-01T00:00:00Z"),
         next_update: at("2026-05-08T00:00:00Z"),
         root_public_key: example_root().public_key(),
+        log: None,
         keys: vec![TrustedKey::new(
             example_key().public_key(),
             at("2026-01-01T00:00:00Z"),

@@ -87,6 +87,7 @@ impl Server {
             issued_at: now() + due_in - chrono::Duration::days(8),
             next_update: now() + due_in,
             root_public_key: root.public_key(),
+            log: None,
             keys: vec![TrustedKey {
                 kid: code.kid(),
                 public_key: code.public_key(),

@@ -158,6 +158,7 @@ fn tj_list(sequence: u64, issued: u64, next: u64, region: &str, keys: bool) -> S
         next_update: time(next as i64),
         root_public_key: public(ROOT_SEED),
         keys,
+        log: None,
     }
     .sign(&SigningKey::from_seed(&ROOT_SEED))
     .unwrap()

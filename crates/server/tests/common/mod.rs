@@ -201,6 +201,7 @@ impl Builder {
             issued_at: noon() - chrono::Duration::days(1),
             next_update: noon() + chrono::Duration::days(7),
             root_public_key: root.public_key(),
+            log: None,
             keys: vec![TrustedKey {
                 kid: code.kid(),
                 public_key: code.public_key(),
