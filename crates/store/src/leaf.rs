@@ -184,7 +184,9 @@ impl Receipt {
             .and_then(|s| s.try_into().ok())
             .ok_or(LeafError::Malformed("the salt is not 16 bytes of base64"))?;
         if entry.kind != self.kind {
-            return Err(LeafError::Malformed("the receipt's kind is not the entry's"));
+            return Err(LeafError::Malformed(
+                "the receipt's kind is not the entry's",
+            ));
         }
         if !entry.commits_to(&salt, self.record.as_bytes()) {
             return Err(LeafError::Commitment);
@@ -198,7 +200,14 @@ mod tests {
     use super::*;
 
     fn entry() -> Entry {
-        Entry::new("test", 1_733_400_000, "provider/12", &[7; 16], b"{\"id\":1}").expect("words")
+        Entry::new(
+            "test",
+            1_733_400_000,
+            "provider/12",
+            &[7; 16],
+            b"{\"id\":1}",
+        )
+        .expect("words")
     }
 
     #[test]
