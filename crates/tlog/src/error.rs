@@ -1,7 +1,7 @@
 //! The crate's errors, one enum per kind of input: a hash in text ([`HashError`]), a Merkle
-//! proof or a request for one ([`ProofError`]), tiles and entry bundles ([`TileError`]),
-//! signed notes and their keys ([`NoteError`]), checkpoints ([`CheckpointError`]) and tlog
-//! proofs ([`TlogProofError`]).
+//! proof or a request for one ([`ProofError`]), tiles, entry bundles and proofs computed from
+//! tiles ([`TileError`]), signed notes and their keys ([`NoteError`]), checkpoints
+//! ([`CheckpointError`]) and tlog proofs ([`TlogProofError`]).
 //!
 //! Each variant is one reason, named for what was wrong with the input, so that a caller (and
 //! a test) can tell a forged proof from a truncated one. Messages quote sizes and key names,
@@ -78,6 +78,15 @@ pub enum TileError {
     /// A tile needed to compute a root was not supplied.
     #[error("tile {0} is needed and was not supplied")]
     Missing(Tile),
+    /// A range of leaves asked of the tiles lies outside the tree, or does not start at a
+    /// multiple of the smallest power of two at least its length (the ranges a proof holds, a
+    /// leaf and the tree's prefixes all do).
+    #[error("leaves {start}..{end} are not a subtree the tiles of a tree of size {size} give")]
+    Range { start: u64, end: u64, size: u64 },
+    /// A proof was asked of tiles that has no answer: a leaf beyond the tree, a consistency
+    /// proof to a smaller tree or from the empty one.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
     /// An entry is too long for the big-endian u16 length prefix of an entry bundle.
     #[error("an entry of {0} bytes is longer than an entry bundle allows (65535)")]
     EntryTooLong(usize),

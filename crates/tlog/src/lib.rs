@@ -10,6 +10,10 @@
 //! - [`Tile`], [`tiles_for_size`], [`parse_tile_path`], [`tile_hashes`] and
 //!   [`root_from_tiles`] serve and read the tree as C2SP tlog-tiles; [`encode_entry_bundle`]
 //!   and [`parse_entry_bundle`] are its entry bundles.
+//! - [`inclusion_proof_from_tiles`], [`consistency_proof_from_tiles`] and
+//!   [`subtree_from_tiles`] compute proofs and subtree roots from tiles alone, for a log that
+//!   keeps only its tiles and for a client that fetched them; [`tiles_for_inclusion_proof`],
+//!   [`tiles_for_consistency_proof`] and [`tiles_for_subtree`] name the few tiles each reads.
 //! - [`Note`], [`NoteSigner`] and [`NoteVerifier`] are C2SP signed notes with Ed25519 keys.
 //! - [`Checkpoint`] is C2SP tlog-checkpoint, the signed tree head.
 //! - [`TlogProof`] is C2SP tlog-proof, one entry's offline-verifiable proof.
@@ -27,6 +31,7 @@ mod hash;
 mod note;
 mod proof;
 mod tile;
+mod tile_proof;
 mod tlog_proof;
 mod tree;
 
@@ -46,6 +51,10 @@ pub use tile::{
     MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, Tile, TilePath, encode_tile_index, parse_tile_path,
     root_from_tiles, tile_for, tile_from_bytes, tile_hashes, tile_to_bytes, tiles_for_root,
     tiles_for_size,
+};
+pub use tile_proof::{
+    consistency_proof_from_tiles, inclusion_proof_from_tiles, subtree_from_tiles,
+    tiles_for_consistency_proof, tiles_for_inclusion_proof, tiles_for_subtree,
 };
 pub use tlog_proof::{TLOG_PROOF_HEADER, TlogProof};
 pub use tree::{MemoryTree, root_of};

@@ -9,7 +9,8 @@
 //! (`tile/<L>/<N>[.p/<W>]`, [`Tile::path`], [`parse_tile_path`]), a tile's contents computed
 //! from leaf hashes ([`tile_hashes`], [`MemoryTree::tile`]) and as bytes, and the root of a tree
 //! rebuilt from its tiles ([`tiles_for_root`], [`root_from_tiles`]). It does not own serving or
-//! fetching tiles, or entry bundles ([`crate::bundle`]).
+//! fetching tiles, entry bundles ([`crate::bundle`]), or proofs computed from tiles
+//! ([`crate::tile_proof`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -367,13 +368,41 @@ fn perfect_subtrees(size: u64) -> Vec<(u64, u32)> {
 
 /// Where the root of a perfect subtree is found in tiles: the tile, and the run of its hashes
 /// the subtree covers (a perfect subtree of `2^r` of them).
-fn locate(first: u64, height: u32, size: u64) -> Result<(Tile, usize, usize), TileError> {
+pub(crate) fn locate(
+    first: u64,
+    height: u32,
+    size: u64,
+) -> Result<(Tile, usize, usize), TileError> {
     let level = (height / TILE_HEIGHT) as u8;
     let below = height % TILE_HEIGHT;
     let position = first >> (TILE_HEIGHT * u32::from(level));
     let tile = tile_for(level, position >> TILE_HEIGHT, size)?;
     let offset = (position % u64::from(TILE_WIDTH)) as usize;
     Ok((tile, offset, offset + (1 << below)))
+}
+
+/// The root of the perfect subtree of `2^height` leaves from leaf `first`, read from the tile
+/// that holds it in the tree of `size` leaves (or from the full tile at the same place).
+pub(crate) fn perfect_subtree_from_tiles(
+    first: u64,
+    height: u32,
+    size: u64,
+    tiles: &BTreeMap<Tile, Vec<Hash>>,
+) -> Result<Hash, TileError> {
+    let (tile, start, end) = locate(first, height, size)?;
+    let (found, hashes) = tiles
+        .get_key_value(&tile)
+        .or_else(|| tiles.get_key_value(&tile.full()))
+        .ok_or(TileError::Missing(tile))?;
+    let expected = usize::from(found.width);
+    if hashes.len() != expected {
+        return Err(TileError::DataLength {
+            expected: expected * HASH_LEN,
+            actual: hashes.len() * HASH_LEN,
+        });
+    }
+    // `end <= tile.width() <= found.width()`: `locate` keeps the run inside the tile.
+    Ok(root_of(&hashes[start..end]))
 }
 
 /// The tiles [`root_from_tiles`] reads for a tree of `size` leaves: at most two per level,
@@ -393,23 +422,10 @@ pub fn tiles_for_root(size: u64) -> Result<Vec<Tile>, TileError> {
 /// fetch it when the log has already dropped the partial one. Each tile's hash count must be
 /// its width.
 pub fn root_from_tiles(size: u64, tiles: &BTreeMap<Tile, Vec<Hash>>) -> Result<Hash, TileError> {
-    let mut roots = Vec::new();
-    for (first, height) in perfect_subtrees(size) {
-        let (tile, start, end) = locate(first, height, size)?;
-        let (found, hashes) = tiles
-            .get_key_value(&tile)
-            .or_else(|| tiles.get_key_value(&tile.full()))
-            .ok_or(TileError::Missing(tile))?;
-        let expected = usize::from(found.width);
-        if hashes.len() != expected {
-            return Err(TileError::DataLength {
-                expected: expected * HASH_LEN,
-                actual: hashes.len() * HASH_LEN,
-            });
-        }
-        // `end <= tile.width() <= found.width()`: `locate` keeps the run inside the tile.
-        roots.push(root_of(&hashes[start..end]));
-    }
+    let roots = perfect_subtrees(size)
+        .into_iter()
+        .map(|(first, height)| perfect_subtree_from_tiles(first, height, size, tiles))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut roots = roots.into_iter().rev();
     let Some(mut root) = roots.next() else {
         return Ok(empty_root());
