@@ -1,10 +1,11 @@
 //! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`, `trust`,
-//! `import`, `certlogic`, `backup`, `restore`.
+//! `import`, `certlogic`, `backup`, `restore`, `audit`.
 //!
 //! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
 //! for the server (through `SystemClock`) and installs logging.
 
+mod audit;
 mod backup;
 mod bench;
 mod config;
@@ -112,6 +113,10 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Audit the transparency log from the outside: a server's log against its key and the
+    /// last checkpoint seen (`--server URL --state DIR`), or a receipt (`receipt FILE
+    /// --log-key KEY`). Exit 0 verified, 1 refused, 2 not checked.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -442,6 +447,7 @@ fn main() -> ExitCode {
             let result = match other {
                 Command::Import { command } => runtime.block_on(run_import(command)),
                 Command::Gate { command } => runtime.block_on(gate::run(command)),
+                Command::Audit(args) => Ok(runtime.block_on(audit::run(args))),
                 other => runtime.block_on(run(other)).map(|()| ExitCode::SUCCESS),
             };
             match result {
@@ -557,6 +563,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Verify(_)
         | Command::Import { .. }
         | Command::Gate { .. }
+        | Command::Audit(_)
         | Command::Certlogic { .. } => Ok(()),
     }
 }
