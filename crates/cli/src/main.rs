@@ -1,10 +1,11 @@
 //! The `healthcode` binary: `serve`, `demo`, `providers add`, `keys`, `verify`, `trust`,
-//! `import`, `certlogic`, `backup`, `restore`, `witness`.
+//! `import`, `certlogic`, `backup`, `restore`, `witness`, `audit`.
 //!
 //! Settings come from flags, then `HEALTHCODE_*` environment variables, then an optional
 //! `--config FILE` (TOML), then defaults. This is the one place that reads the system clock
 //! for the server (through `SystemClock`) and installs logging.
 
+mod audit;
 mod backup;
 mod bench;
 mod config;
@@ -117,6 +118,10 @@ enum Command {
     /// Cosign other transparency logs' checkpoints as a C2SP tlog-witness, never two roots for
     /// one size nor a smaller tree after a larger; `witness key` prints the witness's key.
     Witness(witness::WitnessArgs),
+    /// Audit the transparency log from the outside: a server's log against its key and the
+    /// last checkpoint seen (`--server URL --state DIR`), or a receipt (`receipt FILE
+    /// --log-key KEY`). Exit 0 verified, 1 refused, 2 not checked.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -447,6 +452,7 @@ fn main() -> ExitCode {
             let result = match other {
                 Command::Import { command } => runtime.block_on(run_import(command)),
                 Command::Gate { command } => runtime.block_on(gate::run(command)),
+                Command::Audit(args) => Ok(runtime.block_on(audit::run(args))),
                 other => runtime.block_on(run(other)).map(|()| ExitCode::SUCCESS),
             };
             match result {
@@ -563,6 +569,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Verify(_)
         | Command::Import { .. }
         | Command::Gate { .. }
+        | Command::Audit(_)
         | Command::Certlogic { .. } => Ok(()),
     }
 }

@@ -1,11 +1,14 @@
 //! Proofs computed from tiles alone agree with the proofs of the tree that holds every hash
 //! (`MemoryTree`, RFC 9162 §2.1.3.1 and §2.1.4.1), and verify (§2.1.3.2, §2.1.4.2).
 //!
-//! Every inclusion and consistency proof of every tree of 1 to 1,100 leaves is computed from
-//! exactly the tiles its `tiles_for_*` function names, at the widths the size gives them:
-//! that covers full and partial tiles at level 0 (four full tiles and a partial one at most)
-//! and at level 1. Larger trees, to 70,000 leaves and so to level 2, are checked on seeded
-//! random cases. Then: each named tile is needed, a full tile serves for a partial one, and a
+//! Each proof is computed from exactly the tiles its `tiles_for_*` function names, at the
+//! widths the size gives them. Every inclusion and consistency proof of every tree of 1 to 300
+//! leaves is checked (a full level-0 tile and the partial one after it, level 1 from 256 on);
+//! in every tree of up to 1,100 leaves (four full level-0 tiles and a partial one, level-1
+//! tiles of width 1 to 4), the proofs of the leaves on each side of every tile boundary, in
+//! the middle of the tiles and at the right edge. (Every proof of every tree to 1,100 leaves
+//! would be 1.2 million proofs hashing a tile each.) Larger trees, to 70,000 leaves and so to
+//! level 2, are checked on seeded random cases. Then: each named tile is needed, a full tile serves for a partial one, and a
 //! missing, short or altered tile, or a request with no proof, is refused or caught.
 
 #![allow(clippy::expect_used, clippy::panic)] // tests state their expectations
@@ -21,7 +24,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const SEED: u64 = 0x711e_5eed;
-const SMALL: u64 = 300;
+const SMALL: u64 = 1100;
+const EVERY: u64 = 300;
 const LARGE: u64 = 70_000;
 const RANDOM_CASES: usize = 1500;
 
@@ -103,25 +107,47 @@ fn check_consistency(tree: &MemoryTree, cache: &mut HashMap<Vec<Tile>, Tiles>, m
 }
 
 #[test]
-fn every_inclusion_proof_up_to_1100_leaves() {
+fn every_proof_in_trees_to_300_leaves() {
     let tree = tree(SMALL);
-    for n in 1..=SMALL {
+    for n in 1..=EVERY {
         let mut cache = HashMap::new();
         for i in 0..n {
             check_inclusion(&tree, &mut cache, i, n);
         }
         // One set of tiles per level-0 tile at most: the tiles above a leaf change only there.
         assert!(cache.len() <= n.div_ceil(256) as usize, "size {n}");
+        for m in 1..=n {
+            check_consistency(&tree, &mut cache, m, n);
+        }
     }
 }
 
+/// Where the tiles a proof reads change: the ends of the tree, each side of a level-0 tile
+/// boundary, the middle of a tile, and the last leaves before the right edge.
+fn telling_indexes(n: u64) -> impl Iterator<Item = u64> {
+    let boundaries = (0..=SMALL / 256).flat_map(|t| {
+        let b = t * 256;
+        [
+            b.saturating_sub(2),
+            b.saturating_sub(1),
+            b,
+            b + 1,
+            b + 127,
+            b + 128,
+        ]
+    });
+    let edge = (n.saturating_sub(4)..n).chain([n / 2, n / 3]);
+    boundaries.chain(edge).filter(move |i| *i < n)
+}
+
 #[test]
-fn every_consistency_proof_up_to_1100_leaves() {
+fn proofs_in_every_tree_to_1100_leaves() {
     let tree = tree(SMALL);
     for n in 1..=SMALL {
         let mut cache = HashMap::new();
-        for m in 1..=n {
-            check_consistency(&tree, &mut cache, m, n);
+        for i in telling_indexes(n) {
+            check_inclusion(&tree, &mut cache, i, n);
+            check_consistency(&tree, &mut cache, i + 1, n);
         }
     }
 }
