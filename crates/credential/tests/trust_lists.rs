@@ -221,7 +221,8 @@ fn list_serializes_for_people() {
 
 #[test]
 fn a_list_may_name_its_regions_log() {
-    let log = "beijing.example/log+2fcd1b6f+ARtq1NmcVyCn2yp6uPwbqrLPOpVW2T9cDVJDUYpZxxcz";
+    // The key's base64 may hold '+' itself.
+    let log = "beijing.example/log+2fcd1b6f+ARtq1Nm+VyCn2yp6uPwbqrLPOpVW2T9cDVJDUYpZxxcz";
     let list = TrustList {
         log: Some(log.to_owned()),
         ..example_list()
@@ -233,7 +234,17 @@ fn a_list_may_name_its_regions_log() {
     // Without one, the list is the version-1 map of seven members it always was.
     let plain = TrustList::from_json(&signed(), None).expect("verify");
     assert_eq!(plain.log, None);
-    for bad in ["", "no plus signs", "a+b", "a b+1+2", &"x+".repeat(300)] {
+    for bad in [
+        "",
+        "no plus signs",
+        "a+b",
+        "a b+2fcd1b6f+AR",
+        "a+2fcd1b6+AR",
+        "a+2fcd1b6g+AR",
+        "+2fcd1b6f+AR",
+        "a+2fcd1b6f+",
+        &format!("a+2fcd1b6f+{}", "A".repeat(600)),
+    ] {
         let list = TrustList {
             log: Some(bad.to_owned()),
             ..example_list()

@@ -797,9 +797,13 @@
     if ("log" in list) {
       const log = list.log;
       const bytes = new TextEncoder().encode(log).length;
-      if (bytes === 0 || bytes > 512 || log.split("+").length !== 3 || /[\s\p{Cc}]/u.test(log)) {
-        bad();
-      }
+      const parts = log.split("+");
+      const shaped =
+        parts.length >= 3 &&
+        parts[0] !== "" &&
+        /^[0-9a-fA-F]{8}$/.test(parts[1]) &&
+        parts.slice(2).join("+") !== "";
+      if (bytes > 512 || !shaped || /[\s\p{Cc}]/u.test(log)) bad();
     }
     return list;
   }
