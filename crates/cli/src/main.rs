@@ -281,6 +281,15 @@ struct ServeArgs {
     /// a flag shows in the process list.
     #[arg(long, env = "HEALTHCODE_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// A witness that cosigns the transparency log's checkpoints: its base URL and its
+    /// cosignature verifier key (`healthcode witness key` prints it). Repeat for each witness
+    /// of the region; every node of the region should be given the same list.
+    #[arg(long = "witness", value_name = "URL=VKEY", value_parser = parse_witness)]
+    witnesses: Vec<healthcode_server::witnesses::Witness>,
+}
+
+fn parse_witness(spec: &str) -> Result<healthcode_server::witnesses::Witness, String> {
+    healthcode_server::witnesses::Witness::parse(spec).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -846,7 +855,8 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         None => first_origin,
     };
     let log_key = healthcode_server::log::LogKey::new(&origin, &keys.log.seed())
-        .with_context(|| format!("{origin} cannot name a log"))?;
+        .with_context(|| format!("{origin} cannot name a log"))?
+        .with_witnesses(args.witnesses.clone());
     let verifier = log_key.verifier().to_string();
     if let Some(other) = store.pin("log_key", &keys.log.public_key()).await? {
         anyhow::bail!(
@@ -872,6 +882,13 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         clock,
         config,
     );
+    for witness in log_key.witnesses() {
+        tracing::info!(
+            witness = %witness.verifier(),
+            url = witness.url(),
+            "the log's checkpoints go to this witness"
+        );
+    }
     state.set_log(log_key);
     Ok(Prepared {
         dir,

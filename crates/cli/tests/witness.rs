@@ -8,14 +8,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use healthcode_tlog::{
     Checkpoint, CosignatureVerifier, MemoryTree, Note, NoteSigner, add_checkpoint_request,
     add_cosignatures, parse_add_checkpoint_response, parse_tlog_size, witnessed,
 };
+
+use support::Witness;
 
 const ORIGIN: &str = "log.example/healthcode";
 const NAME: &str = "witness.example/w1";
@@ -45,50 +46,8 @@ fn request(tree: &MemoryTree, old: u64, size: u64) -> String {
     add_checkpoint_request(old, &proof, &signed(tree, size, &log_key()))
 }
 
-/// A running `healthcode witness`, killed (not stopped) when dropped: what it stored before
-/// answering must be all it needs.
-struct Witness {
-    child: Child,
-    url: String,
-    vkey: String,
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dir: &Path, logs: &[String]) -> Witness {
-    let mut command = Command::new(support::BIN);
-    command.args([
-        "witness",
-        "--listen",
-        "127.0.0.1:0",
-        "--name",
-        NAME,
-        "--state",
-    ]);
-    command.arg(dir);
-    for log in logs {
-        command.args(["--log", log]);
-    }
-    let mut child = command
-        .env("HEALTHCODE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the witness");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let vkey = lines.next().expect("a first line").expect("text");
-    let url = loop {
-        let line = lines.next().expect("the listening line").expect("text");
-        if let Some(url) = line.strip_prefix("healthcode witness listening on ") {
-            break url.to_owned();
-        }
-    };
-    Witness { child, url, vkey }
+    support::start_witness(dir, NAME, logs)
 }
 
 fn log_vkeys() -> Vec<String> {

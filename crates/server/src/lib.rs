@@ -26,6 +26,7 @@ mod text;
 pub mod venues;
 pub mod view;
 pub mod web;
+pub mod witnesses;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -23,6 +23,7 @@ use healthcode_tlog::{
 use crate::error::ApiError;
 use crate::extract::Resident;
 use crate::state::AppState;
+use crate::witnesses::Witness;
 
 /// How often the sequencer looks for new leaves: a leaf is in the tree within about this
 /// long after its write commits (the bound is a second).
@@ -35,10 +36,11 @@ const SEQUENCE_BATCH: i64 = 100_000;
 /// A full tile never changes, nor does a partial one at its width: served as immutable.
 const TILE_CACHE: &str = "public, max-age=31536000, immutable";
 
-/// The log's identity: its origin (the checkpoints' first line, and its key's name) and the
-/// key that signs its checkpoints.
+/// The log's identity: its origin (the checkpoints' first line, and its key's name), the
+/// key that signs its checkpoints, and the witnesses that cosign them.
 pub struct LogKey {
     signer: NoteSigner,
+    witnesses: Vec<Witness>,
 }
 
 impl LogKey {
@@ -47,7 +49,20 @@ impl LogKey {
     pub fn new(origin: &str, seed: &[u8; 32]) -> Result<LogKey, healthcode_tlog::NoteError> {
         Ok(LogKey {
             signer: NoteSigner::from_seed(origin, seed)?,
+            witnesses: Vec::new(),
         })
+    }
+
+    /// The log with each new checkpoint sent to `witnesses`, whose cosignatures the served
+    /// checkpoint then carries ([`crate::witnesses`]).
+    pub fn with_witnesses(mut self, witnesses: Vec<Witness>) -> LogKey {
+        self.witnesses = witnesses;
+        self
+    }
+
+    /// The witnesses the log's checkpoints are sent to.
+    pub fn witnesses(&self) -> &[Witness] {
+        &self.witnesses
     }
 
     pub fn origin(&self) -> &str {
@@ -64,12 +79,26 @@ impl LogKey {
 /// Sequences the log for as long as the server runs: every [`SEQUENCE_EVERY`], the leaves
 /// written since are taken into the tree (more at once while a backlog lasts). Several nodes
 /// may run this on one database; one integrates at a time. A failure is logged and retried.
+/// Each checkpoint this node signs, and the newest when it starts, goes to the log's
+/// witnesses ([`crate::witnesses`]) without holding the sequencer up.
 pub async fn sequence_periodically(state: AppState) {
     let Some(key) = state.log() else { return };
+    let (signed, news) = tokio::sync::watch::channel(());
+    tokio::join!(
+        sequence(&state, &key, signed),
+        crate::witnesses::cosign_new_checkpoints(&state, &key, news),
+    );
+}
+
+async fn sequence(state: &AppState, key: &LogKey, signed: tokio::sync::watch::Sender<()>) {
     let mut ticker = tokio::time::interval(SEQUENCE_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first run announces the newest checkpoint, whoever signed it: a node restarted
+    // after signing it may not have had it cosigned.
+    let mut first = true;
     loop {
         ticker.tick().await;
+        let mut new_checkpoint = false;
         loop {
             let now = state.clock.now();
             match state
@@ -78,7 +107,9 @@ pub async fn sequence_periodically(state: AppState) {
                 .await
             {
                 Ok(done) => {
+                    new_checkpoint |= std::mem::take(&mut first);
                     if done.added > 0 {
+                        new_checkpoint = true;
                         metrics::counter!("healthcode_log_leaves_sequenced_total")
                             .increment(done.added);
                         metrics::gauge!("healthcode_log_size").set(done.size as f64);
@@ -92,6 +123,9 @@ pub async fn sequence_periodically(state: AppState) {
                     break;
                 }
             }
+        }
+        if new_checkpoint {
+            signed.send_replace(());
         }
     }
 }

@@ -66,6 +66,9 @@ pub const FEED_FAILURES: &str = "healthcode_change_feed_failures_total";
 pub const IMPORT_ROWS: &str = "healthcode_import_rows_total";
 /// Rows rejected by bulk imports, by kind.
 pub const IMPORT_REJECTED: &str = "healthcode_import_rows_rejected_total";
+/// Checkpoints sent to a witness, by witness name and result (`cosigned`, `refused`,
+/// `failed`).
+pub const WITNESS_SUBMISSIONS: &str = "healthcode_log_witness_submissions_total";
 /// Database connections open, by pool.
 pub const DB_OPEN: &str = "healthcode_db_pool_connections";
 /// Database connections open and idle, by pool.
@@ -171,6 +174,10 @@ fn describe() {
     describe_gauge!(
         DB_OPEN,
         "Database connections open, by pool (main, writer)."
+    );
+    describe_counter!(
+        WITNESS_SUBMISSIONS,
+        "Checkpoints sent to a witness, by witness and result."
     );
     describe_gauge!(DB_IDLE, "Database connections open and idle, by pool.");
     describe_gauge!(DB_MAX, "The most connections a pool opens, by pool.");

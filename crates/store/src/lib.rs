@@ -14,7 +14,7 @@ pub mod vault;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use healthcode_tlog::NoteSigner;
+use healthcode_tlog::{NoteSignature, NoteSigner};
 
 use crate::leaf::Receipt;
 
@@ -384,6 +384,17 @@ pub trait Log: Send + Sync {
 
     /// The newest signed checkpoint and its size, if there is one.
     async fn log_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError>;
+
+    /// Adds witnesses' cosignature lines to the checkpoint of `size` whose note text is
+    /// `text`, each in place of an earlier line by the same key; the log's signature and the
+    /// other lines stay. False, changing nothing, if no checkpoint of that size has that text
+    /// (the tree was signed again since). Checking the lines is the caller's.
+    async fn add_log_cosignatures(
+        &self,
+        size: u64,
+        text: &str,
+        cosignatures: &[NoteSignature],
+    ) -> Result<bool, StoreError>;
 
     /// A hash tile (`level` 0 and up) or an entry bundle (`level` −1) at `width`, as C2SP
     /// tlog-tiles serves it; `None` if the log has not that many hashes or entries there.

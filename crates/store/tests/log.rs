@@ -1,7 +1,8 @@
 //! The transparency log's store side, on SQLite and on PostgreSQL: every change writes its
 //! leaf in its own transaction, the sequencer builds tiles that give the signed root, receipts
-//! check, two sequencers on one database take each leaf once, and the inspector's audit names
-//! a record edited behind the store's back.
+//! check, two sequencers on one database take each leaf once, the inspector's audit names
+//! a record edited behind the store's back, and witnesses' cosignatures join the checkpoint
+//! they cosigned and no other.
 //!
 //! PostgreSQL comes from `HEALTHCODE_TEST_DATABASE_URL`, as in suite.rs (required when `CI`
 //! is set).
@@ -22,8 +23,9 @@ use healthcode_store::{
     Venues,
 };
 use healthcode_tlog::{
-    Checkpoint, Hash, MemoryTree, NoteSigner, Tile, TlogProof, leaf_hash, parse_entry_bundle,
-    root_from_tiles, tile_from_bytes, tiles_for_root, tiles_for_size,
+    Checkpoint, CosignatureSigner, Hash, MemoryTree, Note, NoteSigner, Tile, TlogProof, leaf_hash,
+    parse_entry_bundle, root_from_tiles, tile_from_bytes, tiles_for_root, tiles_for_size,
+    witnessed,
 };
 use rand::RngCore;
 use sqlx::{Connection, Executor};
@@ -123,6 +125,7 @@ on_both!(
     every_change_is_a_leaf_and_the_tiles_give_the_signed_root,
     two_sequencers_take_each_leaf_once,
     an_edited_record_is_named_and_its_receipt_still_proves_the_original,
+    cosignatures_are_added_to_their_own_checkpoint_only,
 );
 
 fn t(h: u32) -> DateTime<Utc> {
@@ -521,4 +524,73 @@ async fn an_edited_record_is_named_and_its_receipt_still_proves_the_original(db:
         audit.problems
     );
     conn.close().await.unwrap();
+}
+
+async fn cosignatures_are_added_to_their_own_checkpoint_only(db: &Db) {
+    let store = db.store().await;
+    let lab = store
+        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(0))
+        .await
+        .unwrap();
+    store
+        .submit(&pcr(subject(1), lab.id, "R-1", TestOutcome::Negative), t(3))
+        .await
+        .unwrap();
+    let done = store
+        .integrate_log(&signer(), ORIGIN, 1000, t(4))
+        .await
+        .unwrap();
+    let (size, signed) = store.log_checkpoint().await.unwrap().unwrap();
+    assert_eq!(size, done.size);
+    let note = Note::parse(signed.as_bytes()).unwrap();
+    let checkpoint = Checkpoint::parse_text(note.text()).unwrap();
+    let w1 = CosignatureSigner::from_seed("witness.test/w1", &[21; 32]).unwrap();
+    let w2 = CosignatureSigner::from_seed("witness.test/w2", &[22; 32]).unwrap();
+    let witnesses = [w1.verifier(), w2.verifier()];
+
+    // Each witness's line is added on its own; a newer line of one replaces its older one.
+    for (w, time) in [(&w1, 100), (&w2, 100), (&w1, 200)] {
+        let line = w.cosign(&checkpoint, time).unwrap();
+        assert!(
+            store
+                .add_log_cosignatures(size, note.text(), &[line])
+                .await
+                .unwrap()
+        );
+    }
+    let (_, cosigned) = store.log_checkpoint().await.unwrap().unwrap();
+    let cosigned = Note::parse(cosigned.as_bytes()).unwrap();
+    assert_eq!(cosigned.text(), note.text());
+    assert_eq!(
+        cosigned.signatures().len(),
+        3,
+        "the log's and two witnesses'"
+    );
+    let found = witnessed(&cosigned, &witnesses, 2).unwrap();
+    assert_eq!(found[0].timestamp(), 200);
+    Checkpoint::open(
+        cosigned.to_string().as_bytes(),
+        ORIGIN,
+        &[signer().verifier()],
+    )
+    .unwrap();
+
+    // Another text at that size (a tree signed again), or a size the log has not, is left
+    // alone.
+    let other = Checkpoint::new(ORIGIN, size, Hash::from_slice(&[7; 32]).unwrap()).unwrap();
+    let line = w1.cosign(&other, 300).unwrap();
+    assert!(
+        !store
+            .add_log_cosignatures(size, &other.to_text(), std::slice::from_ref(&line))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_log_cosignatures(size + 1, &other.to_text(), &[line])
+            .await
+            .unwrap()
+    );
+    let (_, after) = store.log_checkpoint().await.unwrap().unwrap();
+    assert_eq!(after, cosigned.to_string());
 }

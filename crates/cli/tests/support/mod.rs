@@ -171,3 +171,52 @@ pub fn drop_postgres_database(url: &str) {
             .expect("drop db");
     });
 }
+
+/// A running `healthcode witness`, killed (not stopped) when dropped: what it stored before
+/// answering must be all it needs.
+pub struct Witness {
+    child: Child,
+    pub url: String,
+    pub vkey: String,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `healthcode witness` named `name` on a free port with its state in `dir`,
+/// witnessing the logs of verifier keys `logs`; returns once it listens.
+pub fn start_witness(dir: &Path, name: &str, logs: &[String]) -> Witness {
+    use std::io::{BufRead, BufReader};
+    let mut command = Command::new(BIN);
+    command.args([
+        "witness",
+        "--listen",
+        "127.0.0.1:0",
+        "--name",
+        name,
+        "--state",
+    ]);
+    command.arg(dir);
+    for log in logs {
+        command.args(["--log", log]);
+    }
+    let mut child = command
+        .env("HEALTHCODE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the witness");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let vkey = lines.next().expect("a first line").expect("text");
+    let url = loop {
+        let line = lines.next().expect("the listening line").expect("text");
+        if let Some(url) = line.strip_prefix("healthcode witness listening on ") {
+            break url.to_owned();
+        }
+    };
+    Witness { child, url, vkey }
+}

@@ -16,8 +16,8 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 use healthcode_tlog::{
-    Checkpoint, Hash, NoteSigner, TILE_WIDTH, Tile, empty_root, leaf_hash, root_from_tiles,
-    root_of, tile_from_bytes, tiles_for_root,
+    Checkpoint, Hash, Note, NoteSignature, NoteSigner, TILE_WIDTH, Tile, empty_root, leaf_hash,
+    root_from_tiles, root_of, tile_from_bytes, tiles_for_root,
 };
 
 use super::bulk::placeholders;
@@ -488,6 +488,54 @@ pub(super) async fn checkpoint(store: &SqlStore) -> Result<Option<(u64, String)>
         .await?;
     row.map(|r| Ok((to_u64(r.try_get("size")?)?, r.try_get("signed")?)))
         .transpose()
+}
+
+/// Adds `cosignatures` to the stored checkpoint of `size` whose note text is `text`, each in
+/// place of an earlier line by the same key, in one transaction so that nodes adding
+/// different witnesses' lines at once keep them all. False, changing nothing, when no stored
+/// checkpoint of that size has that text: the tree was signed again since, and a cosignature
+/// of the old text would not verify on the new. Whether the lines verify is the caller's.
+pub(super) async fn add_cosignatures(
+    store: &SqlStore,
+    size: u64,
+    text: &str,
+    cosignatures: &[NoteSignature],
+) -> Result<bool, StoreError> {
+    let (guard, mut tx) = store.begin_write().await?;
+    let select = match store.backend {
+        Backend::Postgres => "SELECT signed FROM log_checkpoints WHERE size = $1 FOR UPDATE",
+        _ => "SELECT signed FROM log_checkpoints WHERE size = $1",
+    };
+    let Some(row) = sqlx::query(select)
+        .bind(to_i64(size)?)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let signed: String = row.try_get("signed")?;
+    let mut note = Note::parse(signed.as_bytes())
+        .map_err(|e| StoreError::Corrupt(format!("a stored checkpoint: {e}")))?;
+    if note.text() != text {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    for cosignature in cosignatures {
+        note.add_signature(cosignature.clone())
+            .map_err(|_| StoreError::Rejected {
+                code: "checkpoint_full",
+                message: "the checkpoint has no room for another signature",
+            })?;
+    }
+    sqlx::query("UPDATE log_checkpoints SET signed = $1 WHERE size = $2")
+        .bind(note.to_string())
+        .bind(to_i64(size)?)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    drop(guard);
+    Ok(true)
 }
 
 /// The bytes of a hash tile (`level` 0 and up) or, at `level` -1, an entry bundle, at
@@ -970,6 +1018,15 @@ impl crate::Log for SqlStore {
 
     async fn log_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
         checkpoint(self).await
+    }
+
+    async fn add_log_cosignatures(
+        &self,
+        size: u64,
+        text: &str,
+        cosignatures: &[NoteSignature],
+    ) -> Result<bool, StoreError> {
+        add_cosignatures(self, size, text, cosignatures).await
     }
 
     async fn log_tile(
