@@ -523,9 +523,8 @@ pub(super) async fn add_cosignatures(
     }
     for cosignature in cosignatures {
         note.add_signature(cosignature.clone())
-            .map_err(|_| StoreError::Rejected {
-                code: "checkpoint_full",
-                message: "the checkpoint has no room for another signature",
+            .map_err(|e| {
+                StoreError::Corrupt(format!("a checkpoint has no room for a cosignature: {e}"))
             })?;
     }
     sqlx::query("UPDATE log_checkpoints SET signed = $1 WHERE size = $2")
