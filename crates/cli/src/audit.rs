@@ -31,9 +31,10 @@ use clap::{Args, Subcommand};
 
 use healthcode_store::leaf::{Entry, LeafError, Receipt};
 use healthcode_tlog::{
-    Checkpoint, CheckpointError, Hash, NoteVerifier, ProofError, Tile, TlogProof, TlogProofError,
-    consistency_proof_from_tiles, leaf_hash, parse_entry_bundle, root_from_tiles, root_of,
-    subtree_from_tiles, tile_from_bytes, tiles_for_size, verify_consistency,
+    Checkpoint, CheckpointError, CosignatureError, CosignatureVerifier, Hash, Note, NoteVerifier,
+    ProofError, Tile, TlogProof, TlogProofError, consistency_proof_from_tiles, leaf_hash,
+    parse_entry_bundle, root_from_tiles, root_of, subtree_from_tiles, tile_from_bytes,
+    tiles_for_size, verify_consistency, witnessed,
 };
 
 use crate::files::{self, Access};
@@ -72,6 +73,8 @@ pub struct AuditArgs {
     /// serves at /log/key (then pinned).
     #[arg(long, value_name = "KEY")]
     log_key: Option<String>,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
     /// Instead: check a data directory's database against its log (every record against its
     /// leaf's commitment, every record has its leaf, the leaves give the newest checkpoint),
     /// as the operator or an inspector with database access.
@@ -92,7 +95,65 @@ enum AuditCommand {
         /// The log's note verifier key, `<origin>+<key id>+<base64>`.
         #[arg(long, value_name = "KEY")]
         log_key: String,
+        #[command(flatten)]
+        witnesses: WitnessArgs,
     },
+}
+
+/// The witnesses whose cosignatures a checkpoint must carry.
+#[derive(Args, Clone, Default)]
+struct WitnessArgs {
+    /// A witness's cosignature verifier key, `<name>+<key id>+<base64>` (as `healthcode witness
+    /// key` prints it); repeat for each witness of the region.
+    #[arg(long = "witness", value_name = "VKEY")]
+    keys: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint (default: all of them).
+    #[arg(long, value_name = "K")]
+    min_witnesses: Option<usize>,
+}
+
+impl WitnessArgs {
+    /// Refuses a signed checkpoint without the cosignatures asked for; says which it has.
+    fn check(&self, signed: &[u8]) -> Result<()> {
+        if self.keys.is_empty() {
+            if self.min_witnesses.unwrap_or(0) > 0 {
+                bail!("--min-witnesses needs the witnesses' keys (--witness)");
+            }
+            return Ok(());
+        }
+        let verifiers = self
+            .keys
+            .iter()
+            .map(|k| {
+                CosignatureVerifier::parse(k.trim_end())
+                    .with_context(|| format!("--witness {k} is not a cosignature verifier key"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let k = self.min_witnesses.unwrap_or(verifiers.len());
+        if k > verifiers.len() {
+            bail!(
+                "--min-witnesses {k} is more than the {} witnesses given",
+                verifiers.len()
+            );
+        }
+        let note = Note::parse(signed).map_err(|e| refused(format!("the checkpoint: {e}")))?;
+        match witnessed(&note, &verifiers, k) {
+            Ok(found) => {
+                let names: Vec<&str> = found.iter().map(|c| c.name()).collect();
+                println!(
+                    "  witnessed by {} of {}: {}",
+                    found.len(),
+                    verifiers.len(),
+                    names.join(", ")
+                );
+                Ok(())
+            }
+            Err(CosignatureError::NotEnough { needed, found }) => Err(refused(format!(
+                "the checkpoint is cosigned by {found} of the witnesses, {needed} required"
+            ))),
+            Err(e) => Err(refused(format!("a witness's cosignature is refused: {e}"))),
+        }
+    }
 }
 
 /// A check the log or the receipt failed: exit status 1. Any other error is status 2.
@@ -114,9 +175,22 @@ fn refused(message: impl Into<String>) -> anyhow::Error {
 /// Runs `healthcode audit` and prints its verdict.
 pub async fn run(args: AuditArgs) -> ExitCode {
     let result = match (args.command, args.server) {
-        (Some(AuditCommand::Receipt { file, log_key }), _) => receipt(&file, &log_key),
+        (
+            Some(AuditCommand::Receipt {
+                file,
+                log_key,
+                witnesses,
+            }),
+            _,
+        ) => receipt(&file, &log_key, &witnesses),
         (None, Some(server)) => {
-            audit_server(&server, args.state.as_deref(), args.log_key.as_deref()).await
+            audit_server(
+                &server,
+                args.state.as_deref(),
+                args.log_key.as_deref(),
+                &args.witnesses,
+            )
+            .await
         }
         (None, None) => match &args.data_dir {
             Some(dir) => {
@@ -151,7 +225,7 @@ fn parse_key(text: &str, whose: &str) -> Result<NoteVerifier> {
 
 // --- Receipts --------------------------------------------------------------------------------
 
-fn receipt(path: &Path, log_key: &str) -> Result<()> {
+fn receipt(path: &Path, log_key: &str, witnesses: &WitnessArgs) -> Result<()> {
     let key = parse_key(log_key, "--log-key")?;
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -204,6 +278,7 @@ fn receipt(path: &Path, log_key: &str) -> Result<()> {
                 refused(format!("the receipt's proof is malformed: {why}"))
             }
         })?;
+    witnesses.check(proof.signed_checkpoint().as_bytes())?;
     let time = chrono::DateTime::from_timestamp(entry.time, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| format!("unix time {}", entry.time));
@@ -503,7 +578,12 @@ async fn check_entries(
     Ok(())
 }
 
-async fn audit_server(server: &str, state: Option<&Path>, given_key: Option<&str>) -> Result<()> {
+async fn audit_server(
+    server: &str,
+    state: Option<&Path>,
+    given_key: Option<&str>,
+    witnesses: &WitnessArgs,
+) -> Result<()> {
     let log = LogClient::new(server)?;
     let state = state.map(State::open).transpose()?;
     let (key, to_pin) = log_key(given_key, state.as_ref(), &log).await?;
@@ -517,6 +597,7 @@ async fn audit_server(server: &str, state: Option<&Path>, given_key: Option<&str
             )),
             e => refused(format!("the server's checkpoint is refused: {e}")),
         })?;
+    witnesses.check(&signed)?;
     let size = checkpoint.size();
     let root = *checkpoint.root();
 

@@ -190,6 +190,25 @@ fn the_served_checkpoint_carries_both_witnesses_cosignatures_until_the_log_forks
     });
     let cosigned = witnessed(&note, &witnesses, 2).unwrap();
     assert_eq!(cosigned.len(), 2);
+    // An auditor that requires both witnesses accepts it.
+    let audit = |k: &str| {
+        Command::new(BIN)
+            .args([
+                "audit",
+                "--server",
+                &base,
+                "--witness",
+                &w1.vkey,
+                "--witness",
+            ])
+            .args([&w2.vkey, "--min-witnesses", k])
+            .env("HEALTHCODE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = audit("2");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("witnessed by 2 of 2"));
     assert_eq!(refusals(&metrics, witnesses[0].name()), 0);
 
     // Restarted, the server believes the witnesses have seen nothing: each answers 409 with
@@ -213,6 +232,13 @@ fn the_served_checkpoint_carries_both_witnesses_cosignatures_until_the_log_forks
     assert_eq!(now.root(), forked.root(), "{note}");
     assert!(witnessed(&note_now, &witnesses, 2).is_err());
     assert!(witnessed(&note_now, &witnesses, 1).is_err(), "{note_now}");
+    // The auditor requiring witnesses refuses what the server now serves.
+    let out = audit("1");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cosigned by 0 of the witnesses, 1 required"),
+        "{out:?}"
+    );
 
     // And a larger tree grown from the fork: its consistency proof does not verify.
     submit_result(&base, &lab, "R-3");

@@ -1212,3 +1212,71 @@ async fn two_nodes_share_sessions_ceremonies_and_live_pages() {
         card.body
     );
 }
+
+#[tokio::test]
+async fn the_receipts_page_lists_each_record_and_hands_out_its_receipt() {
+    let app = Arc::new(TestApp::spawn().await);
+    let mut v = Visitor::with(app.clone());
+    v.register(DOC, "张三").await;
+    let empty = v.get("/receipts").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("还没有关于您的记录"), "{}", empty.body);
+    for (record, result) in [("R-1", "negative"), ("R-2", "positive")] {
+        let (status, body) = app
+            .post(
+                "/api/v1/test-results",
+                Some(&app.keys.lab),
+                app.pcr(record, DOC, result, 4),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Within about a second both are in the log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let page = v.get("/receipts").await;
+        if page.body.matches("已写入公开日志").count() == 2 {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(page.body.matches("检测结果").count(), 2);
+    assert!(page.body.contains("href=\"/receipts/2\""));
+    let key = app.state.log().unwrap().verifier().to_string();
+    assert!(page.body.contains(&key), "the log key to check with");
+    assert!(!page.body.contains(DOC) && !page.body.contains("R-1"));
+
+    let download = v.get("/receipts/2").await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert!(
+        download.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("receipt-2.json")
+    );
+    let receipt: healthcode_store::leaf::Receipt = serde_json::from_str(&download.body).unwrap();
+    assert!(receipt.record.contains("\"outcome\":\"positive\""));
+    receipt.check_record().unwrap();
+    assert_eq!(v.get("/receipts/3").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(v.get("/receipts/0").await.status, StatusCode::NOT_FOUND);
+
+    // In English too; and nobody else's.
+    let en = v.get_lang("/receipts", "en").await;
+    assert!(en.body.contains("In the public log, entry"), "{}", en.body);
+    let mut other = Visitor::with(app.clone());
+    other.register(common::DOC_B, "李四").await;
+    assert!(
+        other
+            .get("/receipts")
+            .await
+            .body
+            .contains("还没有关于您的记录")
+    );
+    assert_eq!(other.get("/receipts/1").await.status, StatusCode::NOT_FOUND);
+    let mut stranger = Visitor::with(app.clone());
+    assert_eq!(
+        stranger.get("/receipts").await.status,
+        StatusCode::SEE_OTHER
+    );
+}

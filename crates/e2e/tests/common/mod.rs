@@ -118,6 +118,11 @@ impl Server {
             Arc::new(SystemClock),
             config,
         );
+        // The transparency log, named as `healthcode serve` names it.
+        state.set_log(
+            healthcode_server::log::LogKey::new(&format!("localhost:{port}/log"), &[4; 32])
+                .unwrap(),
+        );
         tokio::spawn(healthcode_server::serve(
             listener,
             state,

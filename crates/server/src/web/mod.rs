@@ -24,6 +24,7 @@ pub mod live;
 mod pages;
 mod pass;
 mod passkeys;
+mod receipts;
 mod session;
 mod venues;
 
@@ -72,6 +73,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(checkin::checkin_frame).layer(DefaultBodyLimit::max(checkin::MAX_FRAME_BYTES)),
         )
         .route("/history", get(checkin::history))
+        .route("/receipts", get(receipts::list))
+        .route("/receipts/{number}", get(receipts::download))
         .route("/pass", get(pass::pass).post(pass::issue))
         .route("/pass/revoke", post(pass::revoke))
         .route("/declare", get(declare::form))
