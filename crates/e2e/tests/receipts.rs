@@ -86,7 +86,12 @@ async fn a_resident_finds_a_receipt_for_each_record_about_them() {
         .unwrap();
     let receipt: healthcode_store::leaf::Receipt = serde_json::from_str(&receipt).unwrap();
     receipt.check_record().unwrap();
-    assert!(receipt.proof.unwrap().starts_with("c2sp.org/tlog-proof@v1\n"));
+    assert!(
+        receipt
+            .proof
+            .unwrap()
+            .starts_with("c2sp.org/tlog-proof@v1\n")
+    );
     shot(&page, SHOTS, "02-two-in-the-log").await;
 
     page.set_viewport(320, 640).await.unwrap();

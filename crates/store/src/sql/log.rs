@@ -522,10 +522,9 @@ pub(super) async fn add_cosignatures(
         return Ok(false);
     }
     for cosignature in cosignatures {
-        note.add_signature(cosignature.clone())
-            .map_err(|e| {
-                StoreError::Corrupt(format!("a checkpoint has no room for a cosignature: {e}"))
-            })?;
+        note.add_signature(cosignature.clone()).map_err(|e| {
+            StoreError::Corrupt(format!("a checkpoint has no room for a cosignature: {e}"))
+        })?;
     }
     sqlx::query("UPDATE log_checkpoints SET signed = $1 WHERE size = $2")
         .bind(note.to_string())
