@@ -33,6 +33,7 @@ fn verifier() -> &'static Verifier {
             issued_at: at(1_777_593_600),
             next_update: at(1_778_198_400),
             root_public_key: root.public_key(),
+            log: None,
             keys: vec![TrustedKey::new(
                 key.public_key(),
                 at(1_767_225_600),
