@@ -14,23 +14,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-use support::{BIN, Server, free_port, http, start, wait_ready};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("HEALTHCODE_LOG", "warn")
-        .output()
-        .expect("run healthcode")
-}
-
-fn text(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
+use support::{Server, free_port, http, run, start, text, wait_ready};
 
 fn serve(data: &Path) -> (Server, String) {
     let listen = format!("127.0.0.1:{}", free_port());

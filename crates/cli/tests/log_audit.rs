@@ -17,25 +17,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 
-use support::{BIN, Server, free_port, get_text, http, start, wait_ready};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("HEALTHCODE_LOG", "warn")
-        .output()
-        .expect("run healthcode")
-}
-
-fn text(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
+use support::{Server, free_port, get_text, http, run, start, text, wait_ready};
 
 fn said(out: &Output) -> String {
     format!(

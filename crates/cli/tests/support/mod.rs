@@ -57,6 +57,20 @@ fn answers_ok(url: &str) -> std::io::Result<bool> {
     Ok(buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200"))
 }
 
+/// Runs the binary to completion with `args`; quiet logging.
+pub fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("HEALTHCODE_LOG", "warn")
+        .output()
+        .expect("run healthcode")
+}
+
+/// A path as an argument.
+pub fn text(p: &Path) -> &str {
+    p.to_str().expect("utf-8")
+}
+
 pub fn start(args: &[&str]) -> Server {
     let child = Command::new(BIN)
         .args(args)

@@ -74,16 +74,6 @@ struct EvidenceRecord<'a> {
     received_at: i64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
 /// The record bytes of an evidence revision.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn evidence_record(
@@ -101,7 +91,7 @@ pub(super) fn evidence_record(
         provider: provider_id,
         record: record_id,
         revision,
-        subject: hex(&subject.0),
+        subject: hex::encode(subject.0),
         body,
         received_at,
     })
