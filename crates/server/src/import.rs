@@ -334,19 +334,30 @@ async fn write_all(
             continue;
         }
         if grouped {
-            let stored = report.accepted;
-            let failed = |source| ImportError::Store { stored, source };
-            let (tx, started) = match group.as_mut() {
-                Some(open) => open,
-                None => group.insert((
-                    store.begin_bulk().await.map_err(failed)?,
-                    std::time::Instant::now(),
-                )),
-            };
-            let outcome = tx.write(&submissions, now).await.map_err(failed)?;
-            uncommitted.push((positions, outcome));
-            if started.elapsed() >= GROUP_FOR {
-                commit_group(group.take(), &mut uncommitted, report, progress).await?;
+            // Slice by slice, so that the group's time is checked every GROUP_SLICE rows: a
+            // batch that is slow to write (a slow machine, every row logged) does not hold
+            // the write lock for the whole batch past GROUP_FOR.
+            let mut written = 0;
+            while written < submissions.len() {
+                let end = (written + GROUP_SLICE).min(submissions.len());
+                let stored = report.accepted;
+                let failed = |source| ImportError::Store { stored, source };
+                let (tx, started) = match group.as_mut() {
+                    Some(open) => open,
+                    None => group.insert((
+                        store.begin_bulk().await.map_err(failed)?,
+                        std::time::Instant::now(),
+                    )),
+                };
+                let outcome = tx
+                    .write(&submissions[written..end], now)
+                    .await
+                    .map_err(failed)?;
+                uncommitted.push((positions[written..end].to_vec(), outcome));
+                if started.elapsed() >= GROUP_FOR {
+                    commit_group(group.take(), &mut uncommitted, report, progress).await?;
+                }
+                written = end;
             }
             continue;
         }
@@ -376,9 +387,13 @@ async fn write_all(
 }
 
 /// How long batches of a non-atomic import share a transaction on a database that writes one
-/// transaction at a time. Other writers wait for the group's commit, so this is also the
-/// longest a single submission waits behind an import.
+/// transaction at a time. Other writers wait for the group's commit, so this, plus the time
+/// to write one [`GROUP_SLICE`], is the longest a single submission waits behind an import.
 const GROUP_FOR: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Rows written into a group between two looks at its age: two full statements of the bulk
+/// path.
+const GROUP_SLICE: usize = 3_000;
 
 /// Commits a group of batches and counts them, in file order.
 async fn commit_group(

@@ -30,8 +30,9 @@ use crate::witnesses::Witness;
 pub const SEQUENCE_EVERY: Duration = Duration::from_millis(250);
 
 /// Leaves taken into the tree per transaction; with more waiting, the sequencer goes on at
-/// once.
-const SEQUENCE_BATCH: i64 = 100_000;
+/// once. On the embedded database a run holds the write lock, so this also bounds how long a
+/// submission waits behind the sequencer (a fraction of a second).
+pub const SEQUENCE_BATCH: i64 = 20_000;
 
 /// A full tile never changes, nor does a partial one at its width: served as immutable.
 const TILE_CACHE: &str = "public, max-age=31536000, immutable";

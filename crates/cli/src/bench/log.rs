@@ -21,6 +21,7 @@ use rand::{Rng, SeedableRng};
 
 use healthcode_domain::{TestKind, TestOutcome};
 use healthcode_server::clock::{Clock, SystemClock};
+use healthcode_server::log::SEQUENCE_BATCH;
 use healthcode_store::{DocIndex, EvidenceBody, Log, SqlStore, Store, Submission, Vault};
 use healthcode_tlog::{
     Hash, NoteSigner, Tile, inclusion_proof_from_tiles, tile_from_bytes, tiles_for_inclusion_proof,
@@ -176,7 +177,7 @@ pub async fn log(a: LogBench) -> Result<()> {
     let mut runs = 0;
     let size = loop {
         let done = store
-            .integrate_log(&signer, ORIGIN, 100_000, SystemClock.now())
+            .integrate_log(&signer, ORIGIN, SEQUENCE_BATCH, SystemClock.now())
             .await?;
         runs += 1;
         if done.added == 0 {
