@@ -89,7 +89,7 @@ impl Entry {
 
     /// The entry's bytes, which the log's leaf hash covers.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.to_string().into_bytes()
+        write_entry(&self.kind, self.time, &self.actor, &self.commitment)
     }
 
     /// Reads an entry; exactly the bytes [`Entry::to_bytes`] writes are accepted.
@@ -142,16 +142,39 @@ impl Entry {
     }
 }
 
+/// The bytes of the entry for `record` of `kind` by `actor` at `time`, committed under
+/// `salt`: [`Entry::new`] followed by [`Entry::to_bytes`], without the entry in between (the
+/// bulk path writes one per row).
+pub fn entry_bytes(
+    kind: &str,
+    time: i64,
+    actor: &str,
+    salt: &[u8; SALT_LEN],
+    record: &[u8],
+) -> Result<Vec<u8>, LeafError> {
+    if !is_word(kind) || !is_word(actor) {
+        return Err(LeafError::Malformed("a kind or actor is not a word"));
+    }
+    Ok(write_entry(kind, time, actor, &commitment(salt, record)))
+}
+
+/// `healthcode/1 <kind> <time> <actor> <base64 commitment>\n`.
+fn write_entry(kind: &str, time: i64, actor: &str, commitment: &[u8; 32]) -> Vec<u8> {
+    let time = time.to_string();
+    let mut out =
+        Vec::with_capacity(ENTRY_VERSION.len() + kind.len() + time.len() + actor.len() + 49);
+    for word in [ENTRY_VERSION, kind, &time, actor] {
+        out.extend_from_slice(word.as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(STANDARD.encode(commitment).as_bytes());
+    out.push(b'\n');
+    out
+}
+
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{ENTRY_VERSION} {} {} {} {}",
-            self.kind,
-            self.time,
-            self.actor,
-            STANDARD.encode(self.commitment)
-        )
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
     }
 }
 
@@ -217,6 +240,30 @@ mod tests {
         assert!(bytes.starts_with(b"healthcode/1 test 1733400000 provider/12 "));
         assert!(bytes.ends_with(b"=\n"));
         assert_eq!(Entry::parse(&bytes), Ok(e));
+    }
+
+    #[test]
+    fn entry_bytes_are_the_entrys_bytes() {
+        let e = entry();
+        let written = entry_bytes(
+            "test",
+            1_733_400_000,
+            "provider/12",
+            &[7; 16],
+            b"{\"id\":1}",
+        );
+        assert_eq!(written.as_deref(), Ok(e.to_bytes().as_slice()));
+        let expected = format!(
+            "healthcode/1 test 1733400000 provider/12 {}\n",
+            STANDARD.encode(commitment(&[7; 16], b"{\"id\":1}"))
+        );
+        assert_eq!(e.to_bytes(), expected.into_bytes());
+        assert_eq!(
+            entry_bytes("a b", 1, "x", &[0; 16], b""),
+            Err(LeafError::Malformed("a kind or actor is not a word"))
+        );
+        let negative = entry_bytes("test", -5, "x", &[0; 16], b"").expect("words");
+        assert!(negative.starts_with(b"healthcode/1 test -5 x "));
     }
 
     #[test]

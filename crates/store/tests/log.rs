@@ -123,6 +123,7 @@ macro_rules! on_both {
 
 on_both!(
     every_change_is_a_leaf_and_the_tiles_give_the_signed_root,
+    a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_once,
     two_sequencers_take_each_leaf_once,
     an_edited_record_is_named_and_its_receipt_still_proves_the_original,
     cosignatures_are_added_to_their_own_checkpoint_only,
@@ -151,6 +152,72 @@ fn pcr(subject: DocIndex, lab: i64, record: &str, outcome: TestOutcome) -> Submi
             resulted_at: t(2) + chrono::Duration::milliseconds(250),
         },
     }
+}
+
+/// A batch larger than one statement whose first statement holds records that exist (so not
+/// every row of it goes in, and the leaves written ahead for it are written again for the
+/// rows that did), corrections and new records: one leaf per new revision, each matching its
+/// record, none for an unchanged row.
+async fn a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_once(db: &Db) {
+    let store = db.store().await;
+    let lab = store
+        .add_provider(ProviderKind::Lab, "Lab", &[1; 32], t(0))
+        .await
+        .unwrap();
+    let existing: Vec<Submission> = (0..1_000)
+        .map(|i| {
+            pcr(
+                subject(i),
+                lab.id,
+                &format!("E-{i:04}"),
+                TestOutcome::Negative,
+            )
+        })
+        .collect();
+    let first = store.submit_batch(&existing, t(3)).await.unwrap();
+    assert!(first.iter().all(|r| r.is_ok()));
+    // In key order the 1,000 existing records come first: half of them corrected, half
+    // unchanged; then 2,200 new records.
+    let mut mixed: Vec<Submission> = (0..1_000)
+        .map(|i| {
+            let outcome = if i % 2 == 0 {
+                TestOutcome::Positive
+            } else {
+                TestOutcome::Negative
+            };
+            pcr(subject(i), lab.id, &format!("E-{i:04}"), outcome)
+        })
+        .collect();
+    mixed.extend((0..2_200).map(|i| {
+        pcr(
+            subject(5_000 + i),
+            lab.id,
+            &format!("N-{i:04}"),
+            TestOutcome::Negative,
+        )
+    }));
+    let outcome = store.submit_batch(&mixed, t(4)).await.unwrap();
+    let stored: Vec<_> = outcome.iter().map(|r| r.as_ref().unwrap()).collect();
+    assert_eq!(
+        stored.iter().filter(|s| s.revision == 2).count(),
+        500,
+        "corrections"
+    );
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems, Vec::<String>::new());
+    assert_eq!(audit.leaves, 1_000 + 500 + 2_200);
+    // Every revision stored has its own leaf: a receipt for each of a corrected person's
+    // two revisions, one for an unchanged person's one.
+    assert_eq!(store.log_receipts(&subject(0)).await.unwrap().len(), 2);
+    assert_eq!(store.log_receipts(&subject(1)).await.unwrap().len(), 1);
+    let new = store.log_receipts(&subject(5_000 + 2_199)).await.unwrap();
+    assert_eq!(new.len(), 1);
+    new[0].check_record().expect("record matches");
+    assert!(
+        new[0].record.contains("\"record\":\"N-2199\""),
+        "{}",
+        new[0].record
+    );
 }
 
 /// Reads every tile of the log's newest checkpoint back, checks the checkpoint's signature,

@@ -211,27 +211,14 @@ async fn record_inserted(
         let (a, b) = (&batch[a.index], &batch[b.index]);
         (a.provider_id, &a.record_id).cmp(&(b.provider_id, &b.record_id))
     });
-    let ids = insert_rows(backend, conn, batch, &rows, now).await?;
+    let ids = insert_rows(backend, log_writes, conn, batch, &rows, now).await?;
     let mut skipped = Vec::new();
     let mut entries = Vec::with_capacity(ids.len());
-    let mut leaves = Vec::with_capacity(ids.len());
     for row in rows {
         let s = &batch[row.index];
         match ids.get(&(s.provider_id, s.record_id.clone())) {
             Some(&id) => {
                 entries.push((subject_key(&row.subject), id));
-                if log_writes {
-                    leaves.push(log::evidence_leaf(
-                        id,
-                        s.provider_id,
-                        &s.record_id,
-                        row.revision,
-                        &row.subject,
-                        &row.body,
-                        now.timestamp(),
-                        false,
-                    )?);
-                }
                 results[row.index] = Some(Ok(Stored {
                     id,
                     revision: to_revision(row.revision)?,
@@ -244,9 +231,6 @@ async fn record_inserted(
         }
     }
     subjects::note(backend, conn, &entries).await?;
-    if log_writes {
-        log::append(backend, conn, &leaves).await?;
-    }
     Ok(skipped)
 }
 
@@ -429,8 +413,15 @@ async fn flip_current(
 /// and a row inserted without an id gets the largest id so far plus one, in `VALUES` order;
 /// so when every row of a statement went in, their ids are the run ending at the last one
 /// inserted, and when some were skipped, the rows of that run are read back by id.
+///
+/// With `log_writes`, each statement's rows are followed by their leaves' `INSERT`. On SQLite
+/// the work is overlapped with the database's: while SQLite inserts a statement's rows, this
+/// task writes their leaves for the ids they take if every row goes in (read back and written
+/// again only when some did not), and while it inserts the leaves, this task binds the next
+/// statement.
 async fn insert_rows<'r>(
     backend: Backend,
+    log_writes: bool,
     conn: &mut AnyConnection,
     batch: &'r [Submission],
     rows: &'r [NewRow],
@@ -458,42 +449,59 @@ async fn insert_rows<'r>(
     let mut next = chunks.next().map(build);
     while let Some((chunk, q)) = next.take() {
         // The statement runs on SQLite's worker thread (or in PostgreSQL) while this task
-        // hashes and binds the next one: the first poll of the fetch sends it.
-        let following = async { chunks.next().map(build) };
-        match backend {
+        // works on the next one: the first poll of the fetch sends it.
+        let leaves = match backend {
             Backend::Postgres => {
                 let (inserted, following) =
-                    futures_util::future::join(q.fetch_all(&mut *conn), following).await;
+                    futures_util::future::join(q.fetch_all(&mut *conn), async {
+                        chunks.next().map(build)
+                    })
+                    .await;
                 next = following;
                 add_ids(&mut ids, inserted?)?;
+                if !log_writes {
+                    continue;
+                }
+                leaves_of(batch, chunk, now, |_, s| {
+                    ids.get(&(s.provider_id, s.record_id.clone())).copied()
+                })?
             }
             Backend::Sqlite => {
-                let (done, following) =
-                    futures_util::future::join(q.execute(&mut *conn), following).await;
-                next = following;
+                let first = highest + 1;
+                let (done, predicted) = futures_util::future::join(q.execute(&mut *conn), async {
+                    if log_writes {
+                        Some(leaves_of(batch, chunk, now, |i, _| Some(first + i as i64)))
+                    } else {
+                        next = chunks.next().map(build);
+                        None
+                    }
+                })
+                .await;
                 let done = done?;
                 let count = i64::try_from(done.rows_affected())
                     .map_err(|_| StoreError::Corrupt("row count out of range".into()))?;
-                if count == 0 {
-                    continue;
-                }
                 // (The driver's `last_insert_id` is not passed through `Any`.)
-                let top: i64 = sqlx::query("SELECT last_insert_rowid() AS id")
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get("id")?;
+                let top: i64 = if count == 0 {
+                    highest
+                } else {
+                    sqlx::query("SELECT last_insert_rowid() AS id")
+                        .fetch_one(&mut *conn)
+                        .await?
+                        .try_get("id")?
+                };
                 if top - highest != count {
                     return Err(StoreError::Corrupt(format!(
                         "{count} rows inserted took ids {} to {top}",
                         highest + 1
                     )));
                 }
-                if usize::try_from(count).ok() == Some(chunk.len()) {
+                let whole = usize::try_from(count).ok() == Some(chunk.len());
+                if whole {
                     for (row, id) in chunk.iter().zip(highest + 1..=top) {
                         let s = &batch[row.index];
                         ids.insert((s.provider_id, s.record_id.clone()), id);
                     }
-                } else {
+                } else if count > 0 {
                     let inserted = sqlx::query(
                         "SELECT id, provider_id, record_id FROM evidence \
                          WHERE id > $1 AND id <= $2",
@@ -504,11 +512,69 @@ async fn insert_rows<'r>(
                     .await?;
                     add_ids(&mut ids, inserted)?;
                 }
+                let earlier = highest;
                 highest = top;
+                let Some(predicted) = predicted else {
+                    continue;
+                };
+                if whole {
+                    predicted?
+                } else {
+                    leaves_of(batch, chunk, now, |_, s| {
+                        ids.get(&(s.provider_id, s.record_id.clone()))
+                            .copied()
+                            .filter(|&id| id > earlier)
+                    })?
+                }
             }
+        };
+        if leaves.is_empty() {
+            if next.is_none() {
+                next = chunks.next().map(build);
+            }
+            continue;
+        }
+        let sql = log::insert_leaves_sql(backend, leaves.len());
+        let insert = log::bind_leaves(sqlx::query(&sql), leaves);
+        if next.is_some() {
+            insert.execute(&mut *conn).await?;
+        } else {
+            let (done, following) = futures_util::future::join(insert.execute(&mut *conn), async {
+                chunks.next().map(build)
+            })
+            .await;
+            done?;
+            next = following;
         }
     }
     Ok(ids)
+}
+
+/// The leaf rows of `chunk`'s rows that `id_of` gives an id (it is told the row's place in
+/// the chunk and its submission).
+fn leaves_of(
+    batch: &[Submission],
+    chunk: &[NewRow],
+    now: DateTime<Utc>,
+    id_of: impl Fn(usize, &Submission) -> Option<i64>,
+) -> Result<Vec<log::LeafRow>, StoreError> {
+    let mut leaves = Vec::with_capacity(chunk.len());
+    for (i, row) in chunk.iter().enumerate() {
+        let s = &batch[row.index];
+        if let Some(id) = id_of(i, s) {
+            leaves.push(log::evidence_leaf(
+                id,
+                s.provider_id,
+                &s.record_id,
+                row.revision,
+                &row.subject,
+                &row.body,
+                now.timestamp(),
+                false,
+            )?);
+        }
+    }
+    log::leaf_rows(leaves)
 }
 
 /// Adds rows of `id, provider_id, record_id` to `ids`, by (provider, record id).

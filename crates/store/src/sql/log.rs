@@ -129,44 +129,79 @@ pub(super) fn evidence_leaf(
     })
 }
 
+/// A leaf as `log_leaves` stores it: where its record lives, its salt and its entry.
+pub(super) struct LeafRow {
+    source: &'static str,
+    source_id: i64,
+    salt: [u8; SALT_LEN],
+    entry: Vec<u8>,
+}
+
+/// Salts `leaves`, each with a fresh salt, and writes their entries.
+pub(super) fn leaf_rows(leaves: Vec<NewLeaf>) -> Result<Vec<LeafRow>, StoreError> {
+    let mut rng = rand::thread_rng();
+    leaves
+        .into_iter()
+        .map(|leaf| {
+            let mut salt = [0u8; SALT_LEN];
+            rng.fill_bytes(&mut salt);
+            let entry =
+                crate::leaf::entry_bytes(leaf.kind, leaf.time, &leaf.actor, &salt, &leaf.record)
+                    .map_err(|e| StoreError::Corrupt(format!("a log entry: {e}")))?;
+            Ok(LeafRow {
+                source: leaf.source,
+                source_id: leaf.source_id,
+                salt,
+                entry,
+            })
+        })
+        .collect()
+}
+
+/// The `INSERT` of `count` leaves.
+pub(super) fn insert_leaves_sql(backend: Backend, count: usize) -> String {
+    let mut sql = String::with_capacity(80 + count * 24);
+    sql.push_str("INSERT INTO log_leaves (source, source_id, salt, entry) VALUES ");
+    for n in 0..count {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&placeholders(backend, n * 4 + 1, 4));
+        sql.push(')');
+    }
+    sql
+}
+
+/// Binds `rows` to their `INSERT` ([`insert_leaves_sql`] of as many).
+pub(super) fn bind_leaves<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    rows: Vec<LeafRow>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for row in rows {
+        q = q
+            .bind(row.source)
+            .bind(row.source_id)
+            .bind(row.salt.to_vec())
+            .bind(row.entry);
+    }
+    q
+}
+
 /// Writes `leaves` inside the caller's transaction, each with a fresh salt.
 pub(super) async fn append(
     backend: Backend,
     conn: &mut AnyConnection,
-    leaves: &[NewLeaf],
+    leaves: Vec<NewLeaf>,
 ) -> Result<(), StoreError> {
-    // Salts and entries first: the thread's generator must not be held across an await.
-    let mut rows = Vec::with_capacity(leaves.len());
-    {
-        let mut rng = rand::thread_rng();
-        for leaf in leaves {
-            let mut salt = [0u8; SALT_LEN];
-            rng.fill_bytes(&mut salt);
-            let entry = Entry::new(leaf.kind, leaf.time, &leaf.actor, &salt, &leaf.record)
-                .map_err(|e| StoreError::Corrupt(format!("a log entry: {e}")))?;
-            rows.push((leaf.source, leaf.source_id, salt.to_vec(), entry.to_bytes()));
-        }
-    }
-    for chunk in rows.chunks(INSERT_LEAVES) {
-        let mut sql = String::with_capacity(80 + chunk.len() * 24);
-        sql.push_str("INSERT INTO log_leaves (source, source_id, salt, entry) VALUES ");
-        for n in 0..chunk.len() {
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&placeholders(backend, n * 4 + 1, 4));
-            sql.push(')');
-        }
-        let mut q = sqlx::query(&sql);
-        for (source, source_id, salt, entry) in chunk {
-            q = q
-                .bind(*source)
-                .bind(*source_id)
-                .bind(salt.clone())
-                .bind(entry.clone());
-        }
-        q.execute(&mut *conn).await?;
+    let mut rows = leaf_rows(leaves)?;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(INSERT_LEAVES));
+        let chunk = std::mem::replace(&mut rows, rest);
+        let sql = insert_leaves_sql(backend, chunk.len());
+        bind_leaves(sqlx::query(&sql), chunk)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -190,7 +190,7 @@ async fn write_once(
         matches!(w, Write::Release { .. }),
     )?;
     if store.log_writes {
-        log::append(store.backend, &mut tx, &[leaf]).await?;
+        log::append(store.backend, &mut tx, vec![leaf]).await?;
     }
     tx.commit().await?;
     drop(guard);

@@ -557,7 +557,7 @@ impl Venues for SqlStore {
             source_id: id,
             record,
         };
-        log::append(self.backend, &mut tx, &[leaf]).await?;
+        log::append(self.backend, &mut tx, vec![leaf]).await?;
         tx.commit().await?;
         drop(guard);
         Ok(Purge {
@@ -646,7 +646,7 @@ impl Venues for SqlStore {
             source_id: id,
             record,
         };
-        log::append(self.backend, &mut tx, &[leaf]).await?;
+        log::append(self.backend, &mut tx, vec![leaf]).await?;
         tx.commit().await?;
         drop(guard);
         Ok(RiskArea {
@@ -714,7 +714,7 @@ impl Venues for SqlStore {
                 source_id: id,
                 record,
             };
-            log::append(self.backend, &mut tx, &[leaf]).await?;
+            log::append(self.backend, &mut tx, vec![leaf]).await?;
         }
         tx.commit().await?;
         drop(guard);
