@@ -49,6 +49,15 @@ pub struct LogBench {
     /// `--database-url`).
     #[arg(long)]
     baseline_database_url: Option<String>,
+    /// Instead of the four figures, the inclusion proof alone in a log of this many leaves:
+    /// synthetic leaves (entries without records) written straight into an embedded store's
+    /// log table, sequenced as the server does, then `--proofs` proofs timed. 100,000,000
+    /// takes about 30 GB of disk under `--dir`.
+    #[arg(long)]
+    proof_leaves: Option<u64>,
+    /// Where the databases go (default: a temporary directory under the system's).
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
 }
 
 const BATCH: usize = 20_000;
@@ -120,8 +129,136 @@ async fn submits(store: Arc<SqlStore>, lab: i64, count: usize, in_flight: usize)
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Rows per `INSERT` of synthetic leaves: four parameters each.
+const SYNTHETIC_ROWS: usize = 8_000;
+/// Synthetic leaves per transaction.
+const SYNTHETIC_TX: u64 = 1_000_000;
+
+/// The inclusion proof at `leaves` leaves: fills an embedded store's log with synthetic
+/// entries, sequences them, and times proofs.
+async fn proof_only(a: &LogBench, dir: &std::path::Path, leaves: u64) -> Result<()> {
+    use sqlx::Connection as _;
+    let path = dir.join("proofs.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = open(&url, true).await?;
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await?;
+    sqlx::query("PRAGMA synchronous = OFF")
+        .execute(&mut conn)
+        .await?;
+    let started = Instant::now();
+    let full = insert_synthetic_sql(SYNTHETIC_ROWS);
+    let mut written = 0u64;
+    while written < leaves {
+        let end = (written + SYNTHETIC_TX).min(leaves);
+        let mut tx = conn.begin().await?;
+        let mut n = written;
+        while n < end {
+            let rows = (end - n).min(SYNTHETIC_ROWS as u64);
+            let partial;
+            let sql = if rows == SYNTHETIC_ROWS as u64 {
+                &full
+            } else {
+                partial = insert_synthetic_sql(rows as usize);
+                &partial
+            };
+            let mut q = sqlx::query(sql);
+            for i in n..n + rows {
+                let mut salt = [0u8; healthcode_store::leaf::SALT_LEN];
+                salt[..8].copy_from_slice(&i.to_be_bytes());
+                let entry = healthcode_store::leaf::entry_bytes(
+                    "test",
+                    1_733_400_000 + (i / 1_000) as i64,
+                    "provider/1",
+                    &salt,
+                    &i.to_le_bytes(),
+                )?;
+                q = q.bind(i as i64).bind(salt.to_vec()).bind(entry);
+            }
+            q.execute(&mut *tx).await?;
+            n += rows;
+        }
+        tx.commit().await?;
+        written = end;
+    }
+    conn.close().await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("wrote {leaves} synthetic leaves in {secs:.1} s");
+
+    let signer = NoteSigner::from_seed(ORIGIN, &[3; 32])?;
+    let started = Instant::now();
+    let size = loop {
+        let done = store
+            .integrate_log(&signer, ORIGIN, SEQUENCE_BATCH, SystemClock.now())
+            .await?;
+        if done.added == 0 {
+            break done.size;
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sequenced {size} leaves in {secs:.1} s: {:.0} leaves/s",
+        size as f64 / secs
+    );
+    time_proofs(&store, size, a.proofs).await?;
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("database: {:.1} GB", bytes as f64 / 1e9);
+    store.close().await;
+    Ok(())
+}
+
+/// The `INSERT` of `rows` synthetic evidence leaves.
+fn insert_synthetic_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO log_leaves (source, source_id, salt, entry) VALUES ");
+    for n in 0..rows {
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("('evidence', ?, ?, ?)");
+    }
+    sql
+}
+
+/// Times `count` inclusion proofs of random leaves against the newest checkpoint of `size`,
+/// read from the stored tiles as the server does.
+async fn time_proofs(store: &SqlStore, size: u64, count: usize) -> Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+    let mut times = Vec::with_capacity(count);
+    let mut hashes = 0usize;
+    for _ in 0..count {
+        let index = rng.gen_range(0..size);
+        let started = Instant::now();
+        let mut tiles: BTreeMap<Tile, Vec<Hash>> = BTreeMap::new();
+        for t in tiles_for_inclusion_proof(index, size)? {
+            let data = store
+                .log_tile(i64::from(t.level()), t.index(), t.width())
+                .await?
+                .context("a tile of the proof is missing")?;
+            tiles.insert(t, tile_from_bytes(&t, &data)?);
+        }
+        let proof = inclusion_proof_from_tiles(index, size, &tiles)?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+        hashes = proof.len();
+    }
+    anyhow::ensure!(!times.is_empty(), "no proofs to time");
+    times.sort_by(f64::total_cmp);
+    let pick = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    println!(
+        "inclusion proof at size {size}: p50 {:.0} µs, p99 {:.0} µs, {hashes} hashes ({} bytes)",
+        pick(0.5),
+        pick(0.99),
+        hashes * 32
+    );
+    Ok(())
+}
+
 pub async fn log(a: LogBench) -> Result<()> {
-    let dir = tempfile::tempdir()?;
+    let dir = match &a.dir {
+        Some(parent) => tempfile::tempdir_in(parent)?,
+        None => tempfile::tempdir()?,
+    };
+    if let Some(leaves) = a.proof_leaves {
+        return proof_only(&a, dir.path(), leaves).await;
+    }
     let (url, baseline_url) = match (&a.database_url, &a.baseline_database_url) {
         (Some(u), Some(b)) => (u.clone(), b.clone()),
         (Some(_), None) => anyhow::bail!("--database-url needs --baseline-database-url"),
@@ -191,32 +328,7 @@ pub async fn log(a: LogBench) -> Result<()> {
     );
 
     // 3. Inclusion proofs from the stored tiles.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(16);
-    let mut times = Vec::with_capacity(a.proofs);
-    let mut hashes = 0usize;
-    for _ in 0..a.proofs {
-        let index = rng.gen_range(0..size);
-        let started = Instant::now();
-        let mut tiles: BTreeMap<Tile, Vec<Hash>> = BTreeMap::new();
-        for t in tiles_for_inclusion_proof(index, size)? {
-            let data = store
-                .log_tile(i64::from(t.level()), t.index(), t.width())
-                .await?
-                .context("a tile of the proof is missing")?;
-            tiles.insert(t, tile_from_bytes(&t, &data)?);
-        }
-        let proof = inclusion_proof_from_tiles(index, size, &tiles)?;
-        times.push(started.elapsed().as_secs_f64() * 1e6);
-        hashes = proof.len();
-    }
-    times.sort_by(f64::total_cmp);
-    let pick = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-    println!(
-        "inclusion proof at size {size}: p50 {:.0} µs, p99 {:.0} µs, {hashes} hashes ({} bytes)",
-        pick(0.5),
-        pick(0.99),
-        hashes * 32
-    );
+    time_proofs(&store, size, a.proofs).await?;
 
     // 4. The cost of logging on single-record submits.
     let on = submits(store.clone(), lab, a.submits, a.in_flight).await?;

@@ -416,9 +416,9 @@ async fn flip_current(
 ///
 /// With `log_writes`, each statement's rows are followed by their leaves' `INSERT`. On SQLite
 /// the work is overlapped with the database's: while SQLite inserts a statement's rows, this
-/// task writes their leaves for the ids they take if every row goes in (read back and written
-/// again only when some did not), and while it inserts the leaves, this task binds the next
-/// statement.
+/// task writes their leaves for the ids they take if every row goes in (written again for the
+/// rows that did when some did not, and not written ahead after such a statement), and while
+/// SQLite inserts the leaves, this task binds the next statement.
 async fn insert_rows<'r>(
     backend: Backend,
     log_writes: bool,
@@ -447,6 +447,9 @@ async fn insert_rows<'r>(
     };
     let mut chunks = rows.chunks(INSERT_ROWS);
     let mut next = chunks.next().map(build);
+    // Leaves are written ahead only while statements go in whole: a file imported again
+    // inserts nothing, and its leaves would be written for nothing.
+    let mut expect_whole = true;
     while let Some((chunk, q)) = next.take() {
         // The statement runs on SQLite's worker thread (or in PostgreSQL) while this task
         // works on the next one: the first poll of the fetch sends it.
@@ -468,8 +471,9 @@ async fn insert_rows<'r>(
             }
             Backend::Sqlite => {
                 let first = highest + 1;
+                let predict = log_writes && expect_whole;
                 let (done, predicted) = futures_util::future::join(q.execute(&mut *conn), async {
-                    if log_writes {
+                    if predict {
                         Some(leaves_of(batch, chunk, now, |i, _| Some(first + i as i64)))
                     } else {
                         next = chunks.next().map(build);
@@ -514,17 +518,15 @@ async fn insert_rows<'r>(
                 }
                 let earlier = highest;
                 highest = top;
-                let Some(predicted) = predicted else {
-                    continue;
-                };
-                if whole {
-                    predicted?
-                } else {
-                    leaves_of(batch, chunk, now, |_, s| {
+                expect_whole = whole;
+                match predicted {
+                    _ if !log_writes || count == 0 => Vec::new(),
+                    Some(predicted) if whole => predicted?,
+                    _ => leaves_of(batch, chunk, now, |_, s| {
                         ids.get(&(s.provider_id, s.record_id.clone()))
                             .copied()
                             .filter(|&id| id > earlier)
-                    })?
+                    })?,
                 }
             }
         };
