@@ -27,6 +27,9 @@ pub struct FileConfig {
     timezone: Option<String>,
     policy: Option<PathBuf>,
     dev_identity: Option<bool>,
+    /// HTTPS in the binary: a PEM certificate chain and its key (`--tls-cert`, `--tls-key`).
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     limits: Limits,
 }
@@ -99,6 +102,24 @@ impl FileConfig {
 
     pub fn policy(&self, flag: Option<&Path>) -> Option<PathBuf> {
         flag.map(Path::to_path_buf).or_else(|| self.policy.clone())
+    }
+
+    /// The certificate and key files to serve HTTPS with, if any: both or neither, each from
+    /// its flag or else the file.
+    pub fn tls(
+        &self,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+    ) -> Result<Option<(PathBuf, PathBuf)>> {
+        let cert = cert
+            .map(Path::to_path_buf)
+            .or_else(|| self.tls_cert.clone());
+        let key = key.map(Path::to_path_buf).or_else(|| self.tls_key.clone());
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            _ => bail!("tls_cert and tls_key go together: give both or neither"),
+        }
     }
 
     pub fn dev_identity(&self) -> bool {

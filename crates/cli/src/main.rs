@@ -286,6 +286,13 @@ struct ServeArgs {
     /// of the region; every node of the region should be given the same list.
     #[arg(long = "witness", value_name = "URL=VKEY", value_parser = parse_witness)]
     witnesses: Vec<healthcode_server::witnesses::Witness>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first), for a
+    /// deployment without a TLS-terminating proxy. Needs --tls-key.
+    #[arg(long, env = "HEALTHCODE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "HEALTHCODE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_witness(spec: &str) -> Result<healthcode_server::witnesses::Witness, String> {
@@ -746,6 +753,8 @@ struct Prepared {
     metrics_token: Option<String>,
     keys: setup::Keys,
     trust_reload: std::time::Duration,
+    /// TLS for the main listener, if it serves HTTPS itself.
+    tls: Option<healthcode_server::tls::Tls>,
 }
 
 async fn prepare(args: &ServeArgs) -> Result<Prepared> {
@@ -815,6 +824,13 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
                 .context("the metrics token is empty")?,
         );
     }
+    let tls = match file.tls(args.tls_cert.as_deref(), args.tls_key.as_deref())? {
+        Some((cert, key)) => Some(
+            healthcode_server::tls::Tls::from_pem_files(&cert, &key)
+                .context("cannot set up TLS")?,
+        ),
+        None => None,
+    };
     config.public_url = match &args.public_url {
         Some(url) => {
             let parsed =
@@ -826,7 +842,11 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
             }
             url.trim_end_matches('/').to_owned()
         }
-        None => format!("http://localhost:{}", listen.port()),
+        None => format!(
+            "{}://localhost:{}",
+            if tls.is_some() { "https" } else { "http" },
+            listen.port()
+        ),
     };
     let identity: Option<Arc<dyn IdentityProvider>> = (args.dev_identity || file.dev_identity())
         .then(|| Arc::new(DevelopmentProvider) as Arc<dyn IdentityProvider>);
@@ -899,6 +919,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         metrics_token,
         keys,
         trust_reload: std::time::Duration::from_secs(args.trust_reload_secs.max(1)),
+        tls,
     })
 }
 
@@ -907,6 +928,7 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", p.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if p.tls.is_some() { "https" } else { "http" };
     let metrics_listener = match p.metrics_listen {
         Some(at) => Some(
             tokio::net::TcpListener::bind(at)
@@ -920,7 +942,7 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         None => p
             .metrics_token
             .is_some()
-            .then(|| format!("http://{addr}/metrics")),
+            .then(|| format!("{scheme}://{addr}/metrics")),
     };
     let demo_resident = demo.as_ref().and_then(|d| {
         d.residents
@@ -932,7 +954,7 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
             .map(|r| (r.name.clone(), r.document_number.clone()))
     });
     if let Some(mut demo) = demo {
-        demo.base_url = format!("http://{addr}");
+        demo.base_url = format!("{scheme}://{addr}");
         demo.metrics_url.clone_from(&metrics_url);
         demo.metrics_token.clone_from(&p.metrics_token);
         let path = p.dir.path.join("demo.json");
@@ -948,7 +970,7 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
             path.display()
         );
     }
-    println!("healthcode listening on http://{addr}");
+    println!("healthcode listening on {scheme}://{addr}");
     let public_url = p.state.config.public_url.clone();
     println!("open {public_url}/ in a browser for the resident's pages");
     if let Some(resident) = &demo_resident {
@@ -983,7 +1005,7 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
         p.dir.path.clone(),
         p.trust_reload,
     ));
-    let served = healthcode_server::serve(listener, p.state, shutdown_signal()).await;
+    let served = healthcode_server::serve_with(listener, p.state, p.tls, shutdown_signal()).await;
     resign.abort();
     reload.abort();
     if let Some(metrics) = metrics {

@@ -23,6 +23,7 @@ pub mod poster;
 mod routes;
 pub mod state;
 mod text;
+pub mod tls;
 pub mod venues;
 pub mod view;
 pub mod web;
@@ -206,7 +207,10 @@ pub fn router(state: AppState) -> Router {
             limits::rate_limit,
         ))
         // Outermost, so that refusals (shed, rate-limited) carry the headers too.
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.secure_cookies(),
+            headers::security_headers,
+        ))
         // A layer on the router runs after routing, so the route's pattern is known; this one
         // sees every answer, refusals included.
         .layer(axum::middleware::from_fn(metrics::track))
@@ -278,6 +282,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given. The handshake runs in the connection's own task
+/// and must finish within the header-read timeout: a client that opens a connection and stalls
+/// its handshake is closed as one that stalls its headers is. A failed handshake (a client
+/// speaking plain HTTP, an unknown protocol version) closes that connection only.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tls::Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let watcher = tokio::spawn(changes::watch(state.clone()));
     let purger = tokio::spawn(venues::purge_periodically(state.clone()));
     let upkeep = tokio::spawn(metrics::upkeep(state.metrics.clone()));
@@ -326,13 +343,30 @@ pub async fn serve(
                 request
             },
         );
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let stream = match tls {
+                None => tokio_util::either::Either::Left(stream),
+                Some(tls) => {
+                    match tokio::time::timeout(header_read_timeout, tls.accept(stream)).await {
+                        Ok(Ok(secured)) => tokio_util::either::Either::Right(secured),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(client_slot);

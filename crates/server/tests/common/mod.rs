@@ -66,6 +66,7 @@ pub struct TestApp {
 pub struct Builder {
     config: ServerConfig,
     identity: bool,
+    tls: Option<healthcode_server::tls::Tls>,
 }
 
 impl TestApp {
@@ -79,6 +80,7 @@ impl TestApp {
                 ..ServerConfig::default()
             },
             identity: true,
+            tls: None,
         }
     }
 
@@ -179,6 +181,13 @@ impl Builder {
         self
     }
 
+    /// Serves HTTPS with `tls` (the public address and `base` become https; `client` does
+    /// not speak it).
+    pub fn tls(mut self, tls: healthcode_server::tls::Tls) -> Builder {
+        self.tls = Some(tls);
+        self
+    }
+
     pub fn without_identity(mut self) -> Builder {
         self.identity = false;
         self
@@ -233,8 +242,9 @@ impl Builder {
         // Pages and passkeys are addressed by host name (browsers refuse an IP address as a
         // passkey's scope); localhost reaches the same listener.
         let mut config = self.config;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         if config.public_url == ServerConfig::default().public_url {
-            config.public_url = format!("http://localhost:{}", addr.port());
+            config.public_url = format!("{scheme}://localhost:{}", addr.port());
         }
         let state = AppState::new(
             store.clone(),
@@ -250,15 +260,16 @@ impl Builder {
             config,
         );
         state.set_log(log_key(&state));
-        tokio::spawn(healthcode_server::serve(
+        tokio::spawn(healthcode_server::serve_with(
             listener,
             state.clone(),
+            self.tls,
             std::future::pending(),
         ));
         let mut keys = keys.into_iter();
         let mut next = || keys.next().expect("a key per provider kind");
         TestApp {
-            base: format!("http://{addr}"),
+            base: format!("{scheme}://{addr}"),
             client: reqwest::Client::new(),
             clock,
             store,
