@@ -342,6 +342,17 @@ enum KeysCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Rotate the code-signing key without downtime. The first run stages a new key: every
+    /// node lists it in its trust list (copy keys/code-signing-next.* to the other nodes), but
+    /// nothing is signed with it. Once verifiers have fetched that list, `--activate` makes it
+    /// the key that signs and retires the old one, which stays listed for what it signed.
+    Rotate {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Make the staged key the code-signing key.
+        #[arg(long)]
+        activate: bool,
+    },
     /// Write the region's signed trust list.
     TrustList {
         #[command(flatten)]
@@ -530,6 +541,52 @@ async fn run(command: Command) -> Result<()> {
             println!("keys in {}", dir.path.join("keys").display());
             println!("code-signing key id {}", hex::encode(keys.code.kid()));
             println!("root key id         {}", hex::encode(keys.root.kid()));
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { data, activate },
+        } => {
+            use healthcode_store::{KeyEvent, Log as _};
+            let file = FileConfig::load(data.config.as_deref())?;
+            let dir = DataDir::new(&file.data_dir(data.data_dir.as_deref()))?;
+            let store = dir
+                .store(file.database_url(data.database_url.as_deref()))
+                .await?;
+            let now = SystemClock.now();
+            if activate {
+                let (old, new) = dir.activate_code_key(now)?;
+                store.set_pin("code_signing_kid", &new.kid()).await?;
+                store
+                    .record_key_event(KeyEvent::Retired, &old.public_key(), &old.kid(), now)
+                    .await?;
+                store
+                    .record_key_event(KeyEvent::Activated, &new.public_key(), &new.kid(), now)
+                    .await?;
+                println!(
+                    "code-signing key {} activated; {} retired (listed for what it signed, valid until {} minutes from now)",
+                    hex::encode(new.kid()),
+                    hex::encode(old.kid()),
+                    setup::RETIRE_GRACE_MINUTES
+                );
+                println!(
+                    "copy {} and code-signing.json to every other node; running nodes sign with it at their next reading of keys/",
+                    dir.path.join("keys/code-signing.key").display()
+                );
+            } else {
+                let new = dir.stage_code_key(now)?;
+                store
+                    .record_key_event(KeyEvent::Staged, &new.public_key(), &new.kid(), now)
+                    .await?;
+                println!(
+                    "code-signing key {} staged: trust lists list it from the nodes' next reading of keys/, and nothing is signed with it yet",
+                    hex::encode(new.kid())
+                );
+                println!(
+                    "copy {} and code-signing-next.json to every other node; once verifiers have the new list, run `healthcode keys rotate --activate`",
+                    dir.path.join("keys/code-signing-next.key").display()
+                );
+            }
+            store.close().await;
             Ok(())
         }
         Command::Keys {
@@ -995,18 +1052,15 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
             std::future::pending(),
         ))
     });
-    let resign = tokio::spawn(resign_trust_list(
+    let reload = tokio::spawn(keep_trust(
         p.state.clone(),
+        setup::DataDir {
+            path: p.dir.path.clone(),
+        },
         p.keys,
-        p.dir.trust_list_path(),
-    ));
-    let reload = tokio::spawn(reload_trust(
-        p.state.clone(),
-        p.dir.path.clone(),
         p.trust_reload,
     ));
     let served = healthcode_server::serve_with(listener, p.state, p.tls, shutdown_signal()).await;
-    resign.abort();
     reload.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
@@ -1016,15 +1070,73 @@ async fn serve(p: Prepared, demo: Option<demo::DemoFile>) -> Result<()> {
     Ok(())
 }
 
-/// Reads the trust folder now and every `every`, so that `healthcode trust import` and
-/// `refresh` take effect without a restart. A file that does not read is left out and
-/// logged; the rest still counts.
-async fn reload_trust(state: AppState, data_dir: PathBuf, every: std::time::Duration) {
+/// Every `every`: reads `keys/` again, and when the code keys changed (`healthcode keys
+/// rotate`: a key staged, activated or retired) signs new codes with the new code key and
+/// publishes a trust list listing them, with no restart; re-signs the list every day anyway,
+/// so that a long-running server never serves one past its `next_update` (a week after
+/// signing); then reads the trust folder, so that `healthcode trust import` and `refresh` take
+/// effect without a restart. A file that does not read is left out and logged; the rest still
+/// counts.
+async fn keep_trust(
+    state: AppState,
+    dir: setup::DataDir,
+    mut keys: setup::Keys,
+    every: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_problems = Vec::new();
+    let mut signed_at = std::time::Instant::now();
+    tick.tick().await;
     loop {
         tick.tick().await;
+        let now = state.clock.now();
+        let read = {
+            let dir = setup::DataDir {
+                path: dir.path.clone(),
+            };
+            tokio::task::spawn_blocking(move || dir.keys(now)).await
+        };
+        let changed = match read {
+            Ok(Ok(mut fresh)) => {
+                fresh.log_verifier = keys.log_verifier.clone();
+                let changed = fresh.fingerprint() != keys.fingerprint();
+                if fresh.code.kid() != keys.code.kid() {
+                    tracing::info!(
+                        kid = %hex::encode(fresh.code.kid()),
+                        "signing codes with a new code-signing key"
+                    );
+                    state.set_issuer(fresh.code.clone());
+                }
+                keys = fresh;
+                changed
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot read keys/: keeping the keys in use");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the key reader stopped");
+                false
+            }
+        };
+        if changed || signed_at.elapsed() >= std::time::Duration::from_secs(24 * 3600) {
+            match keys.trust_list(state.region.id(), now) {
+                Ok(signed) => {
+                    if let Err(e) = files::write_atomically(
+                        &dir.trust_list_path(),
+                        signed.as_bytes(),
+                        files::Access::Default,
+                    ) {
+                        tracing::warn!(error = %format!("{e:#}"), "cannot write trust-list.json");
+                    }
+                    state.set_trust_list(signed);
+                    signed_at = std::time::Instant::now();
+                    tracing::info!("trust list re-signed");
+                }
+                Err(e) => tracing::error!(error = %e, "cannot re-sign the trust list"),
+            }
+        }
         let own = state.trust_list();
         // EU rules read `external.countryCode`: the region's country (CN for CN-BJ).
         let country = state
@@ -1034,8 +1146,9 @@ async fn reload_trust(state: AppState, data_dir: PathBuf, every: std::time::Dura
             .next()
             .unwrap_or_default()
             .to_owned();
-        let dir = data_dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || trust::load(&dir, &own, &country)).await;
+        let folder = dir.path.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || trust::load(&folder, &own, &country)).await;
         match loaded {
             Ok(Ok((trust, problems))) => {
                 if problems != last_problems {
@@ -1048,29 +1161,6 @@ async fn reload_trust(state: AppState, data_dir: PathBuf, every: std::time::Dura
             }
             Ok(Err(e)) => tracing::error!(error = %e, "cannot read the trust folder"),
             Err(e) => tracing::error!(error = %e, "the trust folder reader stopped"),
-        }
-    }
-}
-
-/// Re-signs the trust list every day, so that a long-running server never serves a list past
-/// its `next_update` (a week after signing).
-async fn resign_trust_list(state: AppState, keys: setup::Keys, path: PathBuf) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let now = state.clock.now();
-        match keys.trust_list(state.region.id(), now) {
-            Ok(signed) => {
-                if let Err(e) =
-                    files::write_atomically(&path, signed.as_bytes(), files::Access::Default)
-                {
-                    tracing::warn!(error = %format!("{e:#}"), "cannot write trust-list.json");
-                }
-                state.set_trust_list(signed);
-                tracing::info!("trust list re-signed");
-            }
-            Err(e) => tracing::error!(error = %e, "cannot re-sign the trust list"),
         }
     }
 }

@@ -6,6 +6,10 @@
 //! - `keys/root.key` — Ed25519 seed of the region root key that signs the trust list.
 //! - `keys/log.key` — Ed25519 seed that signs the transparency log's checkpoints.
 //! - `keys/code-signing.json` — the code key's validity period.
+//! - `keys/code-signing-next.key`, `keys/code-signing-next.json` — a staged code key, listed in
+//!   the trust list before it signs anything (`healthcode keys rotate`).
+//! - `keys/code-signing-retired.json` — the public halves of code keys that signed before,
+//!   listed for what they signed until [`RETIRED_LISTED_DAYS`] after they stopped.
 //! - `healthcode.db` — the embedded database, unless `--database-url` names another.
 //! - `trust-list.json` — the signed trust list, rewritten at every start.
 //!
@@ -26,6 +30,13 @@ use healthcode_store::{SqlStore, Vault};
 const CODE_KEY_VALIDITY_DAYS: i64 = 365;
 /// How often gates should fetch a new trust list.
 const TRUST_LIST_REFRESH_DAYS: i64 = 7;
+/// How long after its rotation a retired code key may still have signed: nodes pick a new key
+/// up at their next reading of `keys/` (every `--trust-reload-secs`, a minute by default), so
+/// its validity ends this long after the rotation, not at it.
+pub const RETIRE_GRACE_MINUTES: i64 = 10;
+/// How long a retired code key stays in the trust list: codes it signed expire within minutes,
+/// but printed place-code posters and paper passes it signed verify until they are reprinted.
+pub const RETIRED_LISTED_DAYS: i64 = 30;
 
 pub struct DataDir {
     pub path: PathBuf,
@@ -38,10 +49,31 @@ struct CodeKeyInfo {
     not_after: DateTime<Utc>,
 }
 
+/// A code key that signed before: its public half, its validity while it signed, and when it
+/// stopped (the end of its validity is [`RETIRE_GRACE_MINUTES`] later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub kid: String,
+    pub public_key: String,
+    pub not_before: DateTime<Utc>,
+    pub retired_at: DateTime<Utc>,
+}
+
+/// A staged code key: listed, not yet signing.
+pub struct StagedKey {
+    pub key: SigningKey,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
 pub struct Keys {
     pub code: SigningKey,
     pub code_not_before: DateTime<Utc>,
     pub code_not_after: DateTime<Utc>,
+    /// A key staged by `keys rotate`, listed beside the code key until it replaces it.
+    pub next: Option<StagedKey>,
+    /// Code keys rotated out, listed for what they signed.
+    pub retired: Vec<RetiredKey>,
     pub root: SigningKey,
     /// Signs the transparency log's checkpoints (docs/FORMAT.md §10).
     pub log: SigningKey,
@@ -131,6 +163,19 @@ impl DataDir {
                 info
             }
         };
+        let next = self.staged()?;
+        // An activation stopped between writing the key and its description: the staged
+        // key's description is the one.
+        let info = match &next {
+            Some(n) if info.kid != hex::encode(code.kid()) && n.key.kid() == code.kid() => {
+                CodeKeyInfo {
+                    kid: hex::encode(code.kid()),
+                    not_before: n.not_before,
+                    not_after: n.not_after,
+                }
+            }
+            _ => info,
+        };
         if info.kid != hex::encode(code.kid()) {
             bail!(
                 "{} describes key {} but code-signing.key is {}",
@@ -140,6 +185,8 @@ impl DataDir {
             );
         }
         Ok(Keys {
+            next: next.filter(|n| n.key.kid() != code.kid()),
+            retired: self.retired()?,
             code,
             code_not_before: info.not_before,
             code_not_after: info.not_after,
@@ -147,6 +194,129 @@ impl DataDir {
             log,
             log_verifier: None,
         })
+    }
+
+    fn next_paths(&self) -> (PathBuf, PathBuf) {
+        (
+            self.path.join("keys/code-signing-next.key"),
+            self.path.join("keys/code-signing-next.json"),
+        )
+    }
+
+    fn retired_path(&self) -> PathBuf {
+        self.path.join("keys/code-signing-retired.json")
+    }
+
+    /// The staged code key, if there is one (never created here).
+    fn staged(&self) -> Result<Option<StagedKey>> {
+        let (key_path, info_path) = self.next_paths();
+        if !key_path.exists() {
+            return Ok(None);
+        }
+        let key = signing_key(&key_path)?;
+        let text = std::fs::read_to_string(&info_path)
+            .with_context(|| format!("cannot read {}", info_path.display()))?;
+        let info: CodeKeyInfo = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid", info_path.display()))?;
+        if info.kid != hex::encode(key.kid()) {
+            bail!(
+                "{} describes key {} but {} is {}",
+                info_path.display(),
+                info.kid,
+                key_path.display(),
+                hex::encode(key.kid())
+            );
+        }
+        Ok(Some(StagedKey {
+            key,
+            not_before: info.not_before,
+            not_after: info.not_after,
+        }))
+    }
+
+    fn retired(&self) -> Result<Vec<RetiredKey>> {
+        let path = self.retired_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Stages a new code key: created, listed in the trust list from the next reading of
+    /// `keys/`, signing nothing until [`DataDir::activate_code_key`]. Refused while a key is
+    /// staged already.
+    pub fn stage_code_key(&self, now: DateTime<Utc>) -> Result<SigningKey> {
+        let keys = self.keys(now)?;
+        if let Some(next) = keys.next {
+            bail!(
+                "key {} is staged already: activate it with `healthcode keys rotate --activate`",
+                hex::encode(next.key.kid())
+            );
+        }
+        let (key_path, info_path) = self.next_paths();
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let now = whole_second(now);
+        let info = CodeKeyInfo {
+            kid: hex::encode(key.kid()),
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
+        };
+        // The description first: a key file without one is not taken as staged.
+        crate::files::write_atomically(
+            &info_path,
+            &serde_json::to_vec_pretty(&info)?,
+            crate::files::Access::OwnerOnly,
+        )?;
+        crate::files::write_atomically(&key_path, &key.seed(), crate::files::Access::OwnerOnly)?;
+        Ok(key)
+    }
+
+    /// Makes the staged key the code key; the code key it replaces joins the retired keys.
+    /// Returns (retired, activated). Safe to run again if it was interrupted.
+    pub fn activate_code_key(&self, now: DateTime<Utc>) -> Result<(SigningKey, SigningKey)> {
+        let keys = self.keys(now)?;
+        let Some(next) = keys.next else {
+            bail!("no key is staged: stage one first with `healthcode keys rotate`");
+        };
+        let now = whole_second(now);
+        let mut retired = keys.retired;
+        let old = hex::encode(keys.code.kid());
+        if !retired.iter().any(|r| r.kid == old) {
+            retired.push(RetiredKey {
+                kid: old,
+                public_key: hex::encode(keys.code.public_key()),
+                not_before: keys.code_not_before,
+                retired_at: now,
+            });
+        }
+        crate::files::write_atomically(
+            &self.retired_path(),
+            &serde_json::to_vec_pretty(&retired)?,
+            crate::files::Access::OwnerOnly,
+        )?;
+        let info = CodeKeyInfo {
+            kid: hex::encode(next.key.kid()),
+            not_before: next.not_before,
+            not_after: next.not_after,
+        };
+        crate::files::write_atomically(
+            &self.path.join("keys/code-signing.key"),
+            &next.key.seed(),
+            crate::files::Access::OwnerOnly,
+        )?;
+        crate::files::write_atomically(
+            &self.path.join("keys/code-signing.json"),
+            &serde_json::to_vec_pretty(&info)?,
+            crate::files::Access::OwnerOnly,
+        )?;
+        let (key_path, info_path) = self.next_paths();
+        std::fs::remove_file(&key_path)
+            .with_context(|| format!("cannot remove {}", key_path.display()))?;
+        std::fs::remove_file(&info_path)
+            .with_context(|| format!("cannot remove {}", info_path.display()))?;
+        Ok((keys.code, next.key))
     }
 }
 
@@ -161,15 +331,58 @@ impl Keys {
             next_update: now + Duration::days(TRUST_LIST_REFRESH_DAYS),
             root_public_key: self.root.public_key(),
             log: self.log_verifier.clone(),
-            keys: vec![TrustedKey {
-                kid: self.code.kid(),
-                public_key: self.code.public_key(),
-                not_before: self.code_not_before,
-                not_after: self.code_not_after,
-                usage: vec![KeyUsage::Code],
-            }],
+            keys: self.listed(now)?,
         };
         list.sign(&self.root).context("cannot sign the trust list")
+    }
+
+    /// The code keys a trust list at `now` lists: the signing key, a staged one, and those
+    /// retired within [`RETIRED_LISTED_DAYS`], valid until [`RETIRE_GRACE_MINUTES`] after
+    /// their retirement.
+    fn listed(&self, now: DateTime<Utc>) -> Result<Vec<TrustedKey>> {
+        let mut keys = vec![TrustedKey {
+            kid: self.code.kid(),
+            public_key: self.code.public_key(),
+            not_before: self.code_not_before,
+            not_after: self.code_not_after,
+            usage: vec![KeyUsage::Code],
+        }];
+        if let Some(next) = &self.next {
+            keys.push(TrustedKey {
+                kid: next.key.kid(),
+                public_key: next.key.public_key(),
+                not_before: next.not_before,
+                not_after: next.not_after,
+                usage: vec![KeyUsage::Code],
+            });
+        }
+        for r in &self.retired {
+            if now > r.retired_at + Duration::days(RETIRED_LISTED_DAYS) {
+                continue;
+            }
+            let public_key: [u8; 32] = hex::decode(&r.public_key)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| format!("retired key {} has no 32-byte public key", r.kid))?;
+            let key = TrustedKey::new(
+                public_key,
+                r.not_before,
+                r.retired_at + Duration::minutes(RETIRE_GRACE_MINUTES),
+                vec![KeyUsage::Code],
+            );
+            if keys.iter().all(|k| k.kid != key.kid) {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// What a trust list depends on besides the time: the kids of the keys it can list.
+    pub fn fingerprint(&self) -> Vec<Vec<u8>> {
+        let mut kids = vec![self.code.kid().to_vec()];
+        kids.extend(self.next.iter().map(|n| n.key.kid().to_vec()));
+        kids.extend(self.retired.iter().map(|r| r.kid.clone().into_bytes()));
+        kids
     }
 }
 

@@ -101,7 +101,9 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub policy: Arc<Policy>,
     pub region: Arc<Region>,
-    pub issuer: Arc<SigningKey>,
+    /// The key that signs codes, place codes and passes; replaced when the binary finds a
+    /// rotated key ([`Shared::set_issuer`]).
+    issuer: std::sync::RwLock<Arc<SigningKey>>,
     /// The trust list file served at /api/v1/trust-list, already signed; replaced when the
     /// list is re-signed (see [`Shared::set_trust_list`]).
     trust_list: std::sync::RwLock<Arc<str>>,
@@ -147,7 +149,7 @@ impl AppState {
             store,
             policy: Arc::new(policy),
             region: Arc::new(region),
-            issuer: Arc::new(issuer),
+            issuer: std::sync::RwLock::new(Arc::new(issuer)),
             verifier: std::sync::RwLock::new(own_region_only(&trust_list)),
             trust_list: std::sync::RwLock::new(trust_list.into()),
             identity,
@@ -207,6 +209,23 @@ impl Shared {
     /// The transparency log's key, if the log is on.
     pub fn log(&self) -> Option<Arc<crate::log::LogKey>> {
         self.log.get().cloned()
+    }
+
+    /// The key that signs codes now.
+    pub fn issuer(&self) -> Arc<SigningKey> {
+        match self.issuer.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Signs with `key` from now on (a key rotation).
+    pub fn set_issuer(&self, key: SigningKey) {
+        let key = Arc::new(key);
+        match self.issuer.write() {
+            Ok(mut k) => *k = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
     }
 
     /// Serves a newly signed trust list from now on.

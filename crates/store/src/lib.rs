@@ -412,6 +412,47 @@ pub trait Log: Send + Sync {
     /// Checks every leaf against its stored record, every record for its leaf, and the
     /// leaves against the newest checkpoint (an inspector's audit with database access).
     async fn audit_log(&self) -> Result<LogAudit, StoreError>;
+
+    /// Records a change to the region's code-signing keys, with its leaf, in one transaction;
+    /// returns the record's id.
+    async fn record_key_event(
+        &self,
+        event: KeyEvent,
+        public_key: &[u8; 32],
+        kid: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+}
+
+/// A change to the region's code-signing keys (`healthcode keys rotate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEvent {
+    /// Published in the trust list ahead of signing anything.
+    Staged,
+    /// Signs new codes from now on.
+    Activated,
+    /// Signs nothing issued from now on; still listed for what it signed before.
+    Retired,
+}
+
+impl KeyEvent {
+    /// The event's name in the record, and its leaf's kind with `key-` in front.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyEvent::Staged => "staged",
+            KeyEvent::Activated => "activated",
+            KeyEvent::Retired => "retired",
+        }
+    }
+
+    /// The leaf's kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            KeyEvent::Staged => "key-staged",
+            KeyEvent::Activated => "key-activated",
+            KeyEvent::Retired => "key-retired",
+        }
+    }
 }
 
 /// Everything the server keeps.

@@ -124,6 +124,7 @@ macro_rules! on_both {
 on_both!(
     every_change_is_a_leaf_and_the_tiles_give_the_signed_root,
     a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_once,
+    key_events_are_leaves_and_an_edited_one_is_named,
     two_sequencers_take_each_leaf_once,
     an_edited_record_is_named_and_its_receipt_still_proves_the_original,
     cosignatures_are_added_to_their_own_checkpoint_only,
@@ -217,6 +218,58 @@ async fn a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_on
         new[0].record.contains("\"record\":\"N-2199\""),
         "{}",
         new[0].record
+    );
+}
+
+/// A key rotation's three events are leaves whose records the audit checks; a key event
+/// rewritten behind the store's back (another key claimed) is named.
+async fn key_events_are_leaves_and_an_edited_one_is_named(db: &Db) {
+    use healthcode_store::KeyEvent;
+    let store = db.store().await;
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    store
+        .record_key_event(KeyEvent::Staged, &new, &[2; 8], t(1))
+        .await
+        .unwrap();
+    store
+        .record_key_event(KeyEvent::Retired, &old, &[1; 8], t(2))
+        .await
+        .unwrap();
+    let activated = store
+        .record_key_event(KeyEvent::Activated, &new, &[2; 8], t(2))
+        .await
+        .unwrap();
+    let size = store
+        .integrate_log(&signer(), ORIGIN, 1000, t(3))
+        .await
+        .unwrap()
+        .size;
+    let (_, entries) = read_back(&store).await;
+    let kinds: Vec<String> = entries
+        .iter()
+        .map(|e| Entry::parse(e).unwrap().kind)
+        .collect();
+    for kind in ["key-staged", "key-retired", "key-activated"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems, Vec::<String>::new());
+    assert_eq!(audit.sequenced, size);
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE key_events SET public_key = $1 WHERE id = $2")
+        .bind(vec![9u8; 32])
+        .bind(activated)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems.len(), 1, "{:?}", audit.problems);
+    assert!(
+        audit.problems[0].starts_with(&format!("key_event {activated} ")),
+        "{:?}",
+        audit.problems
     );
 }
 

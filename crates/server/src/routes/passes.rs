@@ -37,7 +37,7 @@ pub fn pass_text(
             masked_document: who.masked_document.clone(),
             document_type: who.document_type,
         },
-        &state.issuer,
+        &state.issuer(),
     )
     .map_err(|e| {
         tracing::error!(error = %e, "paper pass signing failed");

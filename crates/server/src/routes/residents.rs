@@ -359,7 +359,7 @@ pub(crate) fn code_for(
         document_type: entry.who.document_type,
         status_valid_until: valid_until,
     };
-    let code = issue_code(&claims, &state.issuer).map_err(|e| {
+    let code = issue_code(&claims, &state.issuer()).map_err(|e| {
         tracing::error!(error = %e, "code signing failed");
         ApiError::internal()
     })?;

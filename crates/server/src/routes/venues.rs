@@ -218,7 +218,7 @@ pub fn place_code(state: &AppState, venue_id: i64, now: DateTime<Utc>) -> Result
             venue_id,
             issued_at,
         },
-        &state.issuer,
+        &state.issuer(),
     )
     .map_err(|e| {
         tracing::error!(error = %e, "place code signing failed");

@@ -50,6 +50,7 @@ pub(super) const EVIDENCE: &str = "evidence";
 pub(super) const RISK_AREA: &str = "risk_area";
 pub(super) const RISK_AREA_RELEASE: &str = "risk_area_release";
 pub(super) const PURGE: &str = "purge";
+pub(super) const KEY_EVENT: &str = "key_event";
 
 /// A leaf to write beside the change it records.
 pub(super) struct NewLeaf {
@@ -694,6 +695,17 @@ pub(super) struct PurgeRecord<'a> {
     pub(super) at: i64,
 }
 
+/// The record of a change to the code-signing keys.
+#[derive(Serialize)]
+struct KeyEventRecord<'a> {
+    table: &'static str,
+    id: i64,
+    event: &'a str,
+    kid: String,
+    public_key: String,
+    at: i64,
+}
+
 /// A record's bytes.
 pub(super) fn record_bytes(record: &impl Serialize) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(record)
@@ -819,6 +831,7 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
                 RISK_AREA => risk_area_record(store, source_id).await?,
                 RISK_AREA_RELEASE => release_record(store, source_id).await?,
                 PURGE => purge_record(store, source_id).await?,
+                KEY_EVENT => key_event_record(store, source_id).await?,
                 _ => {
                     report.problem(format!("leaf {leaf_id}: unknown source {source}"));
                     continue;
@@ -857,6 +870,11 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
             PURGE,
             "SELECT id FROM purges x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
              WHERE l.source_id = x.id AND l.source = 'purge') ORDER BY id LIMIT 1000",
+        ),
+        (
+            KEY_EVENT,
+            "SELECT id FROM key_events x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
+             WHERE l.source_id = x.id AND l.source = 'key_event') ORDER BY id LIMIT 1000",
         ),
     ] {
         for row in sqlx::query(sql).fetch_all(&store.pool).await? {
@@ -1027,8 +1045,79 @@ async fn purge_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, Stor
     })?))
 }
 
+async fn key_event_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(r) = sqlx::query("SELECT * FROM key_events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let event: String = r.try_get("event")?;
+    Ok(Some(record_bytes(&KeyEventRecord {
+        table: "key_events",
+        id,
+        event: &event,
+        kid: hex::encode(r.try_get::<Vec<u8>, _>("kid")?),
+        public_key: hex::encode(r.try_get::<Vec<u8>, _>("public_key")?),
+        at: r.try_get("at")?,
+    })?))
+}
+
+/// Writes a key event and its leaf in one transaction.
+async fn record_key_event(
+    store: &SqlStore,
+    event: crate::KeyEvent,
+    public_key: &[u8; 32],
+    kid: &[u8],
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let (guard, mut tx) = store.begin_write().await?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO key_events (event, kid, public_key, at) VALUES ($1, $2, $3, $4) \
+         RETURNING id",
+    )
+    .bind(event.as_str())
+    .bind(kid.to_vec())
+    .bind(public_key.to_vec())
+    .bind(now.timestamp())
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let record = record_bytes(&KeyEventRecord {
+        table: "key_events",
+        id,
+        event: event.as_str(),
+        kid: hex::encode(kid),
+        public_key: hex::encode(public_key),
+        at: now.timestamp(),
+    })?;
+    let leaf = NewLeaf {
+        kind: event.kind(),
+        time: now.timestamp(),
+        actor: "operator".into(),
+        source: KEY_EVENT,
+        source_id: id,
+        record,
+    };
+    append(store.backend, &mut tx, vec![leaf]).await?;
+    tx.commit().await?;
+    drop(guard);
+    Ok(id)
+}
+
 #[async_trait::async_trait]
 impl crate::Log for SqlStore {
+    async fn record_key_event(
+        &self,
+        event: crate::KeyEvent,
+        public_key: &[u8; 32],
+        kid: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        record_key_event(self, event, public_key, kid, now).await
+    }
+
     async fn integrate_log(
         &self,
         signer: &NoteSigner,
