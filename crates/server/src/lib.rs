@@ -164,7 +164,8 @@ pub fn router(state: AppState) -> Router {
                 .timeout(state.config.import_timeout),
         );
     // Every API request counts against `max_in_flight`, one count for the whole server, and is
-    // shed, not queued, beyond it. Health checks are outside it by design: a load balancer
+    // shed, not queued, beyond it; a quarter of it is kept for code display and gate
+    // decisions (`limits::Priority`). Health checks are outside it by design: a load balancer
     // must see a node that is busy as alive.
     // The resident's pages; a live page's event stream outlasts the timeout, which bounds
     // only the time to the response's head.
@@ -182,14 +183,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::health::not_found)
         .method_not_allowed_fallback(routes::health::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(limits::overload_error))
-                .load_shed()
-                .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
-                    Semaphore::new(state.config.max_in_flight),
-                ))),
-        );
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(limits::InFlight::new(state.config.max_in_flight)),
+            limits::in_flight,
+        ));
     let mut outside = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz));

@@ -195,6 +195,84 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     next.run(req).await
 }
 
+/// What a request is for, as far as shedding goes: under overload, what a resident shows at a
+/// door and what the door decides go before everything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Code display (the code, its page, its live stream and assets) and gate decisions
+    /// (scans, lookups, paper passes, check-in uploads, the trust list gates verify with).
+    First,
+    /// Everything else: enrolment, records, exports, risk areas, the other pages.
+    Rest,
+}
+
+impl Priority {
+    /// The priority of a request for `path`.
+    pub fn of(path: &str) -> Priority {
+        const FIRST: [&str; 7] = [
+            "/api/v1/me/code",
+            "/api/v1/verify",
+            "/api/v1/trust-list",
+            "/code",
+            "/code/card",
+            "/code/events",
+            "/checkin",
+        ];
+        let gate = path.starts_with("/api/v1/gate/") || path.starts_with("/gate");
+        if FIRST.contains(&path) || gate || path.starts_with("/assets/") {
+            Priority::First
+        } else {
+            Priority::Rest
+        }
+    }
+}
+
+/// `max_in_flight` for the whole server, with a share kept for [`Priority::First`]: a request
+/// of the rest is shed once only that share is free, so that enrolments, exports and records
+/// cannot take the last slots from code display and gate decisions.
+pub struct InFlight {
+    permits: Arc<tokio::sync::Semaphore>,
+    /// Permits only [`Priority::First`] may take: a quarter of the whole.
+    reserved: usize,
+}
+
+impl InFlight {
+    pub fn new(max_in_flight: usize) -> InFlight {
+        InFlight {
+            permits: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+            reserved: max_in_flight / 4,
+        }
+    }
+}
+
+/// Middleware: admits a request within `max_in_flight` and its priority's share, or sheds it
+/// at once with 503 and `Retry-After` (never queued). The slot is held until the response's
+/// head is ready.
+pub async fn in_flight(State(limit): State<Arc<InFlight>>, req: Request, next: Next) -> Response {
+    let rest = Priority::of(req.uri().path()) == Priority::Rest;
+    if rest && limit.permits.available_permits() <= limit.reserved {
+        return overloaded();
+    }
+    let Ok(_permit) = limit.permits.clone().try_acquire_owned() else {
+        return overloaded();
+    };
+    next.run(req).await
+}
+
+/// A request shed by `max_in_flight`: 503 with `Retry-After`, counted.
+fn overloaded() -> Response {
+    metrics::shed(metrics::Shed::InFlight);
+    let mut resp = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the service is at capacity; try again in a moment",
+    )
+    .into_response();
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("1"));
+    resp
+}
+
 /// Turns the load-shedding and timeout layers' errors into JSON 503s; a request shed is
 /// counted against `max_in_flight`.
 pub async fn overload_error(err: BoxError) -> Response {

@@ -724,6 +724,75 @@ async fn floods_are_refused_with_429_and_overload_with_503() {
     assert_eq!(shed.get("/healthz", None).await.0, StatusCode::OK);
 }
 
+/// Under overload a quarter of `max_in_flight` is kept for code display and gate decisions:
+/// with the rest of the slots held by slow requests, an enrolment is shed with 503 and
+/// `Retry-After`, while a resident's code, the trust list and a verification are answered.
+#[tokio::test]
+async fn code_display_and_gate_decisions_keep_a_share_of_the_capacity() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.max_in_flight = 8;
+            c.max_imports = 8;
+            c.rate_limit.per_second = 10_000.0;
+            c.rate_limit.burst = 10_000.0;
+        })
+        .spawn()
+        .await;
+    let token = app.enrol(DOC, "陈一").await;
+    // Six results whose bodies arrive slowly hold six slots.
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        let (tx, body) = held_body();
+        let sent = tokio::spawn(
+            app.client
+                .post(app.url("/api/v1/test-results"))
+                .bearer_auth(&app.keys.lab)
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        );
+        tx.send(b"{".to_vec()).await.unwrap();
+        held.push((tx, sent));
+    }
+    // Let the held requests reach the server before the enrolments start.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(held.iter().all(|(_, sent)| !sent.is_finished()));
+    let enrol = json!({"document_type": "resident_id", "document_number": DOC_B, "name": "王二"});
+    let mut shed = None;
+    for _ in 0..200 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/enrol"))
+            .json(&enrol)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            shed = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let shed = shed.expect("six held requests leave only the reserved share: an enrolment is shed");
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let body: Value = shed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded");
+    // What a door needs is still answered.
+    let (status, code) = app.get("/api/v1/me/code", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{code}");
+    assert_eq!(app.get("/api/v1/trust-list", None).await.0, StatusCode::OK);
+    let (status, verified) = app
+        .post("/api/v1/verify", None, json!({"code": code["code"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    for (tx, sent) in held {
+        drop(tx);
+        sent.await.unwrap().unwrap();
+    }
+    let (status, body) = app.post("/api/v1/enrol", None, enrol).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// A request body that arrives only as the test sends it: an upload held open.
 fn held_body() -> (tokio::sync::mpsc::Sender<Vec<u8>>, reqwest::Body) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
