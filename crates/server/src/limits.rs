@@ -218,7 +218,8 @@ impl Priority {
             "/code/events",
             "/checkin",
         ];
-        let gate = path.starts_with("/api/v1/gate/") || path.starts_with("/gate");
+        let gate =
+            path.starts_with("/api/v1/gate/") || path == "/gate" || path.starts_with("/gate/");
         if FIRST.contains(&path) || gate || path.starts_with("/assets/") {
             Priority::First
         } else {
@@ -316,6 +317,39 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
+
+    #[test]
+    fn code_display_and_gate_decisions_come_first() {
+        for path in [
+            "/api/v1/me/code",
+            "/api/v1/verify",
+            "/api/v1/trust-list",
+            "/api/v1/gate/scan",
+            "/api/v1/gate/checkins",
+            "/code",
+            "/code/card",
+            "/code/events",
+            "/gate",
+            "/checkin",
+            "/assets/app.js",
+        ] {
+            assert_eq!(Priority::of(path), Priority::First, "{path}");
+        }
+        for path in [
+            "/api/v1/enrol",
+            "/api/v1/me/status",
+            "/api/v1/imports/test-results",
+            "/api/v1/records/R-1",
+            "/api/v1/me/export",
+            "/",
+            "/history",
+            "/log/checkpoint",
+            "/code-of-conduct",
+            "/gatekeeper",
+        ] {
+            assert_eq!(Priority::of(path), Priority::Rest, "{path}");
+        }
+    }
     use crate::clock::ManualClock;
 
     fn limiter<K: Hash + Eq + Clone>(
