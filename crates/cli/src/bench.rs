@@ -11,9 +11,12 @@
 //!   the same question.
 //! - `bench log`: the transparency log's import, sequencing, proof and submit figures
 //!   (`bench/log.rs`).
+//! - `bench slow`: a slowloris attack on a running demo, and a normal client's latency before
+//!   and during it (`bench/slow.rs`).
 
 mod live;
 mod log;
+mod slow;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -47,6 +50,9 @@ pub enum BenchCommand {
     /// The transparency log: importing with leaves, sequencing, inclusion proofs, and what
     /// logging costs a single submit.
     Log(log::LogBench),
+    /// Half-sent connections held open against a running demo, and what a normal client sees
+    /// before and during the attack.
+    Slow(slow::SlowBench),
 }
 
 #[derive(Args)]
@@ -92,6 +98,7 @@ pub async fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Copresence(a) => copresence(a).await,
         BenchCommand::Live(a) => live::live(a).await,
         BenchCommand::Log(a) => log::log(a).await,
+        BenchCommand::Slow(a) => slow::slow(a).await,
     }
 }
 

@@ -265,6 +265,64 @@ impl Drop for ClientSlot {
     }
 }
 
+/// How long a new connection at the cap waits for the slot of the connection closed for it.
+const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The open connections that have not sent a request yet, oldest first: at the connection cap
+/// the oldest is closed to admit a new one, so that connections held open with half a request
+/// (slowloris) cannot keep everyone else out. Tickets are numbered in accept order.
+#[derive(Clone, Default)]
+struct Waiting(Arc<std::sync::Mutex<WaitingInner>>);
+
+#[derive(Default)]
+struct WaitingInner {
+    next: u64,
+    open: std::collections::BTreeMap<u64, Arc<tokio::sync::Notify>>,
+}
+
+impl Waiting {
+    /// A new connection: its ticket, and what tells it to close.
+    fn add(&self) -> (u64, Arc<tokio::sync::Notify>) {
+        let close = Arc::new(tokio::sync::Notify::new());
+        let Ok(mut inner) = self.0.lock() else {
+            return (u64::MAX, close);
+        };
+        let ticket = inner.next;
+        inner.next += 1;
+        inner.open.insert(ticket, close.clone());
+        (ticket, close)
+    }
+
+    fn remove(&self, ticket: u64) {
+        if let Ok(mut inner) = self.0.lock() {
+            inner.open.remove(&ticket);
+        }
+    }
+
+    /// Tells the oldest connection without a request to close; false if there is none.
+    fn close_oldest(&self) -> bool {
+        let Ok(mut inner) = self.0.lock() else {
+            return false;
+        };
+        match inner.open.pop_first() {
+            Some((_, close)) => {
+                close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A connection's place in [`Waiting`], given up when dropped.
+struct WaitingTicket(Waiting, u64);
+
+impl Drop for WaitingTicket {
+    fn drop(&mut self) {
+        self.0.remove(self.1);
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
 ///
 /// Each connection is served by hyper's HTTP/1 with a header-read timeout (a client that sends
@@ -299,6 +357,7 @@ pub async fn serve_with(
     let slots = Arc::new(Semaphore::new(state.config.max_connections));
     let header_read_timeout = state.config.header_read_timeout;
     let per_client = ClientConnections::new(state.config.max_connections_per_client);
+    let waiting = Waiting::default();
     let live = state.live.clone();
     let app = router(state);
     let graceful = GracefulShutdown::new();
@@ -317,32 +376,57 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // At the cap: closed at once rather than queued.
-            metrics::connection_refused(metrics::ConnectionCap::Server);
-            drop(stream);
-            continue;
-        };
+        // Per client first: a connection refused anyway must not close another's.
         let Some(client_slot) = per_client.take(peer.ip()) else {
             // This client holds its share already.
             metrics::connection_refused(metrics::ConnectionCap::Client);
             drop(stream);
             continue;
         };
+        // At the cap, the connection that has waited longest without sending a request (a
+        // half-sent one, most likely) makes way for this one, which takes its slot in its own
+        // task (the accept loop never waits); with none to close, this one is closed at once
+        // rather than queued.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) if waiting.close_oldest() => None,
+            Err(_) => {
+                metrics::connection_refused(metrics::ConnectionCap::Server);
+                drop(stream);
+                continue;
+            }
+        };
+        let slots = slots.clone();
         let counted = metrics::Open::connection();
+        let (ticket, close) = waiting.add();
         // The rate limiter tells clients apart by the peer address (`limits::client_key`).
+        let first_request = waiting.clone();
         let service = tower::ServiceExt::map_request(
             app.clone(),
             move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                // A connection that has sent a request is no longer one to close at the cap.
+                first_request.remove(ticket);
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
                 request
             },
         );
+        // Out of the waiting set however the task ends.
+        let waits = WaitingTicket(waiting.clone(), ticket);
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let slot = match slot {
+                Some(slot) => slot,
+                None => match tokio::time::timeout(EVICTION_WAIT, slots.acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        metrics::connection_refused(metrics::ConnectionCap::Server);
+                        return;
+                    }
+                },
+            };
             let stream = match tls {
                 None => tokio_util::either::Either::Left(stream),
                 Some(tls) => {
@@ -363,9 +447,17 @@ pub async fn serve_with(
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            let connection = watcher.watch(connection);
+            tokio::select! {
+                served = connection => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                // Closed to make way at the cap, before it sent a request.
+                () = close.notified() => metrics::connection_evicted(),
             }
+            drop(waits);
             drop(client_slot);
             drop(slot);
             drop(counted);

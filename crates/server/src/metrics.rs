@@ -48,6 +48,7 @@ pub const RATE_LIMITED: &str = "healthcode_http_requests_rate_limited_total";
 pub const CONNECTIONS_OPEN: &str = "healthcode_connections_open";
 /// TCP connections closed as soon as accepted, because a connection cap was reached.
 pub const CONNECTIONS_REFUSED: &str = "healthcode_connections_refused_total";
+pub const CONNECTIONS_EVICTED: &str = "healthcode_connections_evicted_total";
 /// Live code pages' event streams open.
 pub const LIVE_STREAMS: &str = "healthcode_live_streams_open";
 /// Cache lookups, by cache and result.
@@ -139,6 +140,10 @@ fn describe() {
     describe_counter!(
         CONNECTIONS_REFUSED,
         "TCP connections closed at once because a cap was reached (server, client)."
+    );
+    describe_counter!(
+        CONNECTIONS_EVICTED,
+        "TCP connections without a request yet, closed at the server's cap to admit a new one."
     );
     describe_gauge!(LIVE_STREAMS, "Live code pages' event streams open.");
     describe_counter!(
@@ -394,6 +399,11 @@ pub fn connection_refused(cap: ConnectionCap) {
         ConnectionCap::Client => "client",
     };
     ::metrics::counter!(CONNECTIONS_REFUSED, "cap" => reason).increment(1);
+}
+
+/// A connection that had sent no request, closed at the cap to admit a new one.
+pub fn connection_evicted() {
+    ::metrics::counter!(CONNECTIONS_EVICTED).increment(1);
 }
 
 /// Counts one open connection (or stream) in a gauge until dropped.

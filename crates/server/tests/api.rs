@@ -1095,8 +1095,9 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Du
 }
 
 /// Held-open connections cannot starve the server: a half-sent request is closed after the
-/// header-read timeout, a connection beyond the cap is closed at once, and a normal client is
-/// answered throughout.
+/// header-read timeout; at the cap the oldest connection without a request is closed to admit
+/// a new one, or, with none, the new one is closed at once; a normal client is answered
+/// throughout.
 #[tokio::test]
 async fn slow_and_surplus_connections_are_closed() {
     use tokio::io::AsyncWriteExt;
@@ -1136,8 +1137,8 @@ async fn slow_and_surplus_connections_are_closed() {
         );
     }
 
-    // The cap: with 30 connections open (each idle within the timeout), one more is closed at
-    // once; once they are gone, a client is served again.
+    // The cap, against connections holding half a request: a new connection is admitted by
+    // closing the one that has waited longest, so a client is answered while they hold on.
     let app = TestApp::builder()
         .config(|c| {
             c.header_read_timeout = std::time::Duration::from_secs(30);
@@ -1153,7 +1154,52 @@ async fn slow_and_surplus_connections_are_closed() {
             .await
             .unwrap();
         held.push(s);
+        // In accept order.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    // (Each answered connection closes after its answer: the next may find its slot free, or
+    // close the next oldest if it comes before the slot is given back.)
+    for _ in 0..3 {
+        let answered = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(answered.status(), StatusCode::OK);
+    }
+    assert!(
+        closed_within(&mut held[0], std::time::Duration::from_secs(2)).await,
+        "the oldest half-sent connection was not closed to make way"
+    );
+    assert!(
+        !closed_within(&mut held[29], std::time::Duration::from_millis(200)).await,
+        "the newest half-sent connection was closed before the older ones"
+    );
+    drop(held);
+
+    // Against connections whose requests are in progress (a body still arriving) nothing is
+    // closed to make way: one more connection is closed at once; once they are gone, a client
+    // is served again.
+    let app = TestApp::builder()
+        .config(|c| {
+            c.header_read_timeout = std::time::Duration::from_secs(30);
+            c.max_connections = 30;
+        })
+        .spawn()
+        .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(
+            b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut surplus = tokio::net::TcpStream::connect(&addr).await.unwrap();
     assert!(
         closed_within(&mut surplus, std::time::Duration::from_secs(2)).await,
@@ -1161,7 +1207,7 @@ async fn slow_and_surplus_connections_are_closed() {
     );
     assert!(
         !closed_within(&mut held[0], std::time::Duration::from_millis(200)).await,
-        "a connection within the cap was closed"
+        "a connection with a request in progress was closed"
     );
     drop(held);
     let mut answered = false;
