@@ -125,6 +125,7 @@ on_both!(
     every_change_is_a_leaf_and_the_tiles_give_the_signed_root,
     a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_once,
     key_events_are_leaves_and_an_edited_one_is_named,
+    reads_of_personal_data_are_leaves_naming_no_one,
     two_sequencers_take_each_leaf_once,
     an_edited_record_is_named_and_its_receipt_still_proves_the_original,
     cosignatures_are_added_to_their_own_checkpoint_only,
@@ -268,6 +269,59 @@ async fn key_events_are_leaves_and_an_edited_one_is_named(db: &Db) {
     assert_eq!(audit.problems.len(), 1, "{:?}", audit.problems);
     assert!(
         audit.problems[0].starts_with(&format!("key_event {activated} ")),
+        "{:?}",
+        audit.problems
+    );
+}
+
+/// Every row of the access log (a read of personal data, or its refusal) is a `read` leaf by
+/// its actor; the record names no one, and an access-log row rewritten behind the store's back
+/// is named by the audit.
+async fn reads_of_personal_data_are_leaves_naming_no_one(db: &Db) {
+    use healthcode_store::Access;
+    let store = db.store().await;
+    for (outcome, records) in [("ok", 1), ("not_found", 0)] {
+        store
+            .record_access(&Access {
+                actor: "device:7".into(),
+                action: "sentinel_lookup".into(),
+                purpose: "entry check at venue 3".into(),
+                outcome: outcome.into(),
+                records,
+                at: t(4),
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .integrate_log(&signer(), ORIGIN, 1000, t(5))
+        .await
+        .unwrap();
+    let (_, entries) = read_back(&store).await;
+    let reads: Vec<Entry> = entries
+        .iter()
+        .map(|e| Entry::parse(e).unwrap())
+        .filter(|e| e.kind == "read")
+        .collect();
+    assert_eq!(reads.len(), 2);
+    assert!(
+        reads
+            .iter()
+            .all(|e| e.actor == "device:7" && e.time == t(4).timestamp())
+    );
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems, Vec::<String>::new());
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE access_log SET purpose = 'nothing to see' WHERE outcome = 'ok'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems.len(), 1, "{:?}", audit.problems);
+    assert!(
+        audit.problems[0].starts_with("access_log "),
         "{:?}",
         audit.problems
     );

@@ -51,6 +51,7 @@ pub(super) const RISK_AREA: &str = "risk_area";
 pub(super) const RISK_AREA_RELEASE: &str = "risk_area_release";
 pub(super) const PURGE: &str = "purge";
 pub(super) const KEY_EVENT: &str = "key_event";
+pub(super) const ACCESS: &str = "access_log";
 
 /// A leaf to write beside the change it records.
 pub(super) struct NewLeaf {
@@ -695,6 +696,20 @@ pub(super) struct PurgeRecord<'a> {
     pub(super) at: i64,
 }
 
+/// The record of a read of personal data by staff or a device: who, what, why, when and how
+/// many people's records, never whose.
+#[derive(Serialize)]
+pub(super) struct AccessRecord<'a> {
+    pub(super) table: &'static str,
+    pub(super) id: i64,
+    pub(super) actor: &'a str,
+    pub(super) action: &'a str,
+    pub(super) purpose: &'a str,
+    pub(super) outcome: &'a str,
+    pub(super) records: i64,
+    pub(super) at: i64,
+}
+
 /// The record of a change to the code-signing keys.
 #[derive(Serialize)]
 struct KeyEventRecord<'a> {
@@ -832,6 +847,7 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
                 RISK_AREA_RELEASE => release_record(store, source_id).await?,
                 PURGE => purge_record(store, source_id).await?,
                 KEY_EVENT => key_event_record(store, source_id).await?,
+                ACCESS => access_record(store, source_id).await?,
                 _ => {
                     report.problem(format!("leaf {leaf_id}: unknown source {source}"));
                     continue;
@@ -875,6 +891,11 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
             KEY_EVENT,
             "SELECT id FROM key_events x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
              WHERE l.source_id = x.id AND l.source = 'key_event') ORDER BY id LIMIT 1000",
+        ),
+        (
+            ACCESS,
+            "SELECT id FROM access_log x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
+             WHERE l.source_id = x.id AND l.source = 'access_log') ORDER BY id LIMIT 1000",
         ),
     ] {
         for row in sqlx::query(sql).fetch_all(&store.pool).await? {
@@ -1041,6 +1062,32 @@ async fn purge_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, Stor
         day: &day,
         deleted: r.try_get("deleted")?,
         cutoff: r.try_get("cutoff")?,
+        at: r.try_get("at")?,
+    })?))
+}
+
+async fn access_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(r) = sqlx::query("SELECT * FROM access_log WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (actor, action, purpose, outcome): (String, String, String, String) = (
+        r.try_get("actor")?,
+        r.try_get("action")?,
+        r.try_get("purpose")?,
+        r.try_get("outcome")?,
+    );
+    Ok(Some(record_bytes(&AccessRecord {
+        table: "access_log",
+        id,
+        actor: &actor,
+        action: &action,
+        purpose: &purpose,
+        outcome: &outcome,
+        records: r.try_get("records")?,
         at: r.try_get("at")?,
     })?))
 }

@@ -756,19 +756,44 @@ impl Venues for SqlStore {
     }
 
     async fn record_access(&self, access: &Access) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        sqlx::query(
+        let (guard, mut tx) = self.begin_write().await?;
+        let records = i64::try_from(access.records).unwrap_or(i64::MAX);
+        let id: i64 = sqlx::query(
             "INSERT INTO access_log (actor, action, purpose, outcome, records, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&access.actor)
         .bind(&access.action)
         .bind(&access.purpose)
         .bind(&access.outcome)
-        .bind(i64::try_from(access.records).unwrap_or(i64::MAX))
+        .bind(records)
         .bind(access.at.timestamp())
-        .execute(&self.writer)
-        .await?;
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        // The read is a leaf of the log in the same transaction: who, what, why, when and how
+        // many, never whose data.
+        let record = log::record_bytes(&log::AccessRecord {
+            table: "access_log",
+            id,
+            actor: &access.actor,
+            action: &access.action,
+            purpose: &access.purpose,
+            outcome: &access.outcome,
+            records,
+            at: access.at.timestamp(),
+        })?;
+        let leaf = log::NewLeaf {
+            kind: "read",
+            time: access.at.timestamp(),
+            actor: access.actor.clone(),
+            source: log::ACCESS,
+            source_id: id,
+            record,
+        };
+        log::append(self.backend, &mut tx, vec![leaf]).await?;
+        tx.commit().await?;
+        drop(guard);
         Ok(())
     }
 
