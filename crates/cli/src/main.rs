@@ -788,14 +788,19 @@ async fn run_import(command: ImportCommand) -> Result<ExitCode> {
 }
 
 fn load_policy(path: Option<PathBuf>) -> Result<Policy> {
-    Ok(match path {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read policy {}", path.display()))?;
-            Policy::from_toml(&text)?
-        }
-        None => Policy::default_policy()?,
-    })
+    Ok(load_policy_document(path)?.0)
+}
+
+/// The policy and the SHA-256 of its document (the built-in one's, without a file).
+fn load_policy_document(path: Option<PathBuf>) -> Result<(Policy, [u8; 32])> {
+    use sha2::Digest as _;
+    let text = match path {
+        Some(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read policy {}", path.display()))?,
+        None => healthcode_domain::policy::DEFAULT_POLICY_TOML.to_owned(),
+    };
+    let policy = Policy::from_toml(&text)?;
+    Ok((policy, sha2::Sha256::digest(text.as_bytes()).into()))
 }
 
 /// Everything `serve` and `demo` need, resolved from flags, environment and config file.
@@ -824,7 +829,7 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
         &file.region(args.region.as_deref()),
         &file.timezone(args.timezone.as_deref()),
     )?;
-    let policy = load_policy(file.policy(args.policy.as_deref()))?;
+    let (policy, policy_digest) = load_policy_document(file.policy(args.policy.as_deref()))?;
     let store: Arc<dyn Store> = dir
         .store(file.database_url(args.data.database_url.as_deref()))
         .await?;
@@ -855,6 +860,13 @@ async fn prepare(args: &ServeArgs) -> Result<Prepared> {
                 hex::encode(other)
             );
         }
+    }
+    // The policy in force is a leaf of the log whenever it changes.
+    if store
+        .record_policy(&policy.version, &policy_digest, now)
+        .await?
+    {
+        tracing::info!(version = %policy.version, "policy put in force, recorded in the log");
     }
     let mut config = ServerConfig::default();
     let flags = config::Limits {

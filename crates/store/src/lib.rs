@@ -422,6 +422,15 @@ pub trait Log: Send + Sync {
         kid: &[u8],
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError>;
+
+    /// Records that the policy `version` whose document hashes to `digest` is in force, with
+    /// its leaf, unless it is the one recorded last; true if it was recorded.
+    async fn record_policy(
+        &self,
+        version: &str,
+        digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A change to the region's code-signing keys (`healthcode keys rotate`).

@@ -126,6 +126,7 @@ on_both!(
     a_batch_of_new_existing_and_corrected_records_logs_each_new_revision_once,
     key_events_are_leaves_and_an_edited_one_is_named,
     reads_of_personal_data_are_leaves_naming_no_one,
+    a_policy_put_in_force_is_a_leaf_once,
     two_sequencers_take_each_leaf_once,
     an_edited_record_is_named_and_its_receipt_still_proves_the_original,
     cosignatures_are_added_to_their_own_checkpoint_only,
@@ -325,6 +326,31 @@ async fn reads_of_personal_data_are_leaves_naming_no_one(db: &Db) {
         "{:?}",
         audit.problems
     );
+}
+
+/// A policy is a leaf when it is put in force: again at the next start only if its version or
+/// its document changed.
+async fn a_policy_put_in_force_is_a_leaf_once(db: &Db) {
+    let store = db.store().await;
+    assert!(store.record_policy("2026.1", &[1; 32], t(1)).await.unwrap());
+    assert!(!store.record_policy("2026.1", &[1; 32], t(2)).await.unwrap());
+    // The same version with another document, then back: each a change.
+    assert!(store.record_policy("2026.1", &[2; 32], t(3)).await.unwrap());
+    assert!(store.record_policy("2026.1", &[1; 32], t(4)).await.unwrap());
+    assert!(store.record_policy("2026.2", &[1; 32], t(5)).await.unwrap());
+    store
+        .integrate_log(&signer(), ORIGIN, 1000, t(6))
+        .await
+        .unwrap();
+    let (_, entries) = read_back(&store).await;
+    let policies = entries
+        .iter()
+        .filter(|e| Entry::parse(e).unwrap().kind == "policy")
+        .count();
+    assert_eq!(policies, 4);
+    let audit = store.audit_log().await.unwrap();
+    assert_eq!(audit.problems, Vec::<String>::new());
+    assert!(store.record_policy("bad\0", &[1; 32], t(7)).await.is_err());
 }
 
 /// Reads every tile of the log's newest checkpoint back, checks the checkpoint's signature,

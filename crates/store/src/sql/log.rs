@@ -52,6 +52,7 @@ pub(super) const RISK_AREA_RELEASE: &str = "risk_area_release";
 pub(super) const PURGE: &str = "purge";
 pub(super) const KEY_EVENT: &str = "key_event";
 pub(super) const ACCESS: &str = "access_log";
+pub(super) const POLICY: &str = "policy_version";
 
 /// A leaf to write beside the change it records.
 pub(super) struct NewLeaf {
@@ -710,6 +711,16 @@ pub(super) struct AccessRecord<'a> {
     pub(super) at: i64,
 }
 
+/// The record of a policy put in force.
+#[derive(Serialize)]
+struct PolicyRecord<'a> {
+    table: &'static str,
+    id: i64,
+    version: &'a str,
+    digest: String,
+    at: i64,
+}
+
 /// The record of a change to the code-signing keys.
 #[derive(Serialize)]
 struct KeyEventRecord<'a> {
@@ -848,6 +859,7 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
                 PURGE => purge_record(store, source_id).await?,
                 KEY_EVENT => key_event_record(store, source_id).await?,
                 ACCESS => access_record(store, source_id).await?,
+                POLICY => policy_record(store, source_id).await?,
                 _ => {
                     report.problem(format!("leaf {leaf_id}: unknown source {source}"));
                     continue;
@@ -896,6 +908,11 @@ pub(super) async fn audit(store: &SqlStore) -> Result<LogAudit, StoreError> {
             ACCESS,
             "SELECT id FROM access_log x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
              WHERE l.source_id = x.id AND l.source = 'access_log') ORDER BY id LIMIT 1000",
+        ),
+        (
+            POLICY,
+            "SELECT id FROM policy_versions x WHERE NOT EXISTS (SELECT 1 FROM log_leaves l \
+             WHERE l.source_id = x.id AND l.source = 'policy_version') ORDER BY id LIMIT 1000",
         ),
     ] {
         for row in sqlx::query(sql).fetch_all(&store.pool).await? {
@@ -1092,6 +1109,79 @@ async fn access_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, Sto
     })?))
 }
 
+async fn policy_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(r) = sqlx::query("SELECT * FROM policy_versions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&store.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let version: String = r.try_get("version")?;
+    Ok(Some(record_bytes(&PolicyRecord {
+        table: "policy_versions",
+        id,
+        version: &version,
+        digest: hex::encode(r.try_get::<Vec<u8>, _>("digest")?),
+        at: r.try_get("at")?,
+    })?))
+}
+
+/// Records a policy put in force, with its leaf, unless it is the last one recorded.
+async fn record_policy(
+    store: &SqlStore,
+    version: &str,
+    digest: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    crate::error::no_nul([version])?;
+    let (guard, mut tx) = store.begin_write().await?;
+    if store.backend == Backend::Postgres {
+        // Nodes starting together record it once.
+        sqlx::query("LOCK TABLE policy_versions IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let last = sqlx::query("SELECT version, digest FROM policy_versions ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(last) = last {
+        let (v, d): (String, Vec<u8>) = (last.try_get("version")?, last.try_get("digest")?);
+        if v == version && d == digest {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO policy_versions (version, digest, at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(version)
+    .bind(digest.to_vec())
+    .bind(now.timestamp())
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    let record = record_bytes(&PolicyRecord {
+        table: "policy_versions",
+        id,
+        version,
+        digest: hex::encode(digest),
+        at: now.timestamp(),
+    })?;
+    let leaf = NewLeaf {
+        kind: "policy",
+        time: now.timestamp(),
+        actor: "operator".into(),
+        source: POLICY,
+        source_id: id,
+        record,
+    };
+    append(store.backend, &mut tx, vec![leaf]).await?;
+    tx.commit().await?;
+    drop(guard);
+    Ok(true)
+}
+
 async fn key_event_record(store: &SqlStore, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(r) = sqlx::query("SELECT * FROM key_events WHERE id = $1")
         .bind(id)
@@ -1163,6 +1253,15 @@ impl crate::Log for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         record_key_event(self, event, public_key, kid, now).await
+    }
+
+    async fn record_policy(
+        &self,
+        version: &str,
+        digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        record_policy(self, version, digest, now).await
     }
 
     async fn integrate_log(
