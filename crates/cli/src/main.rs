@@ -1107,9 +1107,18 @@ async fn keep_trust(
             let dir = setup::DataDir {
                 path: dir.path.clone(),
             };
-            tokio::task::spawn_blocking(move || dir.keys(now)).await
+            tokio::task::spawn_blocking(move || dir.existing_keys(now)).await
         };
         let changed = match read {
+            Ok(Ok(fresh))
+                if fresh.root.kid() != keys.root.kid() || fresh.log.kid() != keys.log.kid() =>
+            {
+                tracing::error!(
+                    "keys/root.key or keys/log.key changed under a running server: ignored; \
+                     they are not rotated this way (docs/SECURITY.md)"
+                );
+                false
+            }
             Ok(Ok(mut fresh)) => {
                 fresh.log_verifier = keys.log_verifier.clone();
                 let changed = fresh.fingerprint() != keys.fingerprint();

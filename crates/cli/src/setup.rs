@@ -141,13 +141,33 @@ impl DataDir {
 
     /// Loads the signing keys, creating any that are missing.
     pub fn keys(&self, now: DateTime<Utc>) -> Result<Keys> {
-        let code = signing_key(&self.path.join("keys/code-signing.key"))?;
-        let root = signing_key(&self.path.join("keys/root.key"))?;
-        let log = signing_key(&self.path.join("keys/log.key"))?;
+        self.load_keys(now, true)
+    }
+
+    /// The keys as they are on disk, creating none: what a running server reads again (a key
+    /// file gone missing is an error to report, never a reason to make a new key).
+    pub fn existing_keys(&self, now: DateTime<Utc>) -> Result<Keys> {
+        self.load_keys(now, false)
+    }
+
+    fn load_keys(&self, now: DateTime<Utc>, create: bool) -> Result<Keys> {
+        let read = |name: &str| {
+            let path = self.path.join("keys").join(name);
+            if !create && !path.exists() {
+                bail!("{} is missing", path.display());
+            }
+            signing_key(&path)
+        };
+        let code = read("code-signing.key")?;
+        let root = read("root.key")?;
+        let log = read("log.key")?;
         let info_path = self.path.join("keys/code-signing.json");
         let info = match std::fs::read_to_string(&info_path) {
             Ok(text) => serde_json::from_str::<CodeKeyInfo>(&text)
                 .with_context(|| format!("{} is not valid", info_path.display()))?,
+            Err(e) if !create => {
+                return Err(e).with_context(|| format!("cannot read {}", info_path.display()));
+            }
             Err(_) => {
                 let now = whole_second(now);
                 let info = CodeKeyInfo {

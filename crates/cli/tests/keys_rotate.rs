@@ -192,6 +192,20 @@ fn the_code_key_rotates_under_a_running_server() {
     let out = run(&["audit", "--data-dir", text(&data)]);
     assert!(out.status.success(), "{out:?}");
 
+    // A key file gone missing under the running server is reported, never made anew: the
+    // root stays the one verifiers pinned.
+    let root_path = data.join("keys/root.key");
+    let root = std::fs::read(&root_path).unwrap();
+    std::fs::remove_file(&root_path).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!root_path.exists(), "a new root key was made");
+    assert_eq!(
+        served_list(&base).root_public_key,
+        first.root_public_key,
+        "the trust list's root changed"
+    );
+    std::fs::write(&root_path, root).unwrap();
+
     // The node starts again on the new key (the database's pin moved with it).
     drop(server);
     let listen = format!("127.0.0.1:{}", free_port());
