@@ -18,7 +18,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use support::{Server, free_port, http, run, start, text, wait_ready};
+use support::{Server, free_port, http, run, start, text, wait_ready, with_keys};
 
 fn serve(data: &Path) -> (Server, String) {
     let listen = format!("127.0.0.1:{}", free_port());
@@ -39,17 +39,6 @@ fn restore(data: &Path, from: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["restore", "--data-dir", text(data), "--from", text(from)];
     args.extend_from_slice(extra);
     run(&args)
-}
-
-/// A data directory holding a copy of `keys`.
-fn with_keys(parent: &Path, name: &str, keys: &Path) -> std::path::PathBuf {
-    let data = parent.join(name);
-    std::fs::create_dir_all(data.join("keys")).unwrap();
-    for entry in std::fs::read_dir(keys).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), data.join("keys").join(entry.file_name())).unwrap();
-    }
-    data
 }
 
 #[cfg(unix)]

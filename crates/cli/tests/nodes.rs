@@ -12,7 +12,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,21 +20,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{
     Server, drop_postgres_database, free_port, http, postgres_database, run, start, text,
-    wait_ready,
+    wait_ready, with_keys,
 };
 
 const DOC: &str = "110101199003070011";
-
-/// A data directory holding a copy of `keys`: every node of a region has the same keys.
-fn with_keys(parent: &Path, name: &str, keys: &Path) -> PathBuf {
-    let data = parent.join(name);
-    std::fs::create_dir_all(data.join("keys")).unwrap();
-    for entry in std::fs::read_dir(keys).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), data.join("keys").join(entry.file_name())).unwrap();
-    }
-    data
-}
 
 fn node(data: &Path, db: &str) -> (Server, String) {
     let listen = format!("127.0.0.1:{}", free_port());

@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{DOC, DOC_B, TestApp};
+use common::{DOC, DOC_B, TestApp, closed_within};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -1078,20 +1078,6 @@ async fn sign_out_here_and_everywhere() {
         app.get("/api/v1/me/status", Some(&new)).await.0,
         StatusCode::OK
     );
-}
-
-/// Reads from `stream` until it closes or `within` passes: whether the server closed it.
-async fn closed_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
-    use tokio::io::AsyncReadExt;
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-            Err(_) => return false,
-        }
-    }
 }
 
 /// Held-open connections cannot starve the server: a half-sent request is closed after the

@@ -66,6 +66,18 @@ pub fn run(args: &[&str]) -> std::process::Output {
         .expect("run healthcode")
 }
 
+/// A data directory `name` under `parent` holding a copy of the key files in `keys`: what
+/// another node of the same region, or a restore, starts from.
+pub fn with_keys(parent: &Path, name: &str, keys: &Path) -> std::path::PathBuf {
+    let data = parent.join(name);
+    std::fs::create_dir_all(data.join("keys")).expect("keys directory");
+    for entry in std::fs::read_dir(keys).expect("keys") {
+        let entry = entry.expect("key file");
+        std::fs::copy(entry.path(), data.join("keys").join(entry.file_name())).expect("copy");
+    }
+    data
+}
+
 /// A path as an argument.
 pub fn text(p: &Path) -> &str {
     p.to_str().expect("utf-8")
