@@ -49,6 +49,28 @@ struct CodeKeyInfo {
     not_after: DateTime<Utc>,
 }
 
+impl CodeKeyInfo {
+    /// A new code key's validity: from five minutes before `now` (clock skew) for
+    /// [`CODE_KEY_VALIDITY_DAYS`].
+    fn fresh(key: &SigningKey, now: DateTime<Utc>) -> CodeKeyInfo {
+        let now = whole_second(now);
+        CodeKeyInfo {
+            kid: hex::encode(key.kid()),
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
+        }
+    }
+
+    /// Writes it to `path`, replacing it atomically, owner-only.
+    fn write(&self, path: &Path) -> Result<()> {
+        crate::files::write_atomically(
+            path,
+            &serde_json::to_vec_pretty(self)?,
+            crate::files::Access::OwnerOnly,
+        )
+    }
+}
+
 /// A code key that signed before: its public half, its validity while it signed, and when it
 /// stopped (the end of its validity is [`RETIRE_GRACE_MINUTES`] later).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,17 +191,8 @@ impl DataDir {
                 return Err(e).with_context(|| format!("cannot read {}", info_path.display()));
             }
             Err(_) => {
-                let now = whole_second(now);
-                let info = CodeKeyInfo {
-                    kid: hex::encode(code.kid()),
-                    not_before: now - Duration::minutes(5),
-                    not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
-                };
-                crate::files::write_atomically(
-                    &info_path,
-                    &serde_json::to_vec_pretty(&info)?,
-                    crate::files::Access::OwnerOnly,
-                )?;
+                let info = CodeKeyInfo::fresh(&code, now);
+                info.write(&info_path)?;
                 info
             }
         };
@@ -277,18 +290,8 @@ impl DataDir {
         }
         let (key_path, info_path) = self.next_paths();
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
-        let now = whole_second(now);
-        let info = CodeKeyInfo {
-            kid: hex::encode(key.kid()),
-            not_before: now - Duration::minutes(5),
-            not_after: now + Duration::days(CODE_KEY_VALIDITY_DAYS),
-        };
         // The description first: a key file without one is not taken as staged.
-        crate::files::write_atomically(
-            &info_path,
-            &serde_json::to_vec_pretty(&info)?,
-            crate::files::Access::OwnerOnly,
-        )?;
+        CodeKeyInfo::fresh(&key, now).write(&info_path)?;
         crate::files::write_atomically(&key_path, &key.seed(), crate::files::Access::OwnerOnly)?;
         Ok(key)
     }
@@ -316,21 +319,17 @@ impl DataDir {
             &serde_json::to_vec_pretty(&retired)?,
             crate::files::Access::OwnerOnly,
         )?;
-        let info = CodeKeyInfo {
-            kid: hex::encode(next.key.kid()),
-            not_before: next.not_before,
-            not_after: next.not_after,
-        };
         crate::files::write_atomically(
             &self.path.join("keys/code-signing.key"),
             &next.key.seed(),
             crate::files::Access::OwnerOnly,
         )?;
-        crate::files::write_atomically(
-            &self.path.join("keys/code-signing.json"),
-            &serde_json::to_vec_pretty(&info)?,
-            crate::files::Access::OwnerOnly,
-        )?;
+        CodeKeyInfo {
+            kid: hex::encode(next.key.kid()),
+            not_before: next.not_before,
+            not_after: next.not_after,
+        }
+        .write(&self.path.join("keys/code-signing.json"))?;
         let (key_path, info_path) = self.next_paths();
         std::fs::remove_file(&key_path)
             .with_context(|| format!("cannot remove {}", key_path.display()))?;

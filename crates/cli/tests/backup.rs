@@ -18,7 +18,7 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use support::{Server, free_port, http, run, start, text, wait_ready, with_keys};
+use support::{Server, add_lab, free_port, http, run, start, text, wait_ready, with_keys};
 
 fn serve(data: &Path) -> (Server, String) {
     let listen = format!("127.0.0.1:{}", free_port());
@@ -53,23 +53,7 @@ fn a_backup_taken_while_serving_restores_with_the_same_keys() {
     let data = tmp.path().join("data");
     let out = run(&["keys", "generate", "--data-dir", text(&data)]);
     assert!(out.status.success(), "{out:?}");
-    let out = run(&[
-        "providers",
-        "add",
-        "--kind",
-        "lab",
-        "--name",
-        "Lab",
-        "--data-dir",
-        text(&data),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lab = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("API key (shown once, store it now): "))
-        .expect("api key")
-        .to_owned();
+    let lab = add_lab(&data, &[]);
 
     let (server, base) = serve(&data);
     let (s, enrol) = http(

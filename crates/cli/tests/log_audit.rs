@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::{Connection, Executor, Row};
 
-use support::{Server, free_port, get_text, http, run, start, text, wait_ready};
+use support::{Server, add_lab, free_port, get_text, http, run, start, text, wait_ready};
 
 fn said(out: &Output) -> String {
     format!(
@@ -118,22 +118,7 @@ fn tampering_with_the_database_is_caught_by_the_inspector_and_the_auditor() {
     let state = tmp.path().join("auditor");
     let out = run(&["keys", "generate", "--data-dir", text(&data)]);
     assert!(out.status.success(), "{out:?}");
-    let out = run(&[
-        "providers",
-        "add",
-        "--kind",
-        "lab",
-        "--name",
-        "Lab",
-        "--data-dir",
-        text(&data),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let lab = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("API key (shown once, store it now): "))
-        .expect("api key")
-        .to_owned();
+    let lab = add_lab(&data, &[]);
 
     let listen = format!("127.0.0.1:{}", free_port());
     let base = format!("http://{listen}");

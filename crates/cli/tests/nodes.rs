@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    Server, drop_postgres_database, free_port, http, postgres_database, run, start, text,
+    Server, add_lab, drop_postgres_database, free_port, http, postgres_database, run, start, text,
     wait_ready, with_keys,
 };
 
@@ -121,24 +121,7 @@ fn three_nodes_share_one_database_and_survive_a_kill() {
             .status
             .success()
     );
-    let out = run(&[
-        "providers",
-        "add",
-        "--kind",
-        "lab",
-        "--name",
-        "Lab",
-        "--data-dir",
-        text(&first),
-        "--database-url",
-        &db,
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let lab = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("API key (shown once, store it now): "))
-        .expect("api key")
-        .to_owned();
+    let lab = add_lab(&first, &["--database-url", &db]);
     let keys = first.join("keys");
     let (a, a_base) = node(&first, &db);
     let (_b, b_base) = node(&with_keys(tmp.path(), "b", &keys), &db);

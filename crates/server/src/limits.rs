@@ -252,17 +252,17 @@ impl InFlight {
 pub async fn in_flight(State(limit): State<Arc<InFlight>>, req: Request, next: Next) -> Response {
     let rest = Priority::of(req.uri().path()) == Priority::Rest;
     if rest && limit.permits.available_permits() <= limit.reserved {
-        return overloaded();
+        return overloaded(metrics::Shed::InFlight);
     }
     let Ok(_permit) = limit.permits.clone().try_acquire_owned() else {
-        return overloaded();
+        return overloaded(metrics::Shed::InFlight);
     };
     next.run(req).await
 }
 
-/// A request shed by `max_in_flight`: 503 with `Retry-After`, counted.
-fn overloaded() -> Response {
-    metrics::shed(metrics::Shed::InFlight);
+/// A request shed by `limit`: 503 with `Retry-After`, counted.
+fn overloaded(limit: metrics::Shed) -> Response {
+    metrics::shed(limit);
     let mut resp = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "overloaded",
@@ -297,16 +297,7 @@ fn refusal(err: BoxError, limit: metrics::Shed) -> Response {
         .into_response();
     }
     if err.is::<tower::load_shed::error::Overloaded>() {
-        metrics::shed(limit);
-        let mut resp = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "the service is at capacity; try again in a moment",
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert("retry-after", HeaderValue::from_static("1"));
-        return resp;
+        return overloaded(limit);
     }
     tracing::error!(error = %err, "middleware failure");
     ApiError::internal().into_response()

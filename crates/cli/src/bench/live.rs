@@ -54,7 +54,7 @@ pub struct LiveBench {
 }
 
 /// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(super) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

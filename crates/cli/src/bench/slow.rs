@@ -123,7 +123,7 @@ pub async fn slow(a: SlowBench) -> Result<()> {
     }
     // Let the server's cap fill and the attackers' reconnecting settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let memory = a.server_pid.and_then(rss_kib);
+    let memory = a.server_pid.and_then(super::live::rss_kib);
     let during = normal_client(a.server, &token, a.requests).await?;
     report(&format!("{} slow connections", a.connections), &during);
     if let Some(kib) = memory {
@@ -287,14 +287,4 @@ async fn half_request(source: Ipv4Addr, server: SocketAddr) -> Result<TcpStream>
     let mut s = socket.connect(server).await?;
     s.write_all(HALF_REQUEST).await?;
     Ok(s)
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }

@@ -78,6 +78,29 @@ pub fn with_keys(parent: &Path, name: &str, keys: &Path) -> std::path::PathBuf {
     data
 }
 
+/// Adds a lab provider to the region in `data` (`extra`: more arguments, such as a
+/// `--database-url`); returns its API key.
+pub fn add_lab(data: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "providers",
+        "add",
+        "--kind",
+        "lab",
+        "--name",
+        "Lab",
+        "--data-dir",
+        text(data),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("API key (shown once, store it now): "))
+        .expect("api key")
+        .to_owned()
+}
+
 /// A path as an argument.
 pub fn text(p: &Path) -> &str {
     p.to_str().expect("utf-8")
